@@ -1,0 +1,598 @@
+"""The checker: AST of a spec and its imports -> diagnostics and, when there are no errors, the IR.
+
+It collects every error it can find in one run (it never stops at the first) and reports each once: an
+expression that failed to check yields no IR and its parents stay quiet about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import ast, ir
+from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, sort_key
+from . import feasible
+from .exprs import ERROR, ExprChecker, Scope, T, aggregates_in
+from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, category_values_from
+from .modules import Key, ModuleInfo, Program, load_program
+from .prompts import PromptChecker
+
+DATASET_SETTINGS = {"rows", "seed", "model", "formats", "description"}
+FORMATS = ("jsonl", "parquet", "csv")
+MAX_ROWS = 1_000_000_000
+
+
+@dataclass
+class CheckResult:
+    spec: ir.Spec | None
+    diagnostics: list[Diagnostic]
+    sources: Sources
+    # where each named thing was declared, for passes that report on the IR: "field:NAME", "constraint:NAME",
+    # "prompt:NAME", "joint:A,B", "dataset"
+    spans: dict[str, Span] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def check_file(path: str | Path, display: str | None = None) -> CheckResult:
+    """Parse, resolve imports and check one spec."""
+    sources = Sources()
+    prog = load_program(path, sources, display)
+    if prog.root not in prog.modules:
+        return CheckResult(None, sorted(prog.diagnostics, key=sort_key), sources)
+    checker = Checker(prog)
+    spec = checker.run()
+    diags = _dedupe(prog.diagnostics + checker.diagnostics)
+    ok = not any(d.is_error for d in diags)
+    return CheckResult(spec if ok else None, diags, sources, checker.spans)
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen = set()
+    out = []
+    for d in sorted(diags, key=sort_key):
+        k = (d.code, d.message, d.span)
+        if k not in seen:
+            seen.add(k)
+            out.append(d)
+    return out
+
+
+class Checker:
+    def __init__(self, prog: Program):
+        self.prog = prog
+        self.modules = prog.modules
+        self.root: ModuleInfo = prog.modules[prog.root]
+        self.diagnostics: list[Diagnostic] = []
+        self.spans: dict[str, Span] = {}
+        self.exprs = ExprChecker(self)
+        self.fc = FieldChecker(self)
+        self.pc = PromptChecker(self)
+        # What the dataset is made of: the root's own fields, prompts and constraints and those it imports.
+        self.final_of: dict[Key, str] = {}
+        self.included: dict[str, Key] = {}
+        for local, (key, _) in self.root.scope.items():
+            decl = self.decl(key)
+            if isinstance(decl, (ast.Field, ast.Prompt, ast.Constraint)):
+                self.final_of[key] = local
+                self.included[local] = key
+        self.field_names = [n for n, k in self.included.items() if isinstance(self.decl(k), ast.Field)]
+        self._types: dict[str, tuple[ir.Type, T] | None] = {}
+        self._typing: list[str] = []
+        self._derived: dict[str, ir.Expr | None] = {}
+        self._joint_fields: set[str] = set()
+        self._fields: dict[str, ir.Field] = {}
+
+    # ---- services for the sub-checkers ----------------------------------------
+
+    def report(self, d: Diagnostic) -> None:
+        self.diagnostics.append(d)
+
+    def decl(self, key: Key):
+        return self.modules[key.module].decls[key.name]
+
+    def lookup(self, module: ModuleInfo, name: str):
+        entry = module.scope.get(name)
+        if entry is None:
+            return None
+        return entry[0], self.decl(entry[0])
+
+    def final_name(self, key: Key, span: Span) -> str | None:
+        final = self.final_of.get(key)
+        if final is None:
+            self.report(Diagnostic("SDS010", f"`{key.name}` (declared in {key.module}) is not part of this dataset",
+                                   span, f"import it into the spec: from ... import {key.name}"))
+        return final
+
+    def fragment_text(self, key: Key) -> str | None:
+        return self.pc.fragment_text(key)
+
+    def has_target(self, name: str) -> bool:
+        f = self._fields.get(name)
+        return f is not None and f.role == "sampled" and f.categorical
+
+    @staticmethod
+    def ir_kind(t: T) -> str:
+        return t.kind
+
+    def field_t(self, final: str) -> T:
+        typed = self.field_type(final)
+        return typed[1] if typed else ERROR
+
+    def field_type(self, final: str) -> tuple[ir.Type, T] | None:
+        """A field's IR type and expression type; derived fields are typed from their expression, lazily."""
+        if final in self._types:
+            return self._types[final]
+        key = self.included[final]
+        decl: ast.Field = self.decl(key)
+        if final in self._typing:
+            chain = " -> ".join(self._typing[self._typing.index(final):] + [final])
+            self.report(Diagnostic("SDS017", f"derived fields depend on each other in a cycle: {chain}",
+                                   decl.name_span, "a derived field can read only fields that do not read it back"))
+            return None
+        self._typing.append(final)
+        if decl.expr is not None:
+            result = self._derived_type(final, key, decl)
+        else:
+            typ = self.fc.type_of(decl.type)
+            if typ.kind == "category" and typ.values is None:
+                values = category_values_from(decl, self.fc, typ)
+                typ = typ.model_copy(update={"values": values})
+            t = _t_of(typ, final)
+            if typ.kind in ("int", "float") and isinstance(decl.dist, (ast.ShareTable, ast.Given)):
+                keys = category_values_from(decl, self.fc, typ)
+                finite = isinstance(decl.dist, ast.ShareTable) or all(
+                    isinstance(c.dist, ast.ShareTable) for c in decl.dist.cases)
+                if keys and finite:
+                    t = T(t.kind, keys, final, t.integral)
+            result = (typ, t)
+        self._typing.pop()
+        self._types[final] = result
+        return result
+
+    def _derived_type(self, final: str, key: Key, decl: ast.Field):
+        scope = Scope(self.modules[key.module], {}, aggregates=False)
+        e, t = self.exprs.check(decl.expr, scope)
+        self._derived[final] = e
+        if e is None:
+            return None
+        if t.kind == "string":
+            typ = ir.Type(kind="category", values=t.values) if t.values else ir.Type(kind="text")
+        elif t.kind == "number":
+            typ = ir.Type(kind="int" if t.integral else "float")
+        elif t.kind in ("bool", "date"):
+            typ = ir.Type(kind=t.kind)
+        else:
+            self.report(Diagnostic("SDS012", f"a derived field cannot be {t.describe()}", decl.expr.span))
+            return None
+        return typ, T(t.kind, t.values, final, t.integral)
+
+    # ---- the run ---------------------------------------------------------------
+
+    def run(self) -> ir.Spec | None:
+        dataset = self.dataset()
+        for mod in self.modules.values():
+            if mod is not self.root:
+                for d in mod.ast.decls:
+                    if isinstance(d, (ast.Dataset, ast.Joint)):
+                        kind = "a dataset header" if isinstance(d, ast.Dataset) else "a joint table"
+                        self.report(Diagnostic("SDS004" if isinstance(d, ast.Dataset) else "SDS025",
+                                               f"an imported module cannot declare {kind}", d.span,
+                                               "keep it in the spec that imports the module"))
+        joints_ast = [d for d in self.root.ast.decls if isinstance(d, ast.Joint)]
+        for j in joints_ast:
+            self._joint_fields.update(j.fields)
+        for final in self.field_names:
+            self.field_type(final)
+        for final in self.field_names:
+            f = self.field(final)
+            if f is not None:
+                self._fields[final] = f
+        joints = [j for j in (self.joint(j) for j in joints_ast) if j is not None]
+        prompts = self.prompts()
+        fields = self._with_prompt_deps(prompts)
+        constraints = [c for c in (self.constraint(n, k) for n, k in self.included.items()
+                                   if isinstance(self.decl(k), ast.Constraint)) if c is not None]
+        for name, key in self.included.items():
+            self.spans[f"{_kind(self.decl(key))}:{name}"] = self.decl(key).name_span
+        for j in joints_ast:
+            self.spans[f"joint:{','.join(j.fields)}"] = j.span
+        feasible.check_cycles(self, fields)
+        if any(d.is_error for d in self.diagnostics + self.prog.diagnostics) or dataset is None:
+            return None
+        feasible.check_constraints(self, fields, constraints)
+        fragments = {}
+        for name, (key, _) in sorted(self.root.scope.items()):
+            if isinstance(self.decl(key), ast.Fragment):
+                text = self.fragment_text(key)
+                if text is not None:
+                    fragments[name] = text
+        return ir.Spec(dataset=dataset, fields=tuple(fields), joints=tuple(joints), prompts=tuple(prompts),
+                       constraints=tuple(constraints), fragments=fragments)
+
+    # ---- dataset header --------------------------------------------------------
+
+    def dataset(self) -> ir.Dataset | None:
+        headers = [d for d in self.root.ast.decls if isinstance(d, ast.Dataset)]
+        if not headers:
+            first = self.root.ast.decls[0].span if self.root.ast.decls else Span(self.root.id, 1, 1, 1, 2)
+            self.report(Diagnostic("SDS004", "the spec has no `dataset` header",
+                                   Span(first.file, first.line, first.col, first.line, first.col + 1),
+                                   "start the spec with: dataset my_data { rows = 100 }"))
+            return None
+        for extra in headers[1:]:
+            self.report(Diagnostic("SDS005", "a spec has one `dataset` header", extra.name_span,
+                                   notes=(("the first is here", headers[0].name_span),)))
+        h = headers[0]
+        self.spans["dataset"] = h.name_span
+        vals: dict[str, ast.Setting] = {}
+        for s in h.settings:
+            if s.key not in DATASET_SETTINGS:
+                self.report(Diagnostic("SDS006", f"unknown dataset setting `{s.key}`", s.key_span,
+                                       did_you_mean(s.key, DATASET_SETTINGS)
+                                       or f"settings: {', '.join(sorted(DATASET_SETTINGS))}"))
+            elif s.key in vals:
+                self.report(Diagnostic("SDS005", f"setting `{s.key}` is given twice", s.key_span))
+            else:
+                vals[s.key] = s
+        ok = True
+        rows = self._whole(vals.get("rows"), 1, MAX_ROWS)
+        if "rows" not in vals:
+            self.report(Diagnostic("SDS007", "the dataset header needs `rows`", h.name_span, "add: rows = 1000"))
+            ok = False
+        seed = self._whole(vals.get("seed"), 0, 2**63 - 1) if "seed" in vals else 0
+        model = "embedded"
+        if "model" in vals:
+            v = vals["model"].value
+            if isinstance(v, ast.Lit) and v.kind == "string" and v.value:
+                model = v.value
+            else:
+                self.report(Diagnostic("SDS007", "`model` names a model profile as a string", vals["model"].span,
+                                       'e.g. model = "embedded"'))
+                ok = False
+        formats: tuple[str, ...] = ("jsonl",)
+        if "formats" in vals:
+            formats = self._formats(vals["formats"])
+            ok = ok and formats is not None
+        description = None
+        if "description" in vals:
+            v = vals["description"].value
+            if isinstance(v, ast.Lit) and v.kind == "string":
+                description = v.value
+            else:
+                self.report(Diagnostic("SDS007", "`description` is a string", vals["description"].span))
+                ok = False
+        if not ok or rows is None or seed is None:
+            return None
+        return ir.Dataset(name=h.name, rows=rows, seed=seed, model=model, formats=formats, description=description)
+
+    def _whole(self, s: ast.Setting | None, lo: int, hi: int) -> int | None:
+        if s is None:
+            return None
+        v = s.value
+        if isinstance(v, ast.Lit) and v.kind == "number" and v.value.denominator == 1 and lo <= v.value <= hi:
+            return int(v.value)
+        self.report(Diagnostic("SDS007", f"`{s.key}` takes a whole number from {lo:,} to {hi:,}", s.span))
+        return None
+
+    def _formats(self, s: ast.Setting):
+        v = s.value
+        items = v.items if isinstance(v, ast.ListLit) else (v,)
+        out = []
+        for item in items:
+            name = item.name if isinstance(item, ast.Ref) else item.value if isinstance(item, ast.Lit) else None
+            if name not in FORMATS:
+                self.report(Diagnostic("SDS007", f"unknown output format `{name}`" if name else "a format is a name",
+                                       item.span, did_you_mean(str(name), FORMATS) or f"formats: {', '.join(FORMATS)}"))
+                return None
+            if name in out:
+                self.report(Diagnostic("SDS005", f"format `{name}` is listed twice", item.span))
+                return None
+            out.append(name)
+        return tuple(out) if out else None
+
+    # ---- fields ------------------------------------------------------------------
+
+    def field(self, final: str) -> ir.Field | None:
+        key = self.included[final]
+        decl: ast.Field = self.decl(key)
+        typed = self._types.get(final)
+        if typed is None:
+            return None
+        typ, _ = typed
+        where = f"`{final}`"
+        if decl.expr is not None:
+            desc, _ = self.fc.attrs(decl.attrs, FIELD_ATTRS, where)
+            e = self._derived.get(final)
+            if e is None:
+                return None
+            deps = sorted(e.refs())
+            categorical = typ.values is not None and all(self._is_categorical(d) for d in deps)
+            return ir.Field(name=final, role="derived", type=typ, expr=e, description=desc,
+                            categorical=categorical, depends_on=tuple(deps))
+        if decl.source is not None:
+            return self._generated(final, key, decl, typ)
+        if typ.kind not in SAMPLED_KINDS:
+            self.report(Diagnostic("SDS027", f"{where} is a `{typ.kind}`: it is written by a prompt",
+                                   decl.type.span, f"add `from PROMPT`, e.g. field {final}: {typ.kind} from writer"))
+            return None
+        desc, _ = self.fc.attrs(decl.attrs, FIELD_ATTRS, where)
+        in_joint = final in self._joint_fields
+        if isinstance(decl.dist, ast.Given):
+            return self._conditional(final, key, decl, typ, desc)
+        if decl.dist is not None:
+            dist = self.fc.dist(decl.dist, typ, where)
+            if dist is None:
+                return None
+        else:
+            dist = self._default_dist(final, decl, typ, in_joint)
+            if dist is False:
+                return None
+        if typ.kind in ("int", "float", "date") and typ.low is None:
+            self.report(Diagnostic("SDS014", f"{where} needs a range", decl.type.span,
+                                   f"e.g. field {final}: {typ.kind} in " + ("2024-01-01..2024-12-31" if typ.kind == "date" else "0..100")))
+            return None
+        categorical = in_joint or (dist is not None and dist.kind == "shares")
+        return ir.Field(name=final, role="sampled", type=typ, dist=dist, description=desc, categorical=categorical)
+
+    def _default_dist(self, final, decl, typ: ir.Type, in_joint: bool):
+        if in_joint and typ.kind in ("category", "bool"):
+            return None
+        if typ.kind == "category":
+            if not typ.values:
+                self.report(Diagnostic("SDS015", f"category `{final}` has no values", decl.type.span,
+                                       'list them with shares: category ~ {"a": 50%, "b": 50%}'))
+                return False
+            n = len(typ.values)
+            return ir.Dist(kind="shares", shares=tuple(ir.Share(value=v, share=1 / n) for v in typ.values))
+        if typ.kind == "bool":
+            return ir.Dist(kind="shares", shares=(ir.Share(value=True, share=0.5), ir.Share(value=False, share=0.5)))
+        return ir.Dist(kind="uniform")
+
+    def _is_categorical(self, name: str) -> bool:
+        f = self._fields.get(name)
+        return f is not None and f.categorical
+
+    def _conditional(self, final, key, decl: ast.Field, typ: ir.Type, desc) -> ir.Field | None:
+        given: ast.Given = decl.dist
+        module = self.modules[key.module]
+        found = self.lookup(module, given.field)
+        if found is None or not isinstance(found[1], ast.Field):
+            self.report(Diagnostic("SDS010", f"undefined field `{given.field}`", given.field_span,
+                                   did_you_mean(given.field, self.field_names)))
+            return None
+        on = self.final_name(found[0], given.field_span)
+        if on is None:
+            return None
+        if on == final:
+            self.report(Diagnostic("SDS017", f"`{final}` cannot be given itself", given.field_span))
+            return None
+        on_typed = self.field_type(on)
+        if on_typed is None:
+            return None
+        on_type = on_typed[0]
+        on_values = on_type.values if on_type.kind in ("category", "enum") else (
+            (True, False) if on_type.kind == "bool" else None)
+        on_decl = self.decl(self.included[on])
+        if on_values is None and isinstance(on_decl.dist, ast.ShareTable):
+            on_values = tuple(e.key.value if e.key.kind != "number" else int(e.key.value)
+                              if e.key.value.denominator == 1 else float(e.key.value) for e in on_decl.dist.entries)
+        if on_values is None or on_decl.source is not None:
+            self.report(Diagnostic("SDS024", f"`{final}` can be given a sampled categorical field only; `{on}` is not one",
+                                   given.field_span))
+            return None
+        cases = []
+        seen = set()
+        ok = True
+        from .exprs import _show, literal_value
+        for case in given.cases:
+            v = literal_value(case.key)
+            if v not in on_values:
+                self.report(Diagnostic("SDS011", f"{_show(v)} is not a value of `{on}`", case.key.span,
+                                       did_you_mean(str(v), [str(x) for x in on_values])))
+                ok = False
+                continue
+            if v in seen:
+                self.report(Diagnostic("SDS005", f"case {_show(v)} is given twice", case.key.span))
+                ok = False
+                continue
+            seen.add(v)
+            d = self.fc.dist(case.dist, typ, f"`{final}` given {on} = {_show(v)}")
+            if d is None:
+                ok = False
+                continue
+            cases.append(ir.Case(when=v, dist=d))
+        missing = [v for v in on_values if v not in seen]
+        if ok and missing:
+            self.report(Diagnostic("SDS024", f"`{final}` has no distribution for {on} = "
+                                             f"{', '.join(_show(v) for v in missing)}", given.span,
+                                   "add a case for every value of " + on))
+            ok = False
+        if not ok:
+            return None
+        if typ.kind in ("int", "float", "date") and typ.low is None and any(c.dist.kind != "shares" for c in cases):
+            self.report(Diagnostic("SDS014", f"`{final}` needs a range", decl.type.span))
+            return None
+        finite = all(c.dist.kind == "shares" for c in cases)
+        return ir.Field(name=final, role="sampled", type=typ, description=desc, categorical=finite,
+                        given=ir.Conditional(on=on, cases=tuple(cases)), depends_on=(on,))
+
+    def _generated(self, final, key, decl: ast.Field, typ: ir.Type) -> ir.Field | None:
+        module = self.modules[key.module]
+        found = self.lookup(module, decl.source)
+        if found is None or not isinstance(found[1], ast.Prompt):
+            prompts = [n for n, (k, _) in module.scope.items() if isinstance(self.decl(k), ast.Prompt)]
+            what = "undefined prompt" if found is None else "not a prompt:"
+            self.report(Diagnostic("SDS010", f"{what} `{decl.source}`", decl.source_span,
+                                   did_you_mean(decl.source, prompts)))
+            return None
+        prompt = self.final_name(found[0], decl.source_span)
+        if prompt is None:
+            return None
+        if decl.dist is not None:
+            self.report(Diagnostic("SDS027", f"`{final}` is written by a prompt; it cannot also have a distribution",
+                                   getattr(decl.dist, "span", decl.span),
+                                   "to steer a generated value, constrain it or sample an input field the prompt reads"))
+            return None
+        if typ.kind == "category" and not typ.values:
+            self.report(Diagnostic("SDS027", f"generated category `{final}` needs its values: category [\"a\", \"b\"]",
+                                   decl.type.span))
+            return None
+        desc, hints = self.fc.attrs(decl.attrs, GENERATED_ATTRS, f"`{final}`")
+        if hints.words is not None and typ.kind != "text":
+            self.report(Diagnostic("SDS006", f"`words` is a hint for text; `{final}` is a {typ.kind}", decl.span))
+            return None
+        if hints.items is not None and typ.kind != "list":
+            self.report(Diagnostic("SDS006", f"`items` is a hint for lists; `{final}` is a {typ.kind}", decl.span))
+            return None
+        return ir.Field(name=final, role="generated", type=typ, prompt=prompt, description=desc, hints=hints)
+
+    def _with_prompt_deps(self, prompts: list[ir.Prompt]) -> list[ir.Field]:
+        inputs = {p.name: p.inputs for p in prompts}
+        out = []
+        for final in self.field_names:
+            f = self._fields.get(final)
+            if f is None:
+                continue
+            if f.role == "generated" and f.prompt in inputs:
+                f = f.model_copy(update={"depends_on": tuple(sorted(inputs[f.prompt]))})
+            out.append(f)
+            self._fields[final] = f
+        return out
+
+    # ---- joints, prompts, constraints ------------------------------------------
+
+    def joint(self, j: ast.Joint) -> ir.Joint | None:
+        from .exprs import _show, literal_value
+        fields = []
+        ok = True
+        for name, span in zip(j.fields, j.field_spans):
+            f = self._fields.get(name)
+            if name not in self.field_names:
+                self.report(Diagnostic("SDS010", f"undefined field `{name}`", span, did_you_mean(name, self.field_names)))
+                ok = False
+            elif f is None:
+                ok = False
+            elif f.role != "sampled" or f.given is not None or f.type.kind not in ("category", "bool"):
+                self.report(Diagnostic("SDS025", f"`{name}` cannot be in a joint table: it must be a sampled category "
+                                                 "or bool without `given`", span))
+                ok = False
+            elif name in fields:
+                self.report(Diagnostic("SDS025", f"`{name}` appears twice in the joint table", span))
+                ok = False
+            else:
+                fields.append(name)
+        if not ok:
+            return None
+        domains = [self._fields[n].type.values or (True, False) for n in fields]
+        cells = []
+        seen = set()
+        total = 0
+        from fractions import Fraction
+        total = Fraction(0)
+        for entry in j.entries:
+            if len(entry.keys) != len(fields):
+                self.report(Diagnostic("SDS025", f"a cell of this table has {len(entry.keys)} values, "
+                                                 f"one for each of {len(fields)} fields expected", entry.span))
+                ok = False
+                continue
+            values = tuple(literal_value(k) for k in entry.keys)
+            for v, k, dom, name in zip(values, entry.keys, domains, fields):
+                if v not in dom:
+                    self.report(Diagnostic("SDS011", f"{_show(v)} is not a value of `{name}`", k.span,
+                                           did_you_mean(str(v), [str(x) for x in dom])))
+                    ok = False
+            if values in seen:
+                self.report(Diagnostic("SDS005", "this cell is listed twice", entry.span))
+                ok = False
+            seen.add(values)
+            total += entry.share.value
+            cells.append(ir.JointCell(values=values, share=float(entry.share.value)))
+        if ok and total != 1:
+            self.report(Diagnostic("SDS013", f"the shares of the joint table add up to {float(total * 100):g}%, not 100%",
+                                   j.span, "cells not listed get 0%"))
+            ok = False
+        if ok:
+            ok = self._joint_matches_marginals(j, fields, cells)
+        return ir.Joint(fields=tuple(fields), cells=tuple(cells)) if ok else None
+
+    def _joint_matches_marginals(self, j: ast.Joint, fields: list[str], cells: list[ir.JointCell]) -> bool:
+        for i, name in enumerate(fields):
+            f = self._fields[name]
+            if f.dist is None:
+                continue
+            margin: dict = {}
+            for c in cells:
+                margin[c.values[i]] = margin.get(c.values[i], 0) + c.share
+            for s in f.dist.shares:
+                if abs(margin.get(s.value, 0) - s.share) > 1e-9:
+                    self.report(Diagnostic(
+                        "SDS025", f"the joint table gives `{name}` = {s.value!r} {margin.get(s.value, 0) * 100:g}%, "
+                                  f"but `{name}` declares {s.share * 100:g}%", j.span,
+                        f"make them agree, or drop the shares from `{name}` and let the joint table set them"))
+                    return False
+        return True
+
+    def prompts(self) -> list[ir.Prompt]:
+        out = []
+        for final, key in self.included.items():
+            if isinstance(self.decl(key), ast.Prompt):
+                outputs = [f.name for f in self._fields.values() if f.role == "generated" and f.prompt == final]
+                p = self.pc.prompt(final, key, outputs)
+                if p is not None:
+                    out.append(p)
+        return out
+
+    def constraint(self, final: str, key: Key) -> ir.Constraint | None:
+        decl: ast.Constraint = self.decl(key)
+        scope = Scope(self.modules[key.module], {}, aggregates=_mentions_aggregate(decl.expr))
+        e, t = self.exprs.check(decl.expr, scope)
+        if e is None:
+            return None
+        if t.kind != "bool":
+            self.report(Diagnostic("SDS012", f"constraint `{final}` must be a condition, found {t.describe()}",
+                                   decl.expr.span, "e.g. word_count(body) >= 40"))
+            return None
+        kind = "dataset" if aggregates_in(e) else "row"
+        return ir.Constraint(name=final, kind=kind, expr=e, fields=tuple(sorted(e.refs())))
+
+
+def _mentions_aggregate(e) -> bool:
+    """Whether an expression calls an aggregate anywhere (decides the constraint's level before checking)."""
+    from .exprs import AGGREGATE_ARITY
+    if isinstance(e, ast.Call):
+        if e.fn in AGGREGATE_ARITY:
+            return True
+        return any(_mentions_aggregate(a) for a in e.args)
+    for child in ("left", "right", "operand", "value", "low", "high", "cond", "then", "otherwise", "items"):
+        c = getattr(e, child, None)
+        if c is not None and not isinstance(c, (str, bool)) and _mentions_aggregate(c):
+            return True
+    if isinstance(e, ast.ListLit):
+        return any(_mentions_aggregate(a) for a in e.items)
+    return False
+
+
+def _kind(decl) -> str:
+    return {ast.Field: "field", ast.Prompt: "prompt", ast.Constraint: "constraint"}[type(decl)]
+
+
+def _t_of(typ: ir.Type, name: str) -> T:
+    k = typ.kind
+    if k in ("category", "enum"):
+        values = typ.values
+        kinds = {type(v) for v in values or ()}
+        if kinds and kinds <= {int, float}:
+            return T("number", values, name, kinds == {int})
+        return T("string", values, name)
+    if k == "bool":
+        return T("bool", (True, False), name)
+    if k in ("int", "float"):
+        return T("number", None, name, k == "int")
+    if k == "date":
+        return T("date", None, name)
+    if k == "text":
+        return T("string", None, name)
+    return T(k, None, name)

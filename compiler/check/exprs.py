@@ -1,0 +1,350 @@
+"""Expressions: name resolution, type rules and lowering to IR `Expr`, with `def` predicates inlined.
+
+A checked expression carries a `T`: its type and, where it is finite and known, the set of values it can take
+(a category field, an enum, a bool). That set is what lets `sentiment == "negatve"` be an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from .. import ast, ir
+from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..evaluate import AGGREGATES
+
+if TYPE_CHECKING:
+    from . import Checker
+    from .modules import ModuleInfo
+
+
+@dataclass(frozen=True)
+class T:
+    """kind: string | number | bool | date | list | object | any | error."""
+
+    kind: str
+    values: tuple | None = None  # a finite domain, when known
+    field: str | None = None  # the field this value reads directly, for messages
+    integral: bool = False
+
+    def describe(self) -> str:
+        who = f"`{self.field}` " if self.field else ""
+        kind = {"string": "text", "number": "a number", "bool": "a boolean", "date": "a date",
+                "list": "a list", "object": "an object"}.get(self.kind, self.kind)
+        return f"{who}({kind})" if who else kind
+
+
+ERROR = T("error")
+BOOL = T("bool", (True, False))
+NUMBER = T("number")
+STRING = T("string")
+
+ROW_FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    # name: (argument kinds, result kind); "text|list" accepts either
+    "length": (("string|list",), "number"),
+    "word_count": (("string",), "number"),
+    "lower": (("string",), "string"),
+    "upper": (("string",), "string"),
+    "trim": (("string",), "string"),
+    "contains": (("string", "string"), "bool"),
+    "starts_with": (("string", "string"), "bool"),
+    "ends_with": (("string", "string"), "bool"),
+    "matches": (("string", "string"), "bool"),
+    "abs": (("number",), "number"),
+}
+AGGREGATE_ARITY = {"unique": (1, 8), "distinct_ratio": (1, 1), "mean": (1, 1), "median": (1, 1), "min": (1, 1),
+                   "max": (1, 1), "quantile": (2, 2), "tvd": (1, 1), "drift": (1, 1), "share": (1, 1),
+                   "count": (0, 0)}
+ALL_FUNCTIONS = sorted(set(ROW_FUNCTIONS) | set(AGGREGATE_ARITY))
+
+
+def literal_value(lit: ast.Lit):
+    """A literal's value as it appears in data and IR: int for whole numbers, float otherwise."""
+    if lit.kind in ("number", "percent"):
+        v: Fraction = lit.value
+        return int(v) if v.denominator == 1 and lit.kind == "number" else float(v)
+    return lit.value
+
+
+def literal_type(lit: ast.Lit) -> T:
+    if lit.kind in ("number", "percent"):
+        v = literal_value(lit)
+        return T("number", (v,), integral=isinstance(v, int))
+    if lit.kind == "bool":
+        return T("bool", (lit.value,))
+    return T("date" if lit.kind == "date" else "string", (lit.value,))
+
+
+@dataclass
+class Scope:
+    """Where an expression is checked: its module, the `def` parameters bound, and what it may use."""
+
+    module: "ModuleInfo"
+    params: dict[str, tuple[ir.Expr, T]]
+    aggregates: bool  # dataset-level context: aggregates allowed at the top
+    in_aggregate: bool = False
+    def_stack: tuple[str, ...] = ()
+
+
+class ExprChecker:
+    def __init__(self, checker: "Checker"):
+        self.c = checker
+
+    def error(self, code: str, message: str, span: Span, hint: str | None = None) -> tuple[None, T]:
+        self.c.report(Diagnostic(code, message, span, hint))
+        return None, ERROR
+
+    # -- entry point
+    def check(self, node: ast.Expr, scope: Scope) -> tuple[ir.Expr | None, T]:
+        method = getattr(self, "_" + type(node).__name__)
+        return method(node, scope)
+
+    def _Lit(self, node: ast.Lit, scope: Scope):
+        t = literal_type(node)
+        return ir.Expr(kind="lit", type=t.kind, value=literal_value(node)), t
+
+    def _Ref(self, node: ast.Ref, scope: Scope):
+        if node.name in scope.params:
+            return scope.params[node.name]
+        found = self.c.lookup(scope.module, node.name)
+        if found is None:
+            names = list(scope.module.scope) + list(scope.params)
+            hint = did_you_mean(node.name, names)
+            return self.error("SDS010", f"undefined name `{node.name}`", node.span, hint)
+        key, decl = found
+        if isinstance(decl, ast.Field):
+            final = self.c.final_name(key, node.span)
+            if final is None:
+                return None, ERROR
+            t = self.c.field_t(final)
+            if scope.aggregates and not scope.in_aggregate:
+                return self.error("SDS028", f"field `{node.name}` is used outside an aggregate in a dataset-level constraint",
+                                  node.span, "wrap it in an aggregate such as mean(...), or split the constraint in two")
+            return ir.Expr(kind="ref", type=self.c.ir_kind(t), field=final), T(t.kind, t.values, final, t.integral)
+        if isinstance(decl, ast.Fragment):
+            text = self.c.fragment_text(key)
+            if text is None:
+                return None, ERROR
+            return ir.Expr(kind="lit", type="string", value=text), STRING
+        what = {ast.Prompt: "a prompt", ast.Constraint: "a constraint", ast.Def: "a predicate"}[type(decl)]
+        hint = f"call it with arguments: {node.name}(...)" if isinstance(decl, ast.Def) else None
+        return self.error("SDS012", f"`{node.name}` is {what}, not a value", node.span, hint)
+
+    def _Unary(self, node: ast.Unary, scope: Scope):
+        e, t = self.check(node.operand, scope)
+        if e is None:
+            return None, ERROR
+        if node.op == "not":
+            if t.kind != "bool":
+                return self.error("SDS012", f"`not` needs a boolean, found {t.describe()}", node.operand.span)
+            return ir.Expr(kind="op", type="bool", op="not", args=(e,)), BOOL
+        if t.kind != "number":
+            return self.error("SDS012", f"`-` needs a number, found {t.describe()}", node.operand.span)
+        return ir.Expr(kind="op", type="number", op="neg", args=(e,)), T("number", integral=t.integral)
+
+    def _BinOp(self, node: ast.BinOp, scope: Scope):
+        left, lt = self.check(node.left, scope)
+        right, rt = self.check(node.right, scope)
+        if left is None or right is None:
+            return None, ERROR
+        op = node.op
+        if op in ("and", "or", "=>"):
+            for side, t in ((node.left, lt), (node.right, rt)):
+                if t.kind != "bool":
+                    return self.error("SDS012", f"`{op}` needs booleans on both sides, found {t.describe()}", side.span)
+            return ir.Expr(kind="op", type="bool", op=op, args=(left, right)), BOOL
+        if op in ("==", "!="):
+            if not self._comparable(node, lt, rt, node.left, node.right):
+                return None, ERROR
+            return ir.Expr(kind="op", type="bool", op=op, args=(left, right)), BOOL
+        if op in ("<", "<=", ">", ">="):
+            for side, t in ((node.left, lt), (node.right, rt)):
+                if t.kind not in ("number", "date"):
+                    return self.error("SDS012", f"`{op}` compares numbers or dates, found {t.describe()}", side.span,
+                                      "compare text with ==, contains(...) or matches(...)" if t.kind == "string" else None)
+            if lt.kind != rt.kind:
+                return self.error("SDS012", f"cannot compare {lt.describe()} with {rt.describe()}", node.span)
+            return ir.Expr(kind="op", type="bool", op=op, args=(left, right)), BOOL
+        # arithmetic
+        if op == "+" and lt.kind == "string" and rt.kind == "string":
+            return ir.Expr(kind="op", type="string", op="+", args=(left, right)), STRING
+        for side, t in ((node.left, lt), (node.right, rt)):
+            if t.kind != "number":
+                return self.error("SDS012", f"`{op}` needs numbers, found {t.describe()}", side.span)
+        integral = lt.integral and rt.integral and op != "/"
+        return ir.Expr(kind="op", type="number", op=op, args=(left, right)), T("number", integral=integral)
+
+    def _comparable(self, node, lt: T, rt: T, lnode, rnode) -> bool:
+        if lt.kind == "error" or rt.kind == "error":
+            return False
+        if lt.kind != rt.kind:
+            field_side, other, other_node = (lt, rt, rnode) if lt.field else (rt, lt, lnode)
+            self.error("SDS012", f"cannot compare {field_side.describe()} with {other.describe()}",
+                       other_node.span if field_side.field else node.span,
+                       _value_hint(field_side))
+            return False
+        return self._values_exist(lt, rt, lnode, rnode)
+
+    def _values_exist(self, lt: T, rt: T, lnode, rnode) -> bool:
+        for fld, lit, lit_node in ((lt, rt, rnode), (rt, lt, lnode)):
+            if fld.field and fld.values is not None and isinstance(lit_node, ast.Lit):
+                v = literal_value(lit_node)
+                if v not in fld.values:
+                    hint = did_you_mean(str(v), [str(x) for x in fld.values]) if isinstance(v, str) else None
+                    self.error("SDS011", f"{_show(v)} is not a value of `{fld.field}`", lit_node.span,
+                               hint or _value_hint(fld))
+                    return False
+        return True
+
+    def _InList(self, node: ast.InList, scope: Scope):
+        value, vt = self.check(node.value, scope)
+        if not isinstance(node.items, ast.ListLit):
+            return self.error("SDS012", "`in` takes a list `[a, b]` or a range `a..b`", node.items.span)
+        items = []
+        for item in node.items.items:
+            e, t = self.check(item, scope)
+            if e is None or value is None:
+                continue
+            if not self._comparable(node, vt, t, node.value, item):
+                return None, ERROR
+            items.append(e)
+        if value is None or len(items) != len(node.items.items):
+            return None, ERROR
+        return ir.Expr(kind="in", type="bool", negated=node.negated, args=(value, *items)), BOOL
+
+    def _InRange(self, node: ast.InRange, scope: Scope):
+        parts = [self.check(x, scope) for x in (node.value, node.low, node.high)]
+        if any(e is None for e, _ in parts):
+            return None, ERROR
+        kinds = {t.kind for _, t in parts}
+        if len(kinds) != 1 or kinds - {"number", "date"}:
+            return self.error("SDS012", "a range compares numbers or dates of one kind", node.span)
+        return ir.Expr(kind="range", type="bool", negated=node.negated, args=tuple(e for e, _ in parts)), BOOL
+
+    def _If(self, node: ast.If, scope: Scope):
+        cond, ct = self.check(node.cond, scope)
+        then, tt = self.check(node.then, scope)
+        other, ot = self.check(node.otherwise, scope)
+        if cond is None or then is None or other is None:
+            return None, ERROR
+        if ct.kind != "bool":
+            return self.error("SDS012", f"the condition of `if` must be a boolean, found {ct.describe()}", node.cond.span)
+        if tt.kind != ot.kind:
+            return self.error("SDS012", f"the branches of `if` differ: {tt.describe()} and {ot.describe()}", node.span)
+        values = tuple(dict.fromkeys((tt.values or ()) + (ot.values or ()))) if tt.values and ot.values else None
+        return ir.Expr(kind="if", type=tt.kind, args=(cond, then, other)), T(tt.kind, values,
+                                                                                integral=tt.integral and ot.integral)
+
+    def _ListLit(self, node: ast.ListLit, scope: Scope):
+        return self.error("SDS012", "a list is only allowed after `in`", node.span)
+
+    def _ObjectLit(self, node: ast.ObjectLit, scope: Scope):
+        return self.error("SDS012", "an object is only allowed as a prompt example", node.span)
+
+    def _Call(self, node: ast.Call, scope: Scope):
+        found = self.c.lookup(scope.module, node.fn)
+        if found is not None and isinstance(found[1], ast.Def):
+            return self._inline(node, found, scope)
+        if node.fn in ROW_FUNCTIONS:
+            return self._row_call(node, scope)
+        if node.fn in AGGREGATE_ARITY:
+            return self._aggregate(node, scope)
+        defs = [n for n, (k, _) in scope.module.scope.items() if isinstance(self.c.decl(k), ast.Def)]
+        hint = did_you_mean(node.fn, ALL_FUNCTIONS + defs)
+        return self.error("SDS010", f"unknown function `{node.fn}`", node.fn_span, hint)
+
+    def _row_call(self, node: ast.Call, scope: Scope):
+        kinds, result = ROW_FUNCTIONS[node.fn]
+        if len(node.args) != len(kinds):
+            return self.error("SDS019", f"`{node.fn}` takes {len(kinds)} argument{'s' * (len(kinds) != 1)}, "
+                                        f"got {len(node.args)}", node.span)
+        args = []
+        for arg, want in zip(node.args, kinds):
+            e, t = self.check(arg, scope)
+            if e is None:
+                return None, ERROR
+            if t.kind not in want.split("|"):
+                return self.error("SDS012", f"`{node.fn}` needs {want.replace('|', ' or ').replace('string', 'text')}, "
+                                            f"found {t.describe()}", arg.span)
+            args.append(e)
+        if node.fn == "matches":
+            pattern = node.args[1]
+            if not (isinstance(pattern, ast.Lit) and pattern.kind == "string"):
+                return self.error("SDS019", "the pattern of `matches` must be a string literal", pattern.span)
+            try:
+                re.compile(pattern.value)
+            except re.error as e:
+                return self.error("SDS019", f"invalid regular expression: {e.msg}", pattern.span)
+        integral = result == "number"
+        return ir.Expr(kind="call", type=result, fn=node.fn, args=tuple(args)), T(result, integral=integral)
+
+    def _aggregate(self, node: ast.Call, scope: Scope):
+        if not scope.aggregates:
+            return self.error("SDS028", f"`{node.fn}` is an aggregate; it cannot appear in a row-level expression",
+                              node.fn_span, "dataset-level constraints are comparisons of aggregates, e.g. mean(rating) >= 3")
+        if scope.in_aggregate:
+            return self.error("SDS028", f"aggregate `{node.fn}` inside another aggregate", node.fn_span)
+        lo, hi = AGGREGATE_ARITY[node.fn]
+        if not lo <= len(node.args) <= hi:
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            return self.error("SDS019", f"`{node.fn}` takes {want} argument{'s' * (hi != 1)}, got {len(node.args)}",
+                              node.span)
+        inner = Scope(scope.module, scope.params, scope.aggregates, True, scope.def_stack)
+        if node.fn == "quantile":
+            q = node.args[1]
+            if not (isinstance(q, ast.Lit) and q.kind in ("number", "percent") and 0 <= q.value <= 1):
+                return self.error("SDS019", "the second argument of `quantile` is a number from 0 to 1", q.span)
+        args = []
+        for arg in node.args:
+            e, t = self.check(arg, inner)
+            if e is None:
+                return None, ERROR
+            args.append((e, t, arg))
+        if node.fn in ("mean", "median", "min", "max", "quantile") and args[0][1].kind != "number":
+            return self.error("SDS012", f"`{node.fn}` needs a number, found {args[0][1].describe()}", node.args[0].span)
+        if node.fn == "share" and args[0][1].kind != "bool":
+            return self.error("SDS012", f"`share` needs a condition, found {args[0][1].describe()}", node.args[0].span)
+        if node.fn in ("tvd", "drift"):
+            e, t, arg = args[0]
+            if e.kind != "ref" or not self.c.has_target(e.field):
+                return self.error("SDS019", f"`{node.fn}` compares a sampled categorical field with its target",
+                                  arg.span, "name a field with shares, e.g. tvd(sentiment)")
+        return ir.Expr(kind="call", type="bool" if node.fn == "unique" else "number", fn=node.fn,
+                       args=tuple(e for e, _, _ in args)), (BOOL if node.fn == "unique" else NUMBER)
+
+    def _inline(self, node: ast.Call, found, scope: Scope):
+        key, d = found
+        qualified = f"{key.module}:{key.name}"
+        if qualified in scope.def_stack:
+            chain = " -> ".join(s.split(":", 1)[1] for s in scope.def_stack + (qualified,))
+            return self.error("SDS017", f"predicate `{node.fn}` calls itself: {chain}", node.fn_span)
+        if len(node.args) != len(d.params):
+            return self.error("SDS019", f"`{node.fn}` takes {len(d.params)} argument{'s' * (len(d.params) != 1)}, "
+                                        f"got {len(node.args)}", node.span)
+        bound = {}
+        for name, arg in zip(d.params, node.args):
+            e, t = self.check(arg, scope)
+            if e is None:
+                return None, ERROR
+            bound[name] = (e, t)
+        body_scope = Scope(self.c.modules[key.module], bound, scope.aggregates, scope.in_aggregate,
+                           scope.def_stack + (qualified,))
+        return self.check(d.expr, body_scope)
+
+
+def _show(v) -> str:
+    return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _value_hint(t: T) -> str | None:
+    if t.values is None or not t.field:
+        return None
+    shown = ", ".join(_show(v) for v in t.values[:12])
+    more = f" and {len(t.values) - 12} more" if len(t.values) > 12 else ""
+    return f"`{t.field}` takes {shown}{more}"
+
+
+def aggregates_in(e: ir.Expr) -> bool:
+    return (e.kind == "call" and e.fn in AGGREGATES) or any(aggregates_in(a) for a in e.args)

@@ -1,0 +1,109 @@
+"""Whole-spec checks that need every field: dependency cycles, and constraints that no row could satisfy."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+from .. import ir
+from ..diagnostics import Diagnostic
+from ..evaluate import Unknown, evaluate
+
+if TYPE_CHECKING:
+    from . import Checker
+
+MAX_COMBINATIONS = 200_000
+MAX_INT_VALUES = 2_000
+
+
+def check_cycles(checker: "Checker", fields: list[ir.Field]) -> None:
+    """Fields that need each other's values (given, derived, or a prompt reading a field another writes)."""
+    deps = {f.name: f.depends_on for f in fields}
+    state: dict[str, int] = {}
+    reported: set[frozenset] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for d in deps.get(name, ()):
+            if state.get(d) == 1:
+                cycle = path[path.index(d):] + [d] if d in path else [name, d]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    span = checker.spans.get(f"field:{cycle[0]}")
+                    checker.report(Diagnostic(
+                        "SDS017", "fields depend on each other in a cycle: " + " -> ".join(cycle), span,
+                        "a prompt cannot read a field whose own prompt reads this one; break the loop"))
+            elif state.get(d) is None and d in deps:
+                visit(d, path + [d])
+        state[name] = 2
+
+    for f in fields:
+        if state.get(f.name) is None:
+            visit(f.name, [f.name])
+
+
+def _domain(f: ir.Field) -> tuple | None:
+    """The finite set of values a field can take, if it has one small enough to enumerate."""
+    t = f.type
+    if f.role == "sampled" and f.dist is not None and f.dist.kind == "shares":
+        return tuple(s.value for s in f.dist.shares)
+    if f.role == "sampled" and f.given is not None and all(c.dist.kind == "shares" for c in f.given.cases):
+        return tuple(dict.fromkeys(s.value for c in f.given.cases for s in c.dist.shares))
+    if t.kind in ("category", "enum") and t.values:
+        return t.values
+    if t.kind == "bool":
+        return (True, False)
+    if t.kind == "int" and t.low is not None and t.high - t.low < MAX_INT_VALUES:
+        return tuple(range(int(t.low), int(t.high) + 1))
+    return None
+
+
+def check_constraints(checker: "Checker", fields: list[ir.Field], constraints: list[ir.Constraint]) -> None:
+    """A row constraint over fields with finite domains that no combination satisfies is an error;
+    one that every combination satisfies is a warning (it checks nothing)."""
+    by_name = {f.name: f for f in fields}
+    for c in constraints:
+        if c.kind != "row" or not c.fields:
+            continue
+        domains = {}
+        for name in c.fields:
+            f = by_name.get(name)
+            dom = _domain(f) if f is not None and f.role != "derived" else None
+            if dom is None:
+                break
+            domains[name] = dom
+        else:
+            size = 1
+            for d in domains.values():
+                size *= len(d)
+            if size > MAX_COMBINATIONS:
+                continue
+            names = list(domains)
+            results = set()
+            for combo in itertools.product(*(domains[n] for n in names)):
+                try:
+                    results.add(bool(evaluate(c.expr, dict(zip(names, combo)))))
+                except (Unknown, TypeError, ZeroDivisionError):
+                    results.add(None)
+                if len(results) > 1:
+                    break
+            span = checker.spans.get(f"constraint:{c.name}")
+            described = ", ".join(f"{n} ({_describe(by_name[n])})" for n in names)
+            if results == {False}:
+                checker.report(Diagnostic("SDS018", f"constraint `{c.name}` can never hold: no value of {described} "
+                                                    "satisfies it", span,
+                                          "check the comparison against the field's values or range"))
+            elif results == {True}:
+                checker.report(Diagnostic("SDS103", f"constraint `{c.name}` always holds for every value of {described}",
+                                          span, "it rejects nothing; check the comparison", severity="warning"))
+
+
+def _describe(f: ir.Field) -> str:
+    t = f.type
+    if t.kind == "int" and t.low is not None and (f.dist is None or f.dist.kind != "shares"):
+        return f"{t.low}..{t.high}"
+    dom = _domain(f) or ()
+    shown = ", ".join(repr(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+                      for v in dom[:6])
+    return shown + (", ..." if len(dom) > 6 else "")

@@ -1,0 +1,254 @@
+"""Fragments, templates and prompts: splice fragments, check `{field}` placeholders, read prompt settings."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from .. import ast, ir
+from ..diagnostics import Diagnostic, Span, did_you_mean
+from .exprs import literal_value
+from .modules import Key
+
+if TYPE_CHECKING:
+    from . import Checker
+
+PROMPT_SETTINGS = {"system", "user", "example", "temperature", "max_tokens", "rows_per_call", "model"}
+REPEATABLE = {"example"}
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def placeholders(text: str) -> list[tuple[str, int, int]]:
+    """(name, start, end) of each `{name}` in a template; `{{` and `}}` are literal braces.
+    A stray brace or a placeholder that is not a name yields name "" or the raw text, for the checker to report."""
+    out = []
+    for m in _PLACEHOLDER.finditer(text):
+        tok = m.group()
+        if tok in ("{{", "}}"):
+            continue
+        if m.group(1) is None:
+            out.append(("", m.start(), m.end()))
+        else:
+            out.append((m.group(1), m.start(), m.end()))
+    return out
+
+
+class TemplateText:
+    """Template text with the fragments it was spliced from and a span for each literal piece."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.pieces: list[tuple[int, int, ast.Lit]] = []  # (start, end, literal) of literal pieces
+        self.fragments: list[str] = []
+
+
+class PromptChecker:
+    def __init__(self, checker: "Checker"):
+        self.c = checker
+        self._fragment_text: dict[Key, str | None] = {}
+        self._in_progress: list[Key] = []
+
+    def report(self, code, message, span, hint=None):
+        self.c.report(Diagnostic(code, message, span, hint))
+
+    # ---- fragments and templates ---------------------------------------------
+
+    def fragment_text(self, key: Key) -> str | None:
+        if key in self._fragment_text:
+            return self._fragment_text[key]
+        frag: ast.Fragment = self.c.decl(key)
+        if key in self._in_progress:
+            chain = " -> ".join(k.name for k in self._in_progress[self._in_progress.index(key):] + [key])
+            self.report("SDS017", f"fragment cycle: {chain}", frag.name_span)
+            return None
+        self._in_progress.append(key)
+        t = TemplateText()
+        ok = self._splice(frag.expr, self.c.modules[key.module], t)
+        self._in_progress.pop()
+        self._fragment_text[key] = t.text if ok else None
+        return self._fragment_text[key]
+
+    def template(self, expr: ast.Expr, module) -> TemplateText | None:
+        t = TemplateText()
+        return t if self._splice(expr, module, t) else None
+
+    def _splice(self, expr: ast.Expr, module, t: TemplateText) -> bool:
+        if isinstance(expr, ast.Lit) and expr.kind == "string":
+            start = len(t.text)
+            t.text += expr.value
+            t.pieces.append((start, len(t.text), expr))
+            return True
+        if isinstance(expr, ast.BinOp) and expr.op == "+":
+            return self._splice(expr.left, module, t) & self._splice(expr.right, module, t)
+        if isinstance(expr, ast.Ref):
+            found = self.c.lookup(module, expr.name)
+            if found is None:
+                fragments = [n for n, (k, _) in module.scope.items() if isinstance(self.c.decl(k), ast.Fragment)]
+                self.report("SDS010", f"undefined fragment `{expr.name}`", expr.span,
+                            did_you_mean(expr.name, fragments)
+                            or ("to insert a field's value, write {" + expr.name + "} inside the string"
+                                if expr.name in self.c.field_names else None))
+                return False
+            key, decl = found
+            if not isinstance(decl, ast.Fragment):
+                hint = "to insert a field's value, write {" + expr.name + "} inside the string" \
+                    if isinstance(decl, ast.Field) else None
+                self.report("SDS012", f"`{expr.name}` is not a fragment", expr.span, hint)
+                return False
+            text = self.fragment_text(key)
+            if text is None:
+                return False
+            t.text += text
+            if expr.name not in t.fragments:
+                t.fragments.append(key.name)
+            return True
+        self.report("SDS012", "a template is built from strings and fragments joined with +", _span(expr))
+        return False
+
+    def check_placeholders(self, t: TemplateText, where: str, outputs: set[str]) -> list[str]:
+        """The fields a template reads, in order of first use; reports unknown ones."""
+        fields: list[str] = []
+        for name, start, end in placeholders(t.text):
+            span = self._span_in(t, start, end)
+            if not _NAME.match(name):
+                shown = "{" + name + "}" if name else "a lone brace"
+                self.report("SDS016", f"{shown} in {where} is not a placeholder", span,
+                            "placeholders are {field_name}; write {{ and }} for literal braces")
+                continue
+            if name not in self.c.field_names:
+                self.report("SDS016", f"{where} references unknown field `{name}`", span,
+                            did_you_mean(name, self.c.field_names))
+                continue
+            if name in outputs:
+                self.report("SDS017", f"{where} reads `{name}`, which the same prompt writes", span,
+                            "a prompt can read sampled, derived or other prompts' fields, not its own outputs")
+                continue
+            if name not in fields:
+                fields.append(name)
+        return fields
+
+    @staticmethod
+    def _span_in(t: TemplateText, start: int, end: int) -> Span | None:
+        for p_start, p_end, lit in t.pieces:
+            if p_start <= start < p_end:
+                s = lit.span
+                raw_len = s.end_col - s.col - (6 if lit.long else 2)
+                if s.line == s.end_line and raw_len == p_end - p_start:  # no escapes: columns map 1:1
+                    col = s.col + (3 if lit.long else 1) + (start - p_start)
+                    return Span(s.file, s.line, col, s.line, col + (min(end, p_end) - start))
+                return s
+        return t.pieces[0][2].span if t.pieces else None
+
+    # ---- prompts -------------------------------------------------------------
+
+    def prompt(self, final: str, key: Key, outputs: list[str]) -> ir.Prompt | None:
+        decl: ast.Prompt = self.c.decl(key)
+        module = self.c.modules[key.module]
+        values: dict[str, ast.Setting] = {}
+        examples: list[ast.Setting] = []
+        for s in decl.settings:
+            if s.key not in PROMPT_SETTINGS:
+                self.report("SDS006", f"unknown prompt setting `{s.key}`", s.key_span,
+                            did_you_mean(s.key, PROMPT_SETTINGS) or f"settings: {', '.join(sorted(PROMPT_SETTINGS))}")
+            elif s.key in REPEATABLE:
+                examples.append(s)
+            elif s.key in values:
+                self.report("SDS005", f"setting `{s.key}` is given twice", s.key_span)
+            else:
+                values[s.key] = s
+        if "user" not in values:
+            self.report("SDS026", f"prompt `{final}` has no `user` template", decl.name_span,
+                        'add: user = "Write a review of a {product}."')
+            return None
+        out_set = set(outputs)
+        templates = {}
+        inputs: list[str] = []
+        frags: list[str] = []
+        for role in ("system", "user"):
+            if role not in values:
+                continue
+            t = self.template(values[role].value, module) if not isinstance(values[role].value, ast.RangeLit) else None
+            if t is None:
+                if isinstance(values[role].value, ast.RangeLit):
+                    self.report("SDS007", f"`{role}` is a template string", values[role].span)
+                return None
+            fields = self.check_placeholders(t, f"the {role} template of `{final}`", out_set)
+            inputs += [f for f in fields if f not in inputs]
+            frags += [f for f in t.fragments if f not in frags]
+            templates[role] = ir.Template(text=t.text, fields=tuple(fields), fragments=tuple(t.fragments))
+        if not outputs:
+            self.c.report(Diagnostic("SDS101", f"prompt `{final}` writes no field", decl.name_span,
+                                     f"declare one: field body: text from {final}", severity="warning"))
+        return ir.Prompt(
+            name=final,
+            system=templates.get("system"),
+            user=templates["user"],
+            examples=tuple(e for e in (self._example(s, set(inputs) | out_set, final) for s in examples) if e is not None),
+            temperature=self._number(values.get("temperature"), 0, 2, integral=False),
+            max_tokens=self._number(values.get("max_tokens"), 1, 1_000_000, integral=True),
+            rows_per_call=self._rows_per_call(values.get("rows_per_call")),
+            model=self._string(values.get("model")),
+            inputs=tuple(inputs),
+            outputs=tuple(outputs),
+        )
+
+    def _example(self, s: ast.Setting, allowed: set[str], prompt: str):
+        if not isinstance(s.value, ast.ObjectLit):
+            self.report("SDS007", "an example is an object: {field: value, ...}", s.span)
+            return None
+        out = {}
+        for name, value in s.value.entries:
+            if name not in allowed:
+                self.report("SDS010", f"example of `{prompt}` names `{name}`, which the prompt neither reads nor writes",
+                            _span(value), did_you_mean(name, allowed))
+                continue
+            v = _example_value(value)
+            if v is None:
+                self.report("SDS007", "example values are literals, lists or objects", _span(value))
+                continue
+            out[name] = v
+        return out
+
+    def _number(self, s: ast.Setting | None, lo, hi, integral: bool):
+        if s is None:
+            return None
+        v = s.value
+        if not (isinstance(v, ast.Lit) and v.kind == "number") or (integral and v.value.denominator != 1) \
+                or not lo <= v.value <= hi:
+            kind = "a whole number" if integral else "a number"
+            self.report("SDS007", f"`{s.key}` takes {kind} from {lo} to {hi:,}", s.span)
+            return None
+        return int(v.value) if integral else float(v.value)
+
+    def _rows_per_call(self, s: ast.Setting | None):
+        if s is None or (isinstance(s.value, ast.Ref) and s.value.name == "auto"):
+            return None
+        return self._number(s, 1, 10_000, integral=True)
+
+    def _string(self, s: ast.Setting | None):
+        if s is None:
+            return None
+        if isinstance(s.value, ast.Lit) and s.value.kind == "string":
+            return s.value.value
+        self.report("SDS007", f"`{s.key}` takes a string", s.span)
+        return None
+
+
+def _example_value(e):
+    if isinstance(e, ast.Lit):
+        return literal_value(e)
+    if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.Lit):
+        v = _example_value(e.operand)
+        return -v if isinstance(v, (int, float)) else None
+    if isinstance(e, ast.ListLit):
+        items = [_example_value(x) for x in e.items]
+        return None if any(i is None for i in items) else items
+    if isinstance(e, ast.ObjectLit):
+        d = {k: _example_value(v) for k, v in e.entries}
+        return None if any(v is None for v in d.values()) else d
+    return None
+
+
+def _span(e) -> Span:
+    return e.span

@@ -1,0 +1,247 @@
+"""The checked spec: immutable pydantic models and their canonical JSON.
+
+The IR is the contract between the front end and every later pass (planner, runner, validator, lock, diff):
+they read this, never the AST. It holds meaning only: no spans, no comments, no file paths, so that
+reformatting a spec or moving a declaration does not change it. Fragments are already spliced into
+prompt templates and `def` predicates already inlined into constraints.
+
+Bump IR_VERSION on any change a reader could notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict
+
+IR_VERSION = 1
+
+# A scalar value as it appears in data: category labels, discrete numbers, booleans, ISO dates.
+Value = Union[bool, int, float, str]
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---- expressions --------------------------------------------------------------
+
+
+class Expr(Node):
+    """One node of an expression tree.
+
+    kind:
+      lit    `value` (type string | number | bool | date)
+      ref    `field`
+      op     `op` in + - * / == != < <= > >= and or => not neg, over `args`
+      call   `fn` over `args` (row functions and aggregates; see LANGUAGE.md)
+      in     args[0] in args[1:] (`negated` for `not in`)
+      range  args[0] in args[1]..args[2], bounds inclusive (`negated` for `not in`)
+      if     args = (cond, then, else)
+      list   args are the items (only as a call argument)
+    type: the static type of the node: string, number, bool, date, list, object.
+    """
+
+    kind: Literal["lit", "ref", "op", "call", "in", "range", "if", "list"]
+    type: str
+    value: Optional[Value] = None
+    field: Optional[str] = None
+    op: Optional[str] = None
+    fn: Optional[str] = None
+    negated: bool = False
+    args: tuple["Expr", ...] = ()
+
+    def refs(self) -> set[str]:
+        """Every field this expression reads."""
+        out = {self.field} if self.kind == "ref" and self.field else set()
+        for a in self.args:
+            out |= a.refs()
+        return out
+
+
+# ---- types and distributions -----------------------------------------------
+
+
+class Type(Node):
+    """kind: category | bool | int | float | date | text | enum | list | object.
+
+    values: the allowed values of category and enum (in declared order).
+    low/high: inclusive bounds of int, float and date (ISO strings for dates).
+    item: the element type of a list; members: the fields of an object.
+    """
+
+    kind: Literal["category", "bool", "int", "float", "date", "text", "enum", "list", "object"]
+    values: Optional[tuple[Value, ...]] = None
+    low: Optional[Union[int, float, str]] = None
+    high: Optional[Union[int, float, str]] = None
+    item: Optional["Type"] = None
+    members: tuple["Member", ...] = ()
+
+
+class LengthHints(Node):
+    """What the prompt asks of a generated value: words, characters, list items (inclusive bounds)."""
+
+    words: Optional[tuple[int, int]] = None
+    chars: Optional[tuple[int, int]] = None
+    items: Optional[tuple[int, int]] = None
+
+
+class Member(Node):
+    name: str
+    type: Type
+    description: Optional[str] = None
+    hints: LengthHints = LengthHints()
+
+
+class Share(Node):
+    value: Value
+    share: float
+
+
+class Dist(Node):
+    """A target distribution.
+
+    kind:
+      shares     a finite distribution: `shares` lists every value with its probability (they add up to 1).
+                 Categories, bools and discrete numbers all use it, so the planner treats them alike.
+      uniform    continuous/integer uniform over the type's range
+      normal     params mean, sd; truncated to the type's range
+      lognormal  params mu, sigma (of the log); truncated to the type's range
+      poisson    param lambda; truncated to the type's range
+    """
+
+    kind: Literal["shares", "uniform", "normal", "lognormal", "poisson"]
+    shares: tuple[Share, ...] = ()
+    params: dict[str, float] = {}
+
+
+class Case(Node):
+    when: Value
+    dist: Dist
+
+
+class Conditional(Node):
+    """The distribution of a field given the value of another (categorical) field `on`."""
+
+    on: str
+    cases: tuple[Case, ...]
+
+
+class Field(Node):
+    """A column of the dataset.
+
+    role:
+      sampled    drawn by the planner: `dist`, or `given` (conditional); a field listed only in a joint
+                 table has neither: the joint gives its distribution
+      derived    computed from other fields by `expr`
+      generated  written by an LLM through `prompt`
+    categorical: true when the planner stratifies on it (finite `shares` distribution, a conditional one,
+                 membership in a joint table, or a derived field over categorical fields with finite values).
+    depends_on: every field whose value this one needs (sorted).
+    """
+
+    name: str
+    role: Literal["sampled", "derived", "generated"]
+    type: Type
+    categorical: bool = False
+    description: Optional[str] = None
+    dist: Optional[Dist] = None
+    given: Optional[Conditional] = None
+    expr: Optional[Expr] = None
+    prompt: Optional[str] = None
+    hints: LengthHints = LengthHints()
+    depends_on: tuple[str, ...] = ()
+
+
+class JointCell(Node):
+    values: tuple[Value, ...]
+    share: float
+
+
+class Joint(Node):
+    """A joint target over two or more categorical fields. Cells not listed have share 0."""
+
+    fields: tuple[str, ...]
+    cells: tuple[JointCell, ...]
+
+
+class Template(Node):
+    """A prompt template with fragments spliced in. `{field}` placeholders name `fields`; `{{`/`}}` are braces."""
+
+    text: str
+    fields: tuple[str, ...]
+    fragments: tuple[str, ...] = ()
+
+
+class Prompt(Node):
+    """How an LLM writes `outputs` from `inputs`. rows_per_call None means auto (the planner decides)."""
+
+    name: str
+    system: Optional[Template] = None
+    user: Template
+    examples: tuple[dict[str, Value | list | dict], ...] = ()
+    temperature: Optional[float] = None
+    max_tokens: Optional[int] = None
+    rows_per_call: Optional[int] = None
+    model: Optional[str] = None
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+class Constraint(Node):
+    """A named rule. kind row: `expr` must hold on every row (rows that break it are rejected).
+    kind dataset: `expr` (built from aggregates) must hold on the final dataset."""
+
+    name: str
+    kind: Literal["row", "dataset"]
+    expr: Expr
+    fields: tuple[str, ...]
+
+
+class Dataset(Node):
+    name: str
+    rows: int
+    seed: int
+    model: str
+    formats: tuple[str, ...]
+    description: Optional[str] = None
+
+
+class Spec(Node):
+    ir_version: int = IR_VERSION
+    dataset: Dataset
+    fields: tuple[Field, ...]
+    joints: tuple[Joint, ...] = ()
+    prompts: tuple[Prompt, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    fragments: dict[str, str] = {}
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def prompt(self, name: str) -> Prompt:
+        for p in self.prompts:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def canonical_json(self) -> str:
+        return canonical_json(self)
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON: what the lock and the cache key on."""
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+def canonical_json(node: BaseModel) -> str:
+    """Sorted keys, defaults left out, two-space indent, UTF-8, shortest float repr: stable across runs and machines."""
+    return json.dumps(node.model_dump(mode="json", exclude_defaults=True), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+Expr.model_rebuild()
+Type.model_rebuild()

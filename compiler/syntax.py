@@ -1,0 +1,523 @@
+"""Text -> AST: reads a source file safely, parses it with Lark (LALR) and builds `ast` nodes with spans.
+
+This module is the only code that knows the shape of the parse tree.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .diagnostics import Diagnostic, Sources, Span
+
+MAX_SOURCE_BYTES = 2_000_000
+MAX_SYNTAX_ERRORS = 20
+DECL_KEYWORDS = ("from", "dataset", "field", "joint", "fragment", "prompt", "constraint", "def")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = resources.files("synthc").joinpath("grammar.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def read_source(path: str | Path, display: str | None = None) -> tuple[str | None, Diagnostic | None]:
+    """The file's text, or a diagnostic saying why it cannot be a spec (missing, directory, binary, ...)."""
+    p = Path(path)
+    name = display or str(path)
+    span = Span(name, 1, 1, 1, 1)
+
+    def bad(message: str, hint: str | None = None):
+        return None, Diagnostic("SDS003", message, span, hint)
+
+    if not p.exists():
+        return bad(f"no such file: {name}")
+    if p.is_dir():
+        return bad(f"{name} is a directory, not a .sds file", "name a spec file, e.g. `specs/valid/minimal.sds`")
+    try:
+        size = p.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            return bad(f"{name} is {size:,} bytes; a spec may be at most {MAX_SOURCE_BYTES:,} bytes")
+        data = p.read_bytes()
+    except OSError as e:
+        return bad(f"cannot read {name}: {e.strerror}")
+    if b"\x00" in data:
+        return bad(f"{name} is a binary file, not a .sds spec")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        return None, Diagnostic(
+            "SDS003", f"{name} is not valid UTF-8 (byte 0x{data[e.start]:02x})",
+            Span(name, line, col, line, col + 1), "save the file as UTF-8",
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        return bad(f"{name} is empty", "a spec needs at least a `dataset` header; see LANGUAGE.md")
+    return text, None
+
+
+def parse(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse one file's text. On a syntax error, every top-level declaration is tried on its own so that
+    one run reports the errors of all of them."""
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as e:
+        return None, _all_syntax_errors(text, path, e)
+    try:
+        decls = _Builder(path).transform(tree)
+    except VisitError as e:  # a malformed literal that the grammar let through (e.g. an impossible date)
+        if isinstance(e.orig_exc, _LiteralError):
+            return None, [e.orig_exc.diagnostic]
+        raise
+    comments = tuple(ast.Comment(str(c), _tok_span(path, c)) for c in _scan_comments(text))
+    return ast.Module(path, tuple(decls), comments), []
+
+
+_COMMENT_OR_STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n]*', re.S)
+
+
+def _scan_comments(text: str) -> list[Token]:
+    out = []
+    for m in _COMMENT_OR_STRING.finditer(text):
+        if m.group().startswith("#"):
+            line = text.count("\n", 0, m.start()) + 1
+            col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+            tok = Token("COMMENT", m.group().rstrip(), m.start(), line, col, line, col + len(m.group().rstrip()))
+            out.append(tok)
+    return out
+
+
+def _all_syntax_errors(text: str, path: str, first: UnexpectedInput) -> list[Diagnostic]:
+    diags = [_syntax_diagnostic(first, text, path)]
+    lines = text.split("\n")
+    starts = [i for i, ln in enumerate(lines) if ln.split(" ", 1)[0] in DECL_KEYWORDS]
+    starts.append(len(lines))
+    for a, b in zip(starts, starts[1:]):
+        if len(diags) >= MAX_SYNTAX_ERRORS:
+            break
+        if a <= first.line - 1 < b:
+            continue  # already reported
+        chunk = "\n" * a + "\n".join(lines[a:b])
+        try:
+            _parser().parse(chunk)
+        except UnexpectedInput as e:
+            diags.append(_syntax_diagnostic(e, text, path))
+    return sorted(diags, key=lambda d: (d.span.line, d.span.col))
+
+
+_TERMINAL_NAMES = {
+    "NAME": "a name", "STRING": "a string", "LONG_STRING": "a string", "NUMBER": "a number",
+    "PERCENT": "a percentage", "DATE": "a date", "COMP_OP": "a comparison", "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*` or `/`", "$END": "end of file",
+}
+
+
+def _describe(term: str) -> str:
+    if term in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[term]
+    try:
+        pattern = _parser().get_terminal(term).pattern
+    except KeyError:
+        return term
+    return f"`{pattern.value}`" if pattern.type == "str" else term.lower()
+
+
+def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        if ch == '"':
+            return Diagnostic("SDS002", "unterminated string", Span(path, e.line, e.column, e.line, e.column + 1),
+                              'close the string with `"` on the same line, or use `"""` for several lines')
+        shown = repr(ch) if not ch.isprintable() or ch.isspace() else f"`{ch}`"
+        return Diagnostic("SDS002", f"unexpected character {shown}", Span(path, e.line, e.column, e.line, e.column + 1),
+                          _char_hint(ch))
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        n = text.count("\n") + 1
+        last = text.split("\n")[-1]
+        col = len(last) + 1
+        expected = sorted(_describe(t) for t in getattr(e, "expected", ()) or ())
+        hint = f"expected {_join(expected)}" if expected else None
+        if "`}`" in expected:
+            hint = "a `{` block is not closed with `}`"
+        return Diagnostic("SDS001", "unexpected end of file", Span(path, n, col, n, col + 1), hint)
+    assert isinstance(e, UnexpectedToken)
+    tok = e.token
+    expected = sorted({_describe(t) for t in e.expected if not t.startswith("__ANON") or True})
+    span = _tok_span(path, tok)
+    shown = str(tok).split("\n")[0]
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    hint = f"expected {_join(expected)}"
+    if tok.type == "NAME" and e.state is not None and _is_keyword_position(e):
+        hint += f"; every declaration starts with one of {', '.join(DECL_KEYWORDS)}"
+    return Diagnostic("SDS001", f"unexpected `{shown}`", span, hint)
+
+
+def _is_keyword_position(e: UnexpectedToken) -> bool:
+    return "FIELD" in e.expected or any(_describe(t) == "`field`" for t in e.expected)
+
+
+def _char_hint(ch: str) -> str | None:
+    if ch in "'`":
+        return 'strings use double quotes: "like this"'
+    if ch in ";":
+        return "declarations end at the end of the line; no `;` is needed"
+    return None
+
+
+def _join(items: list[str]) -> str:
+    if len(items) > 8:
+        return ", ".join(items[:8]) + f" or {len(items) - 8} more"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _tok_span(path: str, tok: Token) -> Span:
+    line = tok.line or 1
+    col = tok.column or 1
+    end_line = tok.end_line or line
+    end_col = tok.end_column or col + len(str(tok))
+    return Span(path, line, col, end_line, end_col)
+
+
+# ---- tree -> AST ------------------------------------------------------------
+
+
+class _LiteralError(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
+
+
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
+
+
+def unescape(body: str) -> str:
+    """String escapes: \\n \\t \\r \\" \\\\; any other backslash is kept as written (handy in regexes)."""
+    out = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append(_ESCAPES.get(nxt, "\\" + nxt))
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _number(text: str) -> Fraction:
+    return Fraction(text)
+
+
+@v_args(meta=True)
+class _Builder(Transformer):
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def _span(self, meta, children=()) -> Span:
+        if not getattr(meta, "empty", True):
+            return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+        for c in children:
+            s = getattr(c, "span", None)
+            if s is not None:
+                return s
+            if isinstance(c, Token):
+                return _tok_span(self.path, c)
+        return Span(self.path, 1, 1, 1, 1)
+
+    def _tspan(self, tok: Token) -> Span:
+        return _tok_span(self.path, tok)
+
+    # -- top level
+    def start(self, meta, children):
+        return list(children)
+
+    def import_decl(self, meta, ch):
+        (module, module_span, is_file), names = ch
+        return ast.Import(module, is_file, names, self._span(meta), module_span)
+
+    def module_file(self, meta, ch):
+        return unescape(ch[0][1:-1]), self._tspan(ch[0]), True
+
+    def module_std(self, meta, ch):
+        return ".".join(str(t) for t in ch), self._span(meta, ch), False
+
+    def import_all(self, meta, ch):
+        return None
+
+    def import_list(self, meta, ch):
+        return tuple(ch)
+
+    def import_name(self, meta, ch):
+        name, alias = ch
+        return ast.ImportName(str(name), str(alias) if alias is not None else None, self._span(meta, ch))
+
+    def dataset_decl(self, meta, ch):
+        name, *settings = ch
+        return ast.Dataset(str(name), tuple(settings), self._span(meta), self._tspan(name))
+
+    def setting(self, meta, ch):
+        key, value = ch
+        return ast.Setting(str(key), value, self._span(meta), self._tspan(key))
+
+    def setting_range(self, meta, ch):
+        key, low, high = ch
+        rng = ast.RangeLit(low, high, low.span.to(high.span))
+        return ast.Setting(str(key), rng, self._span(meta), self._tspan(key))
+
+    # -- fields
+    def field_typed(self, meta, ch):
+        name, type_, dist, source, attrs = ch
+        return ast.Field(
+            str(name), self._span(meta), self._tspan(name), type=type_, dist=dist,
+            source=str(source) if source is not None else None,
+            source_span=self._tspan(source) if source is not None else None,
+            attrs=attrs or (),
+        )
+
+    def field_derived(self, meta, ch):
+        name, expr, attrs = ch
+        return ast.Field(str(name), self._span(meta), self._tspan(name), expr=expr, attrs=attrs or ())
+
+    def source_clause(self, meta, ch):
+        return ch[0]
+
+    def attrs(self, meta, ch):
+        return tuple(ch)
+
+    def _type(kind):  # noqa: N805 - a factory for the simple type rules
+        def build(self, meta, ch):
+            values = rng = None
+            for c in ch:
+                if isinstance(c, ast.RangeLit):
+                    rng = c
+                elif isinstance(c, tuple):
+                    values = c
+            return ast.TypeExpr(kind, self._span(meta, ch), values=values, range=rng)
+
+        return build
+
+    t_category = _type("category")
+    t_bool = _type("bool")
+    t_int = _type("int")
+    t_float = _type("float")
+    t_date = _type("date")
+    t_text = _type("text")
+    t_enum = _type("enum")
+
+    def t_list(self, meta, ch):
+        return ast.TypeExpr("list", self._span(meta, ch), item=ch[0])
+
+    def t_object(self, meta, ch):
+        return ast.TypeExpr("object", self._span(meta, ch), members=tuple(ch))
+
+    def member(self, meta, ch):
+        name, type_, attrs = ch
+        return ast.Member(str(name), type_, attrs or (), self._span(meta, ch))
+
+    def value_list(self, meta, ch):
+        return tuple(c for c in ch if c is not None)
+
+    def range(self, meta, ch):
+        low, high = ch
+        return ast.RangeLit(low, high, low.span.to(high.span))
+
+    def signed(self, meta, ch):
+        tok = ch[0]
+        if tok.type == "DATE":
+            return self._date(tok)
+        return ast.Lit("number", _number(str(tok)), self._tspan(tok))
+
+    def negative(self, meta, ch):
+        tok = ch[0]
+        return ast.Lit("number", -_number(str(tok)), self._span(meta, ch))
+
+    # -- distributions
+    def dist_plain(self, meta, ch):
+        return ch[0]
+
+    def dist_given(self, meta, ch):
+        name, *cases = ch
+        return ast.Given(str(name), self._tspan(name), tuple(cases), self._span(meta, ch))
+
+    def case(self, meta, ch):
+        key, dist = ch
+        return ast.Case(key, dist, self._span(meta, ch))
+
+    def dist(self, meta, ch):
+        return ch[0]
+
+    def dist_share(self, meta, ch):
+        return ast.ShareDist(ch[0], ch[0].span)
+
+    def dist_named(self, meta, ch):
+        return ast.NamedDist(str(ch[0]), None, self._span(meta, ch))
+
+    def dist_call(self, meta, ch):
+        name, *args = ch
+        return ast.NamedDist(str(name), tuple(a for a in args if a is not None), self._span(meta, ch))
+
+    def dist_arg(self, meta, ch):
+        name, value = ch
+        if isinstance(value, ast.Share):
+            value = ast.Lit("percent", value.value, value.span)
+        return ast.DistArg(str(name), value, self._span(meta, ch))
+
+    def share_table(self, meta, ch):
+        return ast.ShareTable(tuple(ch), self._span(meta, ch))
+
+    def share_entry(self, meta, ch):
+        key, share = ch
+        return ast.ShareEntry(key, share, self._span(meta, ch))
+
+    def share_percent(self, meta, ch):
+        tok = ch[0]
+        return ast.Share(_number(str(tok)[:-1]) / 100, str(tok), self._tspan(tok))
+
+    def share_fraction(self, meta, ch):
+        num, den = ch
+        span = self._tspan(num).to(self._tspan(den))
+        if Fraction(str(den)) == 0:
+            raise _LiteralError(Diagnostic("SDS015", "a share cannot divide by zero", span))
+        return ast.Share(_number(str(num)) / _number(str(den)), f"{num}/{den}", span)
+
+    def share_number(self, meta, ch):
+        tok = ch[0]
+        return ast.Share(_number(str(tok)), str(tok), self._tspan(tok))
+
+    # -- joint, fragments, prompts, constraints
+    def joint_decl(self, meta, ch):
+        names = [c for c in ch if isinstance(c, Token)]
+        entries = [c for c in ch if isinstance(c, ast.JointEntry)]
+        return ast.Joint(tuple(map(str, names)), tuple(map(self._tspan, names)), tuple(entries), self._span(meta, ch))
+
+    def joint_entry(self, meta, ch):
+        *keys, share = ch
+        return ast.JointEntry(tuple(keys), share, self._span(meta, ch))
+
+    def fragment_decl(self, meta, ch):
+        name, expr = ch
+        return ast.Fragment(str(name), expr, self._span(meta), self._tspan(name))
+
+    def prompt_decl(self, meta, ch):
+        name, *settings = ch
+        return ast.Prompt(str(name), tuple(settings), self._span(meta), self._tspan(name))
+
+    def constraint_decl(self, meta, ch):
+        name, expr = ch
+        return ast.Constraint(str(name), expr, self._span(meta), self._tspan(name))
+
+    def def_decl(self, meta, ch):
+        name, *rest = ch
+        expr = rest[-1]
+        params = tuple(str(p) for p in rest[:-1] if p is not None)
+        return ast.Def(str(name), params, expr, self._span(meta), self._tspan(name))
+
+    # -- expressions
+    def implies(self, meta, ch):
+        return ast.BinOp("=>", ch[0], ch[1], self._span(meta, ch))
+
+    def or_(self, meta, ch):
+        return ast.BinOp("or", ch[0], ch[1], self._span(meta, ch))
+
+    def and_(self, meta, ch):
+        return ast.BinOp("and", ch[0], ch[1], self._span(meta, ch))
+
+    def not_(self, meta, ch):
+        return ast.Unary("not", ch[0], self._span(meta, ch))
+
+    def neg(self, meta, ch):
+        operand = ch[0]
+        if isinstance(operand, ast.Lit) and operand.kind in ("number", "percent"):
+            return ast.Lit(operand.kind, -operand.value, self._span(meta, ch))
+        return ast.Unary("-", operand, self._span(meta, ch))
+
+    def compare(self, meta, ch):
+        return ast.BinOp(str(ch[1]), ch[0], ch[2], self._span(meta, ch))
+
+    def binop(self, meta, ch):
+        return ast.BinOp(str(ch[1]), ch[0], ch[2], self._span(meta, ch))
+
+    def in_list(self, meta, ch):
+        return ast.InList(ch[0], ch[1], False, self._span(meta, ch))
+
+    def not_in_list(self, meta, ch):
+        return ast.InList(ch[0], ch[1], True, self._span(meta, ch))
+
+    def in_range(self, meta, ch):
+        return ast.InRange(ch[0], ch[1], ch[2], False, self._span(meta, ch))
+
+    def not_in_range(self, meta, ch):
+        return ast.InRange(ch[0], ch[1], ch[2], True, self._span(meta, ch))
+
+    def name(self, meta, ch):
+        return ast.Ref(str(ch[0]), self._tspan(ch[0]))
+
+    def call(self, meta, ch):
+        fn, *args = ch
+        return ast.Call(str(fn), tuple(a for a in args if a is not None), self._span(meta, ch), self._tspan(fn))
+
+    def if_(self, meta, ch):
+        return ast.If(ch[0], ch[1], ch[2], self._span(meta, ch))
+
+    def list(self, meta, ch):
+        return ast.ListLit(tuple(c for c in ch if c is not None), self._span(meta, ch))
+
+    def object(self, meta, ch):
+        return ast.ObjectLit(tuple(c for c in ch if c is not None), self._span(meta, ch))
+
+    def object_entry(self, meta, ch):
+        return (str(ch[0]), ch[1])
+
+    def string(self, meta, ch):
+        tok = ch[0]
+        raw = str(tok)
+        long = raw.startswith('"""')
+        body = raw[3:-3] if long else raw[1:-1]
+        return ast.Lit("string", unescape(body), self._tspan(tok), long=long)
+
+    def number(self, meta, ch):
+        return ast.Lit("number", _number(str(ch[0])), self._tspan(ch[0]))
+
+    def percent(self, meta, ch):
+        return ast.Lit("percent", _number(str(ch[0])[:-1]) / 100, self._tspan(ch[0]))
+
+    def date(self, meta, ch):
+        return self._date(ch[0])
+
+    def _date(self, tok: Token) -> ast.Lit:
+        import datetime
+
+        try:
+            datetime.date.fromisoformat(str(tok))
+        except ValueError:
+            raise _LiteralError(Diagnostic("SDS002", f"`{tok}` is not a calendar date", self._tspan(tok),
+                                           "dates are written YYYY-MM-DD")) from None
+        return ast.Lit("date", str(tok), self._tspan(tok))
+
+    def true(self, meta, ch):
+        return ast.Lit("bool", True, self._span(meta, ch))
+
+    def false(self, meta, ch):
+        return ast.Lit("bool", False, self._span(meta, ch))
+
+
+def load(path: str | Path, sources: Sources, display: str | None = None) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Read and parse one file, recording its text in `sources` for diagnostics."""
+    name = display or str(path)
+    text, diag = read_source(path, name)
+    if diag is not None:
+        return None, [diag]
+    sources.add(name, text)
+    return parse(text, name)
