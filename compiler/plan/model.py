@@ -1,0 +1,226 @@
+"""The plan as frozen pydantic models, its contract JSON (`synthc plan --json`) and its canonical bytes.
+
+A plan stores per-stratum quotas and call batches, never one object per row: row ids and numeric values are
+pure functions of (stratum, index) and are computed on demand (`rows.RowSource`), which keeps a 10-million
+row plan small.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from ..ir import Value
+from ..profiles import ModelProfile
+
+DEFAULT_ACCEPTANCE = 0.9
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PlanProblem(_Frozen):
+    """A compile-time error found while planning. subjects: `field:NAME`, `constraint:NAME`, `joint:F1,F2`."""
+
+    code: str
+    message: str
+    hint: Optional[str] = None
+    subjects: tuple[str, ...] = ()
+
+
+class AcceptanceStats(_Frozen):
+    """Acceptance rates measured by earlier builds: overall, and per stratum key where known."""
+
+    rate: Optional[float] = None
+    by_stratum: dict[str, float] = {}
+
+    def rate_for(self, key: str) -> float:
+        r = self.by_stratum.get(key, self.rate if self.rate is not None else DEFAULT_ACCEPTANCE)
+        return min(1.0, max(0.01, r))
+
+
+def row_id(key: str, index: int) -> str:
+    """The stable id of row `index` of the stratum with `key`: independent of N, shares and seed."""
+    return f"{key}-{index:06d}"
+
+
+class Stratum(_Frozen):
+    """One combination of sampled categorical values (and numeric bins), with its quota.
+
+    key: short sha256 of the sampled values, the prefix of its row ids. rows: rows the dataset keeps.
+    spare: extra rows requested in round 1 for expected rejections. expected: N times the fitted share.
+    values: the sampled values, numeric bins as `low..high` labels, and derived categorical values.
+    """
+
+    key: str
+    values: dict[str, Value]
+    rows: int
+    spare: int = 0
+    expected: float
+
+    @property
+    def requested(self) -> int:
+        return self.rows + self.spare
+
+
+class Segment(_Frozen):
+    """Rows `start .. start+count-1` of stratum number `stratum` (an index into Plan.strata)."""
+
+    stratum: int
+    start: int
+    count: int
+
+
+class CallBatch(_Frozen):
+    """`calls` calls; with calls > 1 there is one segment, split into equal consecutive runs of rows."""
+
+    segments: tuple[Segment, ...]
+    calls: int = 1
+
+    @property
+    def rows(self) -> int:
+        return sum(s.count for s in self.segments)
+
+
+class PromptPlan(_Frozen):
+    """The calls of one prompt in round 1 and what they should cost.
+
+    rows_per_call is k; lower_bound_calls is L = ceil(rows / k) over the rows requested (spares included).
+    after: prompts whose outputs this prompt reads, so its calls wait for theirs.
+    """
+
+    prompt: str
+    profile: str
+    model: str
+    rows_per_call: int
+    rows: int
+    calls: int
+    lower_bound_calls: int
+    prompt_tokens_per_call: int
+    prompt_tokens_per_row: int
+    completion_tokens_per_call: int
+    completion_tokens_per_row: int
+    prompt_tokens_est: int
+    completion_tokens_est: int
+    cost_est_usd: Optional[float]
+    after: tuple[str, ...] = ()
+    batches: tuple[CallBatch, ...] = ()
+
+
+class MarginalValue(_Frozen):
+    value: Value
+    target_share: float
+    planned_rows: int
+
+
+class Marginal(_Frozen):
+    field: str
+    values: tuple[MarginalValue, ...]
+
+
+class Plan(_Frozen):
+    """What `synthc build` will generate and what it will spend. Empty but for `problems` when planning failed."""
+
+    dataset: str
+    rows: int
+    seed: int
+    spec_digest: str
+    profile: ModelProfile
+    strata: tuple[Stratum, ...] = ()
+    marginals: tuple[Marginal, ...] = ()
+    prompts: tuple[PromptPlan, ...] = ()
+    warnings: tuple[str, ...] = ()
+    problems: tuple[PlanProblem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def calls(self) -> int:
+        return sum(p.calls for p in self.prompts)
+
+    @property
+    def lower_bound_calls(self) -> int:
+        return sum(p.lower_bound_calls for p in self.prompts)
+
+    @property
+    def spare_rows(self) -> int:
+        return sum(s.spare for s in self.strata)
+
+    @property
+    def rows_per_call(self) -> Optional[int]:
+        """The largest k over prompts (each prompt's own k is in `prompts`); None without prompts."""
+        return max((p.rows_per_call for p in self.prompts), default=None)
+
+    @property
+    def prompt_tokens_est(self) -> int:
+        return sum(p.prompt_tokens_est for p in self.prompts)
+
+    @property
+    def completion_tokens_est(self) -> int:
+        return sum(p.completion_tokens_est for p in self.prompts)
+
+    @property
+    def cost_est_usd(self) -> Optional[float]:
+        costs = [p.cost_est_usd for p in self.prompts]
+        if any(c is None for c in costs):
+            return None
+        return round(sum(costs), 6)
+
+    def stratum(self, key: str) -> Stratum:
+        for s in self.strata:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    def row_ids(self) -> Iterator[str]:
+        """Every row the dataset keeps, ordered by id (spares excluded)."""
+        for s in sorted(self.strata, key=lambda s: s.key):
+            for i in range(s.rows):
+                yield row_id(s.key, i)
+
+    def to_json_dict(self) -> dict:
+        """The `synthc plan --json` object (the issue's contract keys, plus detail per prompt)."""
+        return {
+            "dataset": self.dataset,
+            "rows": self.rows,
+            "seed": self.seed,
+            "model": self.profile.name,
+            "spec_digest": self.spec_digest,
+            "calls": self.calls,
+            "lower_bound_calls": self.lower_bound_calls,
+            "rows_per_call": self.rows_per_call,
+            "rows_requested": self.rows + self.spare_rows,
+            "spare_rows": self.spare_rows,
+            "prompt_tokens_est": self.prompt_tokens_est,
+            "completion_tokens_est": self.completion_tokens_est,
+            "cost_est_usd": self.cost_est_usd,
+            "prompts": [
+                {k: getattr(p, k) for k in ("prompt", "model", "rows_per_call", "rows", "calls", "lower_bound_calls",
+                                            "prompt_tokens_est", "completion_tokens_est", "cost_est_usd")}
+                | {"after": list(p.after)}
+                for p in self.prompts
+            ],
+            "strata": [{"key": s.key, "values": dict(s.values), "rows": s.rows, "spare": s.spare}
+                       for s in self.strata],
+            "marginals": {
+                m.field: {value_label(v.value): {"target_share": v.target_share, "planned_rows": v.planned_rows}
+                          for v in m.values}
+                for m in self.marginals
+            },
+            "warnings": list(self.warnings),
+            "problems": [p.model_dump(mode="json") for p in self.problems],
+        }
+
+    def canonical_json(self) -> str:
+        """The whole plan, sorted keys and fixed layout: byte-identical for the same (spec, stats, profile)."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def value_label(v: Value) -> str:
+    """A value as a JSON object key: strings as they are, others as their JSON text (true, 3, 2.5)."""
+    return v if isinstance(v, str) else json.dumps(v)
