@@ -40,7 +40,6 @@ CODES: dict[str, str] = {
     "SDS028": "aggregate used in a row-level expression",
     "SDS029": "infeasible targets",
     "SDS101": "prompt writes no field",
-    "SDS102": "unused declaration",
     "SDS103": "constraint always holds",
 }
 

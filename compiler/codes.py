@@ -1,0 +1,66 @@
+"""Long explanations of diagnostic codes, for `synthc explain CODE`. Titles live in diagnostics.CODES."""
+
+from __future__ import annotations
+
+from .diagnostics import CODES
+
+EXPLANATIONS: dict[str, str] = {
+    "SDS001": "The parser met a token it did not expect. The hint lists what would have fitted there. Every "
+              "declaration starts with one of: from, dataset, field, joint, fragment, prompt, constraint, def.",
+    "SDS002": "A character or literal the language does not have: a single-quoted string, a `;`, an unterminated "
+              "string, or a date that is not on the calendar (2024-02-30).",
+    "SDS003": "The file cannot be a spec: it is missing, a directory, empty, binary, not UTF-8, or over 2 MB.",
+    "SDS004": "A spec has exactly one `dataset NAME { rows = N ... }` header. Modules imported by a spec have none.",
+    "SDS005": "The same name (field, prompt, fragment, constraint, def), value, setting or table cell is declared "
+              "twice. Names share one namespace per file.",
+    "SDS006": "A setting or attribute that does not exist here, usually a typo; the hint suggests the nearest one. "
+              "`words`, `chars` and `items` are hints for generated fields only.",
+    "SDS007": "A setting has a value of the wrong kind or out of range: rows must be a whole number >= 1, "
+              "temperature 0..2, formats a list of jsonl/parquet/csv, and so on.",
+    "SDS010": "A name that is not declared or imported in this file: a field, fragment, prompt, def or function. "
+              "The hint suggests the closest declared name.",
+    "SDS011": "A value that the field cannot take: `sentiment == \"negatve\"` when sentiment's values are "
+              "positive, neutral and negative, or a share-table key outside the declared values or range.",
+    "SDS012": "Two things of different types meet: a category compared with a number, `<` on text, `and` on a "
+              "number, a constraint that is not a condition, a non-fragment inside a template.",
+    "SDS013": "A share table must add up to exactly 100% (exact arithmetic: write thirds as 1/3). Each share is "
+              "between 0% and 100%, and every declared value gets one.",
+    "SDS014": "A range is empty (low above high), has bounds of the wrong kind, or is missing where a numeric or "
+              "date field needs one (`int in 1..5`).",
+    "SDS015": "A distribution that does not exist or does not fit the field: unknown names, missing or unknown "
+              "parameters, sd/sigma/lambda <= 0, poisson on a float, a normal with no mass in the range.",
+    "SDS016": "A template placeholder `{name}` that names no field, or a stray brace. Write `{{` and `}}` for "
+              "literal braces in prompt text.",
+    "SDS017": "Declarations that depend on themselves: derived fields reading each other, fragments including each "
+              "other, a def calling itself, a prompt reading its own output, or prompts feeding each other.",
+    "SDS018": "A row constraint that no combination of the values of the fields it reads satisfies, so every "
+              "row would be rejected.",
+    "SDS019": "A function called with the wrong number or kind of arguments, an invalid regular expression, or "
+              "tvd/drift on a field without a target distribution.",
+    "SDS020": "An imported module that does not exist: `std.NAME` must name a module of the standard library; a "
+              "quoted path must name a file relative to the importing file.",
+    "SDS021": "Modules import each other in a cycle. Move what they share into a third module.",
+    "SDS022": "An import path that is absolute or leaves the project (the nearest folder with synthc.toml or .git "
+              "above the spec), or a standard module importing a project file.",
+    "SDS023": "An imported name that the module does not declare. Only a module's own declarations are "
+              "importable; import re-exported names from the module that declares them.",
+    "SDS024": "A conditional distribution (`given`) needs a sampled categorical field to condition on and a case "
+              "for every one of its values.",
+    "SDS025": "A joint table names fields that cannot be in one (generated, derived, conditional, numeric), has "
+              "cells of the wrong width, or disagrees with a field's own declared shares.",
+    "SDS026": "A prompt without a `user` template.",
+    "SDS027": "A generated type (text, enum, list, object) without `from PROMPT`, or a generated field that also "
+              "declares a distribution.",
+    "SDS028": "Aggregates (unique, mean, tvd, ...) belong to dataset-level constraints; in those, every field "
+              "must be read inside an aggregate.",
+    "SDS029": "The targets cannot all hold at once: a constraint between sampled fields forbids combinations that "
+              "the declared shares need. The message names the nearest achievable shares.",
+    "SDS101": "A prompt that no field names with `from`: it would never be called.",
+    "SDS103": "A row constraint that every combination of its fields' values satisfies: it rejects nothing.",
+}
+
+
+def explain(code: str) -> str | None:
+    if code not in CODES:
+        return None
+    return f"{code}: {CODES[code]}\n\n{EXPLANATIONS.get(code, '')}\n\nSee LANGUAGE.md, section \"Error codes\"."
