@@ -111,8 +111,24 @@ def _all_syntax_errors(text: str, path: str, first: UnexpectedInput) -> list[Dia
         try:
             _parser().parse(chunk)
         except UnexpectedInput as e:
-            diags.append(_syntax_diagnostic(e, text, path))
+            if _at_end(e):
+                if first.line - 1 == b:
+                    continue  # the unclosed block is what made the next declaration fail: one error, not two
+                diags.append(_unclosed(lines, a, b, path))
+            else:
+                diags.append(_syntax_diagnostic(e, text, path))
     return sorted(diags, key=lambda d: (d.span.line, d.span.col))
+
+
+def _at_end(e: UnexpectedInput) -> bool:
+    return isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END")
+
+
+def _unclosed(lines: list[str], a: int, b: int, path: str) -> Diagnostic:
+    last = max((i for i in range(a, b) if lines[i].strip()), default=a)
+    col = len(lines[last].rstrip()) + 1
+    return Diagnostic("SDS001", "this declaration is not finished", Span(path, last + 1, col, last + 1, col + 1),
+                      "is a `}` or a value missing here?")
 
 
 _TERMINAL_NAMES = {
@@ -156,14 +172,15 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
     span = _tok_span(path, tok)
     shown = str(tok).split("\n")[0]
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
-    hint = f"expected {_join(expected)}"
-    if tok.type == "NAME" and e.state is not None and _is_keyword_position(e):
-        hint += f"; every declaration starts with one of {', '.join(DECL_KEYWORDS)}"
+    keywords = {f"`{k}`" for k in DECL_KEYWORDS}
+    if expected and set(expected) <= keywords | {"end of file"}:
+        hint = f"a declaration starts with one of: {', '.join(DECL_KEYWORDS)}"
+    else:
+        hint = f"expected {_join(expected)}"
+    line = text.split("\n")[tok.line - 1] if tok.line else ""
+    if line.split(" ", 1)[0] in DECL_KEYWORDS and not keywords & set(expected):
+        hint = "is a `}` missing above? this line starts a new declaration inside an unclosed block"
     return Diagnostic("SDS001", f"unexpected `{shown}`", span, hint)
-
-
-def _is_keyword_position(e: UnexpectedToken) -> bool:
-    return "FIELD" in e.expected or any(_describe(t) == "`field`" for t in e.expected)
 
 
 def _char_hint(ch: str) -> str | None:
@@ -175,8 +192,8 @@ def _char_hint(ch: str) -> str | None:
 
 
 def _join(items: list[str]) -> str:
-    if len(items) > 8:
-        return ", ".join(items[:8]) + f" or {len(items) - 8} more"
+    if len(items) > 10:
+        return ", ".join(items[:10]) + f" or {len(items) - 10} more"
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
