@@ -102,8 +102,10 @@ class Checker:
     def final_name(self, key: Key, span: Span) -> str | None:
         final = self.final_of.get(key)
         if final is None:
-            self.report(Diagnostic("SDS010", f"`{key.name}` (declared in {key.module}) is not part of this dataset",
-                                   span, f"import it into the spec: from ... import {key.name}"))
+            module = key.module
+            source = f"std.{module[4:-4]}" if module.startswith("std/") else f'"{module}"'
+            self.report(Diagnostic("SDS010", f"`{key.name}` (declared in {module}) is not part of this dataset",
+                                   span, f"import it into the spec too: from {source} import {key.name}"))
         return final
 
     def fragment_text(self, key: Key) -> str | None:

@@ -119,6 +119,8 @@ class ExprChecker:
             if final is None:
                 return None, ERROR
             t = self.c.field_t(final)
+            if t.kind == "error":
+                return None, ERROR  # already reported where the field is declared
             if scope.aggregates and not scope.in_aggregate:
                 return self.error("SDS028", f"field `{node.name}` is used outside an aggregate in a dataset-level constraint",
                                   node.span, "wrap it in an aggregate such as mean(...), or split the constraint in two")
