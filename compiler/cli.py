@@ -108,9 +108,11 @@ def cmd_check(args) -> int:
     all_diags: list[Diagnostic] = []
     sources = Sources()
     irs = []
+    modules = 0
     for spec in args.specs:
-        result = check_file(spec, spec)
+        result = check_file(spec, spec, module_ok=True)
         all_diags += result.diagnostics
+        modules += result.is_module
         for name in result.sources._text:
             sources._text[name] = result.sources._text[name]
         if result.spec is not None:
@@ -120,7 +122,9 @@ def cmd_check(args) -> int:
             sys.stdout.write(spec.canonical_json())
     emit_diagnostics(all_diags, sources, args.format)
     if args.format == "text" and not all_diags and not args.ir:
-        print(f"ok: {len(args.specs)} spec{'s' * (len(args.specs) != 1)} checked", file=sys.stderr)
+        specs = len(args.specs) - modules
+        done = [f"{n} {what}{'s' * (n != 1)}" for n, what in ((specs, "spec"), (modules, "module")) if n]
+        print(f"ok: {' and '.join(done)} checked", file=sys.stderr)
     return _exit_for(all_diags, args.strict)
 
 

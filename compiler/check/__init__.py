@@ -30,23 +30,25 @@ class CheckResult:
     # where each named thing was declared, for passes that report on the IR: "field:NAME", "constraint:NAME",
     # "prompt:NAME", "joint:A,B", "dataset"
     spans: dict[str, Span] = field(default_factory=dict)
+    is_module: bool = False  # checked as a module: no dataset header, so no IR
 
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def check_file(path: str | Path, display: str | None = None) -> CheckResult:
-    """Parse, resolve imports and check one spec."""
+def check_file(path: str | Path, display: str | None = None, module_ok: bool = False) -> CheckResult:
+    """Parse, resolve imports and check one spec. With module_ok, a file without a dataset header is checked
+    as a module (every declaration in it, no IR) instead of failing with SDS004."""
     sources = Sources()
     prog = load_program(path, sources, display)
     if prog.root not in prog.modules:
         return CheckResult(None, sorted(prog.diagnostics, key=sort_key), sources)
-    checker = Checker(prog)
+    checker = Checker(prog, module_ok)
     spec = checker.run()
     diags = _dedupe(prog.diagnostics + checker.diagnostics)
     ok = not any(d.is_error for d in diags)
-    return CheckResult(spec if ok else None, diags, sources, checker.spans)
+    return CheckResult(spec if ok else None, diags, sources, checker.spans, checker.is_module)
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -61,8 +63,9 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 class Checker:
-    def __init__(self, prog: Program):
+    def __init__(self, prog: Program, module_ok: bool = False):
         self.prog = prog
+        self.is_module = module_ok and not any(isinstance(d, ast.Dataset) for d in prog.modules[prog.root].ast.decls)
         self.modules = prog.modules
         self.root: ModuleInfo = prog.modules[prog.root]
         self.diagnostics: list[Diagnostic] = []
@@ -218,6 +221,8 @@ class Checker:
 
     def dataset(self) -> ir.Dataset | None:
         headers = [d for d in self.root.ast.decls if isinstance(d, ast.Dataset)]
+        if not headers and self.is_module:
+            return None
         if not headers:
             first = self.root.ast.decls[0].span if self.root.ast.decls else Span(self.root.id, 1, 1, 1, 2)
             self.report(Diagnostic("SDS004", "the spec has no `dataset` header",
