@@ -41,14 +41,27 @@ def number(v: Fraction) -> str:
     return text if Fraction(text) == v else str(float(v))
 
 
+_ESCAPE = {'"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _backslashes(value: str) -> str:
+    """Double a backslash only where it would otherwise start an escape (before n t r " \\ or at the end):
+    `"\\d+"` stays readable in a regex and still reads back as the same value."""
+    out = []
+    for i, c in enumerate(value):
+        nxt = value[i + 1] if i + 1 < len(value) else ""
+        out.append("\\\\" if c == "\\" and (nxt in 'ntr"\\\n\t\r' or nxt == "") else c)
+    return "".join(out)
+
+
 def string(value: str, long: bool = False) -> str:
+    body = _backslashes(value)
     if long and "\n" in value:
-        body = value.replace("\\", "\\\\").replace('"""', '\\"""')
+        body = body.replace('"""', '\\"""')
         if body.endswith('"'):
             body = body[:-1] + '\\"'
         return f'"""{body}"""'
-    body = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    return f'"{body}"'
+    return '"' + "".join(_ESCAPE.get(c, c) for c in body) + '"'
 
 
 def literal(lit: ast.Lit) -> str:
@@ -316,6 +329,9 @@ def _field(p: _Printer, f: ast.Field) -> list[_Unit]:
     if d is not None:
         head += f" ~ {dist_inline(d)}"
     line = head + tail + attrs_inline
+    if len(line) > WIDTH and f.type is not None and f.type.kind == "object" and f.type.members:
+        entries = [(m.span, [f"{m.name}: {type_expr(m.type)}{_inline_attrs(m.attrs)}"]) for m in f.type.members]
+        return p.block(f.span, f"field {f.name}: object", entries, "", tail="}" + tail + attrs_inline)
     if len(line) <= WIDTH or not f.attrs:
         return p.item(f.span, _lines(line), "")
     return p.block(f.span, head + tail, [(s.span, _lines(setting(s))) for s in f.attrs], "")

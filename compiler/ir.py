@@ -2,7 +2,8 @@
 
 The IR is the contract between the front end and every later pass (planner, runner, validator, lock, diff):
 they read this, never the AST. It holds meaning only: no spans, no comments, no file paths, so that
-reformatting a spec or moving a declaration does not change it. Fragments are already spliced into
+reformatting a spec does not change it. Fields, prompts and constraints keep their declaration order (it is
+the column order of the dataset). Fragments are already spliced into
 prompt templates and `def` predicates already inlined into constraints.
 
 Bump IR_VERSION on any change a reader could notice.

@@ -195,6 +195,7 @@ class Checker:
             f = self.field(final)
             if f is not None:
                 self._fields[final] = f
+        self._settle_categorical()
         joints = [j for j in (self.joint(j) for j in joints_ast) if j is not None]
         prompts = self.prompts()
         fields = self._with_prompt_deps(prompts)
@@ -337,7 +338,7 @@ class Checker:
             dist = self._default_dist(final, decl, typ, in_joint)
             if dist is False:
                 return None
-        if typ.kind in ("int", "float", "date") and typ.low is None:
+        if typ.kind in ("int", "float", "date") and decl.type.range is None:
             self.report(Diagnostic("SDS014", f"{where} needs a range", decl.type.span,
                                    f"e.g. field {final}: {typ.kind} in " + ("2024-01-01..2024-12-31" if typ.kind == "date" else "0..100")))
             return None
@@ -357,6 +358,18 @@ class Checker:
         if typ.kind == "bool":
             return ir.Dist(kind="shares", shares=(ir.Share(value=True, share=0.5), ir.Share(value=False, share=0.5)))
         return ir.Dist(kind="uniform")
+
+    def _settle_categorical(self) -> None:
+        """A derived field with finite values over categorical fields is categorical too, whatever the order
+        the fields were declared (or imported) in: repeat until nothing changes."""
+        changed = True
+        while changed:
+            changed = False
+            for name, f in self._fields.items():
+                if f.role == "derived" and not f.categorical and f.type.values is not None \
+                        and all(self._is_categorical(d) for d in f.depends_on):
+                    self._fields[name] = f.model_copy(update={"categorical": True})
+                    changed = True
 
     def _is_categorical(self, name: str) -> bool:
         f = self._fields.get(name)
@@ -386,7 +399,7 @@ class Checker:
         if on_values is None and isinstance(on_decl.dist, ast.ShareTable):
             on_values = tuple(e.key.value if e.key.kind != "number" else int(e.key.value)
                               if e.key.value.denominator == 1 else float(e.key.value) for e in on_decl.dist.entries)
-        if on_values is None or on_decl.source is not None:
+        if on_values is None or on_decl.source is not None or on_decl.expr is not None:
             self.report(Diagnostic("SDS024", f"`{final}` can be given a sampled categorical field only; `{on}` is not one",
                                    given.field_span))
             return None
@@ -406,7 +419,8 @@ class Checker:
                 ok = False
                 continue
             seen.add(v)
-            d = self.fc.dist(case.dist, typ, f"`{final}` given {on} = {_show(v)}")
+            declared = decl.type.values is not None or typ.kind != "category"
+            d = self.fc.dist(case.dist, typ, f"`{final}` given {on} = {_show(v)}", declared)
             if d is None:
                 ok = False
                 continue
@@ -448,11 +462,7 @@ class Checker:
                                    decl.type.span))
             return None
         desc, hints = self.fc.attrs(decl.attrs, GENERATED_ATTRS, f"`{final}`")
-        if hints.words is not None and typ.kind != "text":
-            self.report(Diagnostic("SDS006", f"`words` is a hint for text; `{final}` is a {typ.kind}", decl.span))
-            return None
-        if hints.items is not None and typ.kind != "list":
-            self.report(Diagnostic("SDS006", f"`items` is a hint for lists; `{final}` is a {typ.kind}", decl.span))
+        if not self.fc.hints_fit(hints, typ.kind, f"`{final}`", decl.name_span):
             return None
         return ir.Field(name=final, role="generated", type=typ, prompt=prompt, description=desc, hints=hints)
 
@@ -535,12 +545,33 @@ class Checker:
                 margin[c.values[i]] = margin.get(c.values[i], 0) + c.share
             for s in f.dist.shares:
                 if abs(margin.get(s.value, 0) - s.share) > 1e-9:
+                    from .exprs import _show
                     self.report(Diagnostic(
-                        "SDS025", f"the joint table gives `{name}` = {s.value!r} {margin.get(s.value, 0) * 100:g}%, "
+                        "SDS025", f"the joint table gives `{name}` = {_show(s.value)} {margin.get(s.value, 0) * 100:g}%, "
                                   f"but `{name}` declares {s.share * 100:g}%", j.span,
                         f"make them agree, or drop the shares from `{name}` and let the joint table set them"))
                     return False
         return True
+
+    def _mentions_aggregate(self, e, module: ModuleInfo, seen: tuple) -> bool:
+        """Whether an expression calls an aggregate anywhere, looking into the defs it calls: this decides a
+        constraint's level before it is checked."""
+        from .exprs import AGGREGATE_ARITY
+        if isinstance(e, ast.Call):
+            if e.fn in AGGREGATE_ARITY:
+                return True
+            found = self.lookup(module, e.fn)
+            if found is not None and isinstance(found[1], ast.Def) and found[0] not in seen:
+                if self._mentions_aggregate(found[1].expr, self.modules[found[0].module], seen + (found[0],)):
+                    return True
+            return any(self._mentions_aggregate(a, module, seen) for a in e.args)
+        if isinstance(e, ast.ListLit):
+            return any(self._mentions_aggregate(a, module, seen) for a in e.items)
+        for child in ("left", "right", "operand", "value", "low", "high", "cond", "then", "otherwise", "items"):
+            c = getattr(e, child, None)
+            if c is not None and not isinstance(c, (str, bool)) and self._mentions_aggregate(c, module, seen):
+                return True
+        return False
 
     def prompts(self) -> list[ir.Prompt]:
         out = []
@@ -554,7 +585,8 @@ class Checker:
 
     def constraint(self, final: str, key: Key) -> ir.Constraint | None:
         decl: ast.Constraint = self.decl(key)
-        scope = Scope(self.modules[key.module], {}, aggregates=_mentions_aggregate(decl.expr))
+        module = self.modules[key.module]
+        scope = Scope(module, {}, aggregates=self._mentions_aggregate(decl.expr, module, ()))
         e, t = self.exprs.check(decl.expr, scope)
         if e is None:
             return None
@@ -566,20 +598,6 @@ class Checker:
         return ir.Constraint(name=final, kind=kind, expr=e, fields=tuple(sorted(e.refs())))
 
 
-def _mentions_aggregate(e) -> bool:
-    """Whether an expression calls an aggregate anywhere (decides the constraint's level before checking)."""
-    from .exprs import AGGREGATE_ARITY
-    if isinstance(e, ast.Call):
-        if e.fn in AGGREGATE_ARITY:
-            return True
-        return any(_mentions_aggregate(a) for a in e.args)
-    for child in ("left", "right", "operand", "value", "low", "high", "cond", "then", "otherwise", "items"):
-        c = getattr(e, child, None)
-        if c is not None and not isinstance(c, (str, bool)) and _mentions_aggregate(c):
-            return True
-    if isinstance(e, ast.ListLit):
-        return any(_mentions_aggregate(a) for a in e.items)
-    return False
 
 
 def _kind(decl) -> str:

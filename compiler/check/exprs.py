@@ -82,7 +82,7 @@ class Scope:
     """Where an expression is checked: its module, the `def` parameters bound, and what it may use."""
 
     module: "ModuleInfo"
-    params: dict[str, tuple[ir.Expr, T]]
+    params: dict[str, tuple[ast.Expr, "Scope"]]  # a def's parameters: the argument and the caller's scope
     aggregates: bool  # dataset-level context: aggregates allowed at the top
     in_aggregate: bool = False
     def_stack: tuple[str, ...] = ()
@@ -107,7 +107,11 @@ class ExprChecker:
 
     def _Ref(self, node: ast.Ref, scope: Scope):
         if node.name in scope.params:
-            return scope.params[node.name]
+            # arguments are checked where the parameter is used, so `def ok(f) = tvd(f) < 2%` sees `f`
+            # inside its aggregate
+            arg, caller = scope.params[node.name]
+            return self.check(arg, Scope(caller.module, caller.params, scope.aggregates, scope.in_aggregate,
+                                         caller.def_stack))
         found = self.c.lookup(scope.module, node.name)
         if found is None:
             names = list(scope.module.scope) + list(scope.params)
@@ -325,12 +329,7 @@ class ExprChecker:
         if len(node.args) != len(d.params):
             return self.error("SDS019", f"`{node.fn}` takes {len(d.params)} argument{'s' * (len(d.params) != 1)}, "
                                         f"got {len(node.args)}", node.span)
-        bound = {}
-        for name, arg in zip(d.params, node.args):
-            e, t = self.check(arg, scope)
-            if e is None:
-                return None, ERROR
-            bound[name] = (e, t)
+        bound = {name: (arg, scope) for name, arg in zip(d.params, node.args)}
         body_scope = Scope(self.c.modules[key.module], bound, scope.aggregates, scope.in_aggregate,
                            scope.def_stack + (qualified,))
         return self.check(d.expr, body_scope)

@@ -45,6 +45,7 @@ class FieldChecker:
                     continue
                 seen[m.name] = m
                 desc, hints = self.attrs(m.attrs, GENERATED_ATTRS, f"member `{m.name}`")
+                self.hints_fit(hints, m.type.kind, f"member `{m.name}`", m.span)
                 members.append(ir.Member(name=m.name, type=self.type_of(m.type), description=desc, hints=hints))
             return ir.Type(kind="object", members=tuple(members))
         values = None
@@ -92,8 +93,9 @@ class FieldChecker:
 
     # ---- distributions -----------------------------------------------------
 
-    def shares(self, table: ast.ShareTable, typ: ir.Type, where: str) -> ir.Dist | None:
-        """A finite distribution: keys valid for the type, each share in [0, 1], all adding up to exactly 1."""
+    def shares(self, table: ast.ShareTable, typ: ir.Type, where: str, declared: bool = True) -> ir.Dist | None:
+        """A finite distribution: keys valid for the type, each share in [0, 1], all adding up to exactly 1.
+        Values the type declares must each get a share; values only inferred from other tables get 0%."""
         total = Fraction(0)
         out: list[ir.Share] = []
         seen: set = set()
@@ -126,7 +128,9 @@ class FieldChecker:
             return None
         if typ.values is not None and ok:
             missing = [v for v in typ.values if v not in seen]
-            if missing:
+            if missing and not declared:
+                out += [ir.Share(value=v, share=0.0) for v in missing]
+            elif missing:
                 self.report("SDS013", f"{where} gives no share to {', '.join(map(_show, missing))}", table.span,
                             "list every declared value, with 0% if it should not occur")
                 return None
@@ -162,9 +166,9 @@ class FieldChecker:
         self.report("SDS015", f"a share table does not fit a `{kind}` field", lit.span)
         return False
 
-    def dist(self, d, typ: ir.Type, where: str) -> ir.Dist | None:
+    def dist(self, d, typ: ir.Type, where: str, declared: bool = True) -> ir.Dist | None:
         if isinstance(d, ast.ShareTable):
-            return self.shares(d, typ, where)
+            return self.shares(d, typ, where, declared)
         if isinstance(d, ast.ShareDist):
             if typ.kind != "bool":
                 self.report("SDS015", f"`~ {d.share.text}` gives the chance of true; {where} is not a bool", d.span,
@@ -221,6 +225,15 @@ class FieldChecker:
         return ir.Dist(kind=d.name, params={k: v for k, (v, _) in given.items()})
 
     # ---- attributes --------------------------------------------------------
+
+    def hints_fit(self, hints: ir.LengthHints, kind: str, where: str, span: Span) -> bool:
+        """words and chars describe text, items a list."""
+        for hint, fits in (("words", kind == "text"), ("chars", kind == "text"), ("items", kind == "list")):
+            if getattr(hints, hint) is not None and not fits:
+                wanted = "lists" if hint == "items" else "text"
+                self.report("SDS006", f"`{hint}` is a hint for {wanted}; {where} is a {kind}", span)
+                return False
+        return True
 
     def attrs(self, settings, allowed: set[str], where: str) -> tuple[str | None, ir.LengthHints]:
         description = None

@@ -16,6 +16,9 @@ from ..diagnostics import Diagnostic, Sources, Span, did_you_mean
 
 STD_PREFIX = "std"
 
+# Words an expression reads as keywords: a declaration so named could never be referred to.
+RESERVED = frozenset({"true", "false", "if", "then", "else", "and", "or", "not", "in"})
+
 # What a name can denote, and the declarations that bind names.
 Named = ast.Field | ast.Fragment | ast.Prompt | ast.Constraint | ast.Def
 
@@ -161,6 +164,10 @@ def _bind_names(prog: Program) -> None:
     for info in prog.modules.values():
         for decl in info.ast.decls:
             if isinstance(decl, (ast.Import, ast.Dataset, ast.Joint)):
+                continue
+            if decl.name in RESERVED:
+                prog.diagnostics.append(Diagnostic("SDS002", f"`{decl.name}` is a reserved word and cannot name a "
+                                                             "declaration", decl.name_span))
                 continue
             prior = info.decls.get(decl.name)
             if prior is not None:
