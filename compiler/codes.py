@@ -55,6 +55,8 @@ EXPLANATIONS: dict[str, str] = {
               "must be read inside an aggregate.",
     "SDS029": "The targets cannot all hold at once: a constraint between sampled fields forbids combinations that "
               "the declared shares need. The message names the nearest achievable shares.",
+    "SDS030": "Fields tied together by joint tables, conditionals or constraints between them have more value "
+              "combinations than the planner fits jointly (200,000). Tie fewer fields together or use fewer values.",
     "SDS101": "A prompt that no field names with `from`: it would never be called.",
     "SDS103": "A row constraint that every combination of its fields' values satisfies: it rejects nothing.",
 }

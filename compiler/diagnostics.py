@@ -39,6 +39,7 @@ CODES: dict[str, str] = {
     "SDS027": "invalid generated field",
     "SDS028": "aggregate used in a row-level expression",
     "SDS029": "infeasible targets",
+    "SDS030": "too many strata to plan",
     "SDS101": "prompt writes no field",
     "SDS103": "constraint always holds",
 }

@@ -111,11 +111,15 @@ class Dist(Node):
       normal     params mean, sd; truncated to the type's range
       lognormal  params mu, sigma (of the log); truncated to the type's range
       poisson    param lambda; truncated to the type's range
+
+    declared: false when the spec gave no distribution and the checker filled in the default (uniform shares):
+                 the planner treats such shares as a starting point, not a target a constraint can conflict with.
     """
 
     kind: Literal["shares", "uniform", "normal", "lognormal", "poisson"]
     shares: tuple[Share, ...] = ()
     params: dict[str, float] = {}
+    declared: bool = True
 
 
 class Case(Node):
@@ -177,7 +181,8 @@ class Template(Node):
 
 
 class Prompt(Node):
-    """How an LLM writes `outputs` from `inputs`. rows_per_call None means auto (the planner decides)."""
+    """How an LLM writes `outputs` from `inputs`. rows_per_call None means auto (the planner decides);
+    max_tokens caps the completion of one call (so it also bounds the rows per call)."""
 
     name: str
     system: Optional[Template] = None

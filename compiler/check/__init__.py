@@ -354,10 +354,12 @@ class Checker:
                                        'list them with shares: category ~ {"a": 50%, "b": 50%}'))
                 return False
             n = len(typ.values)
-            return ir.Dist(kind="shares", shares=tuple(ir.Share(value=v, share=1 / n) for v in typ.values))
+            return ir.Dist(kind="shares", shares=tuple(ir.Share(value=v, share=1 / n) for v in typ.values),
+                           declared=False)
         if typ.kind == "bool":
-            return ir.Dist(kind="shares", shares=(ir.Share(value=True, share=0.5), ir.Share(value=False, share=0.5)))
-        return ir.Dist(kind="uniform")
+            return ir.Dist(kind="shares", shares=(ir.Share(value=True, share=0.5), ir.Share(value=False, share=0.5)),
+                           declared=False)
+        return ir.Dist(kind="uniform", declared=False)
 
     def _settle_categorical(self) -> None:
         """A derived field with finite values over categorical fields is categorical too, whatever the order

@@ -81,6 +81,8 @@ class Layout:
     rules: list[Rule]
     components: list[list[int]]  # dim indices; no target or rule spans two components
     warnings: list[str] = field(default_factory=list)
+    # shares of fields with no declared distribution (ir.Dist.declared false): where raking starts, not targets
+    starts: dict[str, dict[Value, float]] = field(default_factory=dict)
 
     def dim_index(self) -> dict[str, int]:
         return {d.field: i for i, d in enumerate(self.dims)}
@@ -102,11 +104,13 @@ class Layout:
         return set()
 
 
-def _ordered(values, declared: tuple | None) -> tuple:
-    """Distinct values, in the type's declared order when it has one."""
+def ordered(values, declared: tuple | None) -> tuple:
+    """Distinct values in the type's declared order; numbers (without one) ascending; else first seen."""
     seen = tuple(dict.fromkeys(values))
     if declared:
         return tuple(v for v in declared if v in seen) + tuple(v for v in seen if v not in declared)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seen):
+        return tuple(sorted(seen))
     return seen
 
 
@@ -136,24 +140,28 @@ def read_layout(spec: ir.Spec) -> Layout:
 
     dims: list[Dim] = []
     targets: list[ShareTarget | ConditionalTarget] = []
+    starts: dict[str, dict[Value, float]] = {}
     for f in spec.fields:
         if f.role != "sampled" or not f.categorical:
             continue
         seen: list = []
         if f.dist is not None and f.dist.kind == "shares":
             seen += [s.value for s in f.dist.shares]
-            targets.append(ShareTarget(f"field:{f.name}", (f.name,), {(s.value,): s.share for s in f.dist.shares}))
+            if f.dist.declared:
+                targets.append(ShareTarget(f"field:{f.name}", (f.name,), {(s.value,): s.share for s in f.dist.shares}))
+            else:
+                starts[f.name] = {s.value: s.share for s in f.dist.shares}
         if f.given is not None:
             probs = {c.when: {s.value: s.share for s in c.dist.shares} for c in f.given.cases if c.dist.kind == "shares"}
             seen += [v for p in probs.values() for v in p]
             targets.append(ConditionalTarget(f"field:{f.name}", f.given.on, f.name, probs))
         seen += joint_values.get(f.name, [])
-        dims.append(Dim(f.name, _ordered(seen, f.type.values)))
+        dims.append(Dim(f.name, ordered(seen, f.type.values)))
     for j in spec.joints:
         targets.append(ShareTarget(f"joint:{','.join(j.fields)}", tuple(j.fields),
                                    {tuple(c.values): c.share for c in j.cells}))
 
-    layout = Layout(dims, _derived_order(spec), targets, [], [])
+    layout = Layout(dims, _derived_order(spec), targets, [], [], starts=starts)
     categorical = {d.field for d in dims} | {d.name for d in layout.derived}
     cuts: dict[str, set[float]] = {}
     for c in spec.constraints:
@@ -281,7 +289,9 @@ def _add_bins(layout: Layout, f: ir.Field, cuts: list[float]) -> None:
     bins = [bins[i] for i in keep]
     masses = [[m[i] for i in keep] for m in masses]
     layout.dims.append(Dim(f.name, tuple(b.label for b in bins), tuple(bins)))
-    if f.dist is not None:
+    if f.dist is not None and not f.dist.declared:
+        layout.starts[f.name] = {b.label: m for b, m in zip(bins, masses[0])}
+    elif f.dist is not None:
         layout.targets.append(ShareTarget(f"field:{f.name}", (f.name,),
                                           {(b.label,): m for b, m in zip(bins, masses[0])}))
     else:
@@ -314,6 +324,9 @@ def _components(layout: Layout) -> list[list[int]]:
         link(layout.target_fields(t))
     for r in layout.rules:
         link(r.fields)
+    # A derived category over several fields is rounded best on their joint table (each cell within a row).
+    for d in layout.derived:
+        link(d.deps)
     out: dict[int, list[int]] = {}
     for i in range(len(layout.dims)):
         out.setdefault(find(i), []).append(i)

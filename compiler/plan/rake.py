@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 TOLERANCE = 1e-6  # max |fitted - target| share a plan accepts
 _TIGHT = 1e-12  # stop early once this close
-_WORK = 30_000_000  # cell updates a fit may spend before giving up
+_WORK = 10_000_000  # cell updates a fit may spend before giving up
 
 
 @dataclass
@@ -35,9 +35,10 @@ Fit = GroupFit | SliceFit
 @dataclass
 class RakeResult:
     weights: list[float]
-    residual: float  # the largest miss of any target in the last sweep
-    misses: dict[str, float]  # subject -> its largest miss in the last sweep
+    residual: float  # the largest miss of any target by the final weights
+    misses: dict[str, float]  # subject -> its largest miss as the last sweep came to it (blame for conflicts)
     sweeps: int
+    mean: list[float]  # the average table over the last sweep's steps: a compromise that respects every zero
 
     @property
     def converged(self) -> bool:
@@ -74,23 +75,31 @@ def rake(weights: list[float], fits: list[Fit], max_sweeps: int | None = None) -
     """Fit `weights` (summing to 1) to every target in turn until the largest miss is below tolerance."""
     w = list(weights)
     if not fits or not w:
-        return RakeResult(w, 0.0, {}, 0)
+        return RakeResult(w, 0.0, {}, 0, w)
     if max_sweeps is None:
         max_sweeps = max(200, min(20_000, _WORK // (len(w) * len(fits))))
-    misses: dict[str, float] = {}
-    residual, sweeps = float("inf"), 0
+    sweeps, checkpoint, before = 0, 64, float("inf")
     while sweeps < max_sweeps:
         sweeps += 1
-        misses = {}
+        worst = 0.0
         for fit in fits:
             w, miss = _step(fit, w)
-            misses[fit.subject] = max(misses.get(fit.subject, 0.0), miss)
-        residual = max(misses.values())
-        if residual <= _TIGHT:
+            worst = max(worst, miss)
+        if worst <= _TIGHT:
             break
-    # The last step matched its own target exactly; report the others as they stand now.
-    final = {}
+        if sweeps == checkpoint:  # conflicting targets make raking cycle: stop once the miss stops shrinking
+            if worst > 0.9 * before:
+                break
+            checkpoint, before = 2 * checkpoint, worst
+    # One more sweep to judge the result: each target's miss as its turn comes (which targets conflict), and
+    # the mean of the tables it passes through (a compromise for "nearest achievable" when they do).
+    final = max(_step(fit, w)[1] for fit in fits)
+    misses: dict[str, float] = {}
+    mean = [0.0] * len(w)
+    v = w
     for fit in fits:
-        _, miss = _step(fit, w)
-        final[fit.subject] = max(final.get(fit.subject, 0.0), miss)
-    return RakeResult(w, max(final.values()), final, sweeps)
+        v, miss = _step(fit, v)
+        misses[fit.subject] = max(misses.get(fit.subject, 0.0), miss)
+        mean = [m + x for m, x in zip(mean, v)]
+    total = sum(mean) or 1.0
+    return RakeResult(w, final, misses, sweeps, [m / total for m in mean])

@@ -1,0 +1,164 @@
+"""The one place a call becomes an OpenAI chat request: messages with templates filled from row values, and
+the JSON schema of the call's rows for `response_format`. `synthc plan --emit-batch` writes these in the
+Batch API input format; the build runner sends the same bodies.
+
+Messages: [system (when the prompt has one), user]. The user message renders the template once per row under
+a numbered header with the row's id, then asks for `{"rows": [...]}` with exactly k items in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import IO, Iterator, Mapping
+
+from .. import ir
+from ..run.schema import response_format, rows_schema
+from .model import Plan, PromptPlan
+from .rows import Call, RowSource, iter_calls
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+URL = "/v1/chat/completions"
+
+
+def format_value(v) -> str:
+    """A row value as template text: strings as they are, booleans lower-case, others as JSON."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v)) if abs(v) < 1e15 else repr(v)
+    return json.dumps(v, ensure_ascii=False)
+
+
+def fill(text: str, row: Mapping) -> str:
+    """Replace `{field}` with the row's value; `{{` and `}}` are literal braces."""
+
+    def sub(m: re.Match) -> str:
+        if m.group(0) == "{{":
+            return "{"
+        if m.group(0) == "}}":
+            return "}"
+        name = m.group(1)
+        return format_value(row[name]) if name in row else m.group(0)
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+# ---- schema -----------------------------------------------------------------------------------------
+# The schema itself is the run layer's (`run.schema`, tuned for OpenAI strict mode and llama.cpp grammars), so
+# the planner's requests and the runner's validation can never disagree about a row's shape.
+
+
+def _length_note(h: ir.LengthHints) -> str:
+    parts = []
+    if h.words:
+        parts.append(f"{h.words[0]}-{h.words[1]} words")
+    if h.chars:
+        parts.append(f"{h.chars[0]}-{h.chars[1]} characters")
+    if h.items:
+        parts.append(f"{h.items[0]}-{h.items[1]} items")
+    return ", ".join(parts)
+
+
+def output_schema(spec: ir.Spec, prompt: ir.Prompt, k: int) -> dict:
+    """`{"rows": [k row objects]}`, each with the row's `id` and the prompt's outputs."""
+    return rows_schema([spec.field(n) for n in prompt.outputs], k)
+
+
+def schema_name(prompt: ir.Prompt) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{prompt.name}_rows")[:64]
+
+
+# ---- messages and bodies ----------------------------------------------------------------------------
+
+
+def _describe_outputs(spec: ir.Spec, prompt: ir.Prompt) -> str:
+    lines = []
+    for name in prompt.outputs:
+        f = spec.field(name)
+        note = "; ".join(x for x in (f.type.kind, f.description, _length_note(f.hints)) if x)
+        lines.append(f"- {name}: {note}")
+    return "\n".join(lines)
+
+
+def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping]) -> list[dict]:
+    """The chat messages of one call over `rows` (each with an `id` and the prompt's input values)."""
+    out = []
+    if prompt.system is not None:
+        out.append({"role": "system", "content": fill(prompt.system.text, rows[0] if rows else {})})
+    parts = []
+    if prompt.examples:
+        parts.append("Examples of finished rows:\n" + "\n".join(
+            json.dumps(e, ensure_ascii=False, sort_keys=True) for e in prompt.examples))
+    k = len(rows)
+    if k == 1:
+        parts.append(fill(prompt.user.text, rows[0]))
+    else:
+        parts.append(f"Write {k} rows, one for each numbered request below.")
+        for i, row in enumerate(rows, 1):
+            parts.append(f"### Row {i} (id: {row['id']})\n{fill(prompt.user.text, row)}")
+    ident = f'"id": {json.dumps(rows[0]["id"])}' if k == 1 else '"id" (its row\'s id from the header)'
+    parts.append(
+        f'Answer with one JSON object {{"rows": [...]}} holding exactly {k} item{"s" * (k != 1)}'
+        f"{', in the order above' if k > 1 else ''}. Each item has {ident} and these fields:\n"
+        + _describe_outputs(spec, prompt))
+    out.append({"role": "user", "content": "\n\n".join(parts)})
+    return out
+
+
+def call_seed(seed: int, call_id: str) -> int:
+    h = hashlib.sha256(f"{seed}\x1f{call_id}".encode()).digest()
+    return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
+
+
+def max_tokens(plan_prompt: PromptPlan, prompt: ir.Prompt, rows: int, limit: int) -> int:
+    """The prompt's own max_tokens, else the estimate with room to spare (JSON must not be cut off)."""
+    if prompt.max_tokens:
+        return prompt.max_tokens
+    est = plan_prompt.completion_tokens_per_call + rows * plan_prompt.completion_tokens_per_row
+    return min(limit, int(est * 1.5) + 64)
+
+
+def request_body(spec: ir.Spec, plan: Plan, plan_prompt: PromptPlan, call: Call, rows: list[Mapping]) -> dict:
+    prompt = spec.prompt(plan_prompt.prompt)
+    return {
+        "model": plan_prompt.model,
+        "messages": messages(spec, prompt, rows),
+        "response_format": response_format(schema_name(prompt), output_schema(spec, prompt, len(rows))),
+        "temperature": prompt.temperature if prompt.temperature is not None else 1.0,
+        "max_tokens": max_tokens(plan_prompt, prompt, len(rows), _output_limit(plan, plan_prompt)),
+        "seed": call_seed(plan.seed, call.id),
+    }
+
+
+def _output_limit(plan: Plan, plan_prompt: PromptPlan) -> int:
+    from ..profiles import profile_for
+
+    p = plan.profile if plan_prompt.profile == plan.profile.name else profile_for(plan_prompt.profile)
+    return p.max_output_tokens
+
+
+def batch_requests(plan: Plan, spec: ir.Spec) -> Iterator[dict]:
+    """Round 1 as Batch API lines. Prompts that read another prompt's outputs wait for a later batch."""
+    source = RowSource(spec, plan)
+    for pp in plan.prompts:
+        if pp.after:
+            continue
+        inputs = spec.prompt(pp.prompt).inputs
+        for call in iter_calls(pp, plan.strata):
+            rows = [source.row(s, i, inputs) for s, i in call.rows]
+            yield {"custom_id": call.id, "method": "POST", "url": URL,
+                   "body": request_body(spec, plan, pp, call, rows)}
+
+
+def write_batch(plan: Plan, spec: ir.Spec, out: str | IO[str]) -> int:
+    """Write round 1's requests as JSONL (OpenAI Batch API / vLLM run_batch input); returns how many."""
+    if isinstance(out, str):
+        with open(out, "w", encoding="utf-8") as fp:
+            return write_batch(plan, spec, fp)
+    n = 0
+    for line in batch_requests(plan, spec):
+        out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+        n += 1
+    return n

@@ -1,0 +1,323 @@
+"""Controlled rounding: whole rows that add up to N and keep every marginal within one row of its target.
+
+Guarantees (cells are the allowed cells of one component; `t` is N times a target share):
+- one dimension: largest remainder; every count is floor(t) or ceil(t), and exactly t when t is whole;
+- two dimensions: a bounded flow (rows -> columns through cells with capacity one over their floors) gives
+  every margin floor(t)/ceil(t), exact when t is whole, and every cell floor/ceil of its fitted value, which
+  keeps conditional and joint targets within a row too. Such a rounding always exists, because the fitted
+  table is itself a fractional solution of the flow.
+- three or more dimensions: no rounding with all margins within one need exist once cells are forbidden
+  (three binary fields allowing only even-parity cells, N = 2). The first dimension is solved against the
+  combinations of the others by the flow, then single-dimension moves repair the other margins; when a
+  margin still misses, `round_table` says so and the plan carries a warning.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from itertools import product
+
+_WHOLE = 1e-6  # N * share this close to an integer is that integer
+_POSITIVE = 1e-12
+
+
+def bounds(t: float) -> tuple[int, int]:
+    """The integers a count with real target t may take."""
+    r = round(t)
+    if abs(t - r) <= _WHOLE:
+        return r, r
+    return math.floor(t), math.ceil(t)
+
+
+def largest_remainder(reals: list[float], total: int) -> list[int]:
+    """Integers summing to `total`, each floor or ceil of its real (whole reals stay whole); ties go to the
+    earlier value, so the result is deterministic."""
+    out = [math.floor(x + _WHOLE) for x in reals]
+    left = total - sum(out)
+    order = sorted(range(len(reals)), key=lambda i: (-(reals[i] - out[i]), i))
+    if left < 0:  # only float noise can overshoot: take back from the smallest remainders
+        order = [i for i in reversed(order) if out[i] > 0]
+    for i in order[:abs(left)]:
+        out[i] += 1 if left > 0 else -1
+    return out
+
+
+# ---- max flow (Dinic) -------------------------------------------------------------------------------
+
+
+class _Flow:
+    def __init__(self, n: int):
+        self.adj: list[list[list[int]]] = [[] for _ in range(n)]  # edge: [to, capacity, index of reverse]
+
+    def add(self, u: int, v: int, cap: int) -> list[int]:
+        e = [v, cap, len(self.adj[v])]
+        self.adj[u].append(e)
+        self.adj[v].append([u, 0, len(self.adj[u]) - 1])
+        return e
+
+    def max_flow(self, s: int, t: int) -> int:
+        total = 0
+        while True:
+            level = [-1] * len(self.adj)
+            level[s] = 0
+            queue = deque([s])
+            while queue:
+                u = queue.popleft()
+                for v, cap, _ in self.adj[u]:
+                    if cap > 0 and level[v] < 0:
+                        level[v] = level[u] + 1
+                        queue.append(v)
+            if level[t] < 0:
+                return total
+            it = [0] * len(self.adj)
+
+            def push(u: int, f: int) -> int:
+                if u == t:
+                    return f
+                while it[u] < len(self.adj[u]):
+                    e = self.adj[u][it[u]]
+                    v, cap, rev = e
+                    if cap > 0 and level[v] == level[u] + 1:
+                        got = push(v, min(f, cap))
+                        if got:
+                            e[1] -= got
+                            self.adj[v][rev][1] += got
+                            return got
+                    it[u] += 1
+                return 0
+
+            while True:
+                f = push(s, 1 << 60)
+                if not f:
+                    break
+                total += f
+
+
+def _pick_2d(rows: list[int], cols: list[int], resid: list[float], row_bounds: list[tuple[int, int]],
+             col_bounds: list[tuple[int, int]], need: int) -> list[int] | None:
+    """Choose cells to raise by one: `need` in all, row and column totals within bounds. None if impossible."""
+    if any(hi < lo for lo, hi in row_bounds + col_bounds):
+        return None
+    cand = [i for i, r in enumerate(resid) if r > _POSITIVE]
+    # Greedy by largest remainder solves most tables outright; the flow settles the rest.
+    up, rc, cc = [], [0] * len(row_bounds), [0] * len(col_bounds)
+    for i in sorted(cand, key=lambda i: (-resid[i], i)):
+        if len(up) < need and rc[rows[i]] < row_bounds[rows[i]][1] and cc[cols[i]] < col_bounds[cols[i]][1]:
+            up.append(i)
+            rc[rows[i]] += 1
+            cc[cols[i]] += 1
+    if len(up) == need and all(c >= lo for c, (lo, _) in zip(rc, row_bounds)) \
+            and all(c >= lo for c, (lo, _) in zip(cc, col_bounds)):
+        return up
+    nr, nc = len(row_bounds), len(col_bounds)
+    s, t, s2, t2 = nr + nc, nr + nc + 1, nr + nc + 2, nr + nc + 3
+    flow = _Flow(nr + nc + 4)
+    excess = [0] * (nr + nc + 4)
+
+    def bounded(u: int, v: int, lo: int, hi: int) -> None:
+        flow.add(u, v, hi - lo)
+        excess[v] += lo
+        excess[u] -= lo
+
+    for a, (lo, hi) in enumerate(row_bounds):
+        bounded(s, a, lo, hi)
+    for b, (lo, hi) in enumerate(col_bounds):
+        bounded(nr + b, t, lo, hi)
+    bounded(t, s, need, need)
+    edges = [(i, flow.add(rows[i], nr + cols[i], 1)) for i in cand]
+    wanted = 0
+    for v, x in enumerate(excess):
+        if x > 0:
+            flow.add(s2, v, x)
+            wanted += x
+        elif x < 0:
+            flow.add(v, t2, -x)
+    if flow.max_flow(s2, t2) != wanted:
+        return None
+    return [i for i, e in edges if e[1] == 0]
+
+
+# ---- one component ----------------------------------------------------------------------------------
+
+
+def round_table(cells: list[tuple[int, ...]], reals: list[float], total: int,
+                targets: list[list[float]]) -> tuple[list[int], list[str]]:
+    """Whole counts for `cells` (value indices per dimension) summing to `total`.
+
+    reals: the fitted table times N; targets[j][v]: N times the target share of value v of dimension j.
+    Returns the counts and the margins it could not bring within one row (as `dim:value` strings).
+    """
+    if not cells:
+        return [], []
+    dims = len(cells[0])
+    if dims == 0:
+        return [total], []
+    floors = [math.floor(x + _WHOLE) for x in reals]
+    resid = [max(0.0, x - f) for x, f in zip(reals, floors)]
+    need = total - sum(floors)
+    margin_bounds = [[bounds(t) for t in tj] for tj in targets]
+
+    def shifted(pos: list[int], bnds: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        got = [0] * len(bnds)
+        for p, f in zip(pos, floors):
+            got[p] += f
+        return [(max(lo - g, 0), hi - g) for (lo, hi), g in zip(bnds, got)]
+
+    rows = [c[0] for c in cells]
+    if dims == 1:
+        counts = [0] * len(cells)
+        want = largest_remainder(targets[0], total)
+        for i, c in enumerate(cells):
+            counts[i] = want[c[0]]
+        return counts, _misses(cells, counts, margin_bounds)
+    if dims == 2:
+        cols = [c[1] for c in cells]
+        col_bounds = margin_bounds[1]
+    else:
+        combos: dict[tuple, int] = {}
+        cols = [combos.setdefault(c[1:], len(combos)) for c in cells]
+        col_real = [0.0] * len(combos)
+        for c, x in zip(cols, reals):
+            col_real[c] += x
+        col_bounds = [bounds(x) for x in col_real]
+    up = _pick_2d(rows, cols, resid, shifted(rows, margin_bounds[0]), shifted(cols, col_bounds), need)
+    if up is None:  # targets and fitted table disagree by float noise: fall back to the fitted margins
+        fitted = [[0.0] * len(tj) for tj in targets]
+        for c, x in zip(cells, reals):
+            for j, v in enumerate(c):
+                fitted[j][v] += x
+        row_b = [bounds(x) for x in fitted[0]]
+        if dims == 2:
+            col_bounds = [bounds(x) for x in fitted[1]]
+        up = _pick_2d(rows, cols, resid, shifted(rows, row_b), shifted(cols, col_bounds), need) or []
+    counts = list(floors)
+    for i in up:
+        counts[i] += 1
+    _fill(counts, total)
+    if dims > 2:
+        _repair(cells, counts, reals, margin_bounds)
+    return counts, _misses(cells, counts, margin_bounds)
+
+
+def _fill(counts: list[int], total: int) -> None:
+    """Last resort when no bounded rounding was found: fix the total on the largest cells."""
+    left = total - sum(counts)
+    order = sorted(range(len(counts)), key=lambda i: (-counts[i], i))
+    k = 0
+    while left and order:
+        i = order[k % len(order)]
+        if left > 0:
+            counts[i] += 1
+            left -= 1
+        elif counts[i] > 0:
+            counts[i] -= 1
+            left += 1
+        k += 1
+
+
+def _margins(cells, counts, j: int, size: int) -> list[int]:
+    out = [0] * size
+    for c, n in zip(cells, counts):
+        out[c[j]] += n
+    return out
+
+
+def _repair(cells, counts, reals, margin_bounds) -> None:
+    """Move rows between values of one dimension (other coordinates fixed) until its margins are in bounds."""
+    where = {c: i for i, c in enumerate(cells)}
+    for j, bnds in enumerate(margin_bounds):
+        by_value: list[list[int]] = [[] for _ in bnds]
+        for i, c in enumerate(cells):
+            by_value[c[j]].append(i)
+        m = _margins(cells, counts, j, len(bnds))
+        for _ in range(sum(abs(x) for x in m) + 1):  # each move fixes a unit of excess or shortfall
+            over = [v for v, (lo, hi) in enumerate(bnds) if m[v] > hi]
+            under = [v for v, (lo, hi) in enumerate(bnds) if m[v] < lo]
+            if not over and not under:
+                break
+            src = over or [v for v, (lo, _) in enumerate(bnds) if m[v] > lo]
+            dst = under or [v for v, (_, hi) in enumerate(bnds) if m[v] < hi]
+            best, best_score = None, None
+            for i in (i for v in src for i in by_value[v] if counts[i] > 0):
+                c = cells[i]
+                for v in dst:
+                    k = where.get(c[:j] + (v,) + c[j + 1:])
+                    if k is None:
+                        continue
+                    # Prefer taking from the most over-filled cell and giving to the most under-filled one.
+                    score = (counts[i] - reals[i]) - (counts[k] + 1 - reals[k])
+                    if best_score is None or score > best_score:
+                        best, best_score = (i, k), score
+            if best is None:
+                break
+            counts[best[0]] -= 1
+            counts[best[1]] += 1
+            m[cells[best[0]][j]] -= 1
+            m[cells[best[1]][j]] += 1
+
+
+def _misses(cells, counts, margin_bounds) -> list[str]:
+    out = []
+    for j, bnds in enumerate(margin_bounds):
+        m = _margins(cells, counts, j, len(bnds))
+        out += [f"{j}:{v}" for v, (lo, hi) in enumerate(bnds) if not lo <= m[v] <= hi]
+    return out
+
+
+# ---- independent components -------------------------------------------------------------------------
+
+MAX_PAIRED_CELLS = 2_000_000
+
+
+def combine(parts: list[list[int]], total: int, seed: int) -> dict[tuple[int, ...], int]:
+    """Whole counts over the product of independent components whose own counts (`parts[i][cell]`) are fixed.
+
+    Aims at the independent table N * prod(count_i / N): floors first, then largest remainders while every
+    component cell still lacks rows, then the leftovers paired in seeded random order (so pairing adds no
+    spurious association). Each component's counts are kept exactly. Above MAX_PAIRED_CELLS combinations the
+    floors are skipped and all rows are paired that way.
+    """
+    live = [[c for c, n in enumerate(p) if n > 0] for p in parts]
+    if len(parts) == 1:
+        return {(c,): parts[0][c] for c in live[0]}
+    rng = random.Random(f"combine:{seed}")
+    size = math.prod(len(x) for x in live)
+    out: dict[tuple[int, ...], int] = {}
+    deficit = [list(p) for p in parts]
+    if size <= MAX_PAIRED_CELLS and total > 0:
+        combos = list(product(*live))
+        reals = [float(total)] * len(combos)
+        for i, p in enumerate(parts):
+            col = [p[c] / total for c in live[i]]
+            # product() varies the last component fastest: repeat each weight over the combos after it.
+            inner = math.prod(len(x) for x in live[i + 1:])
+            outer = len(combos) // (inner * len(col))
+            scale = [w for w in col for _ in range(inner)] * outer
+            reals = [r * s for r, s in zip(reals, scale)]
+        floors = [math.floor(r + _WHOLE) for r in reals]
+        for combo, f in zip(combos, floors):
+            if f:
+                out[combo] = f
+                for i, c in enumerate(combo):
+                    deficit[i][c] -= f
+        order = list(range(len(combos)))
+        rng.shuffle(order)
+        order.sort(key=lambda k: floors[k] - reals[k])
+        for k in order:
+            if reals[k] - floors[k] <= _POSITIVE:
+                break
+            combo = combos[k]
+            if all(deficit[i][c] > 0 for i, c in enumerate(combo)):
+                out[combo] = out.get(combo, 0) + 1
+                for i, c in enumerate(combo):
+                    deficit[i][c] -= 1
+    queues = []
+    for d in deficit:
+        q = [c for c, n in enumerate(d) for _ in range(n)]
+        rng.shuffle(q)
+        queues.append(q)
+    for combo in zip(*queues):
+        out[combo] = out.get(combo, 0) + 1
+    return out

@@ -1,0 +1,244 @@
+"""Calls: rows per call, packing to the lower bound, spare rows, top-up rounds, tokens and cost."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from plan_specs import cat, prompt, reviews, spec, text
+
+from synthc import ir
+from synthc.plan import AcceptanceStats, build_plan, iter_calls, top_up
+from synthc.plan.batch import CONFIDENCE, pack, rows_per_call, spare_rows
+from synthc.plan.cost import TokenModel, token_model
+from synthc.profiles import BUILTIN, ModelProfile, profile_for
+
+
+def exact_tail(n: int, m: int, p_num: int, p_den: int) -> float:
+    """P(Binomial(m, p) >= n) with integers only (p = p_num / p_den)."""
+    q_num = p_den - p_num
+    hits = sum(math.comb(m, j) * p_num ** j * q_num ** (m - j) for j in range(n, m + 1))
+    return hits / p_den ** m
+
+
+@pytest.mark.parametrize("n", [1, 5, 30, 100, 400])
+@pytest.mark.parametrize("p", [(9, 10), (1, 2), (99, 100)])
+def test_spare_rows_is_the_smallest_binomial_quantile(n, p):
+    s = spare_rows(n, p[0] / p[1])
+    assert exact_tail(n, n + s, *p) >= CONFIDENCE
+    assert s == 0 or exact_tail(n, n + s - 1, *p) < CONFIDENCE
+
+
+def test_spare_rows_normal_approximation_for_large_quotas():
+    n = 3000
+    s = spare_rows(n, 0.9)
+    assert exact_tail(n, n + s + 1, 9, 10) >= CONFIDENCE
+    assert exact_tail(n, n + s - 2, 9, 10) < CONFIDENCE  # within a row of the exact quantile
+
+
+def test_spare_rows_edge_cases():
+    assert spare_rows(0, 0.9) == 0
+    assert spare_rows(100, 1.0) == 0
+    assert spare_rows(100, 0.5) > spare_rows(100, 0.9) > spare_rows(100, 0.99)
+
+
+def test_acceptance_stats_size_spares_per_stratum():
+    base = build_plan(reviews(200))
+    key = base.strata[0].key
+    stats = AcceptanceStats(rate=0.99, by_stratum={key: 0.5})
+    plan = build_plan(reviews(200), stats=stats)
+    assert plan.stratum(key).spare == spare_rows(plan.stratum(key).rows, 0.5)
+    assert all(s.spare == spare_rows(s.rows, 0.99) for s in plan.strata if s.key != key)
+    assert plan.stratum(key).spare > base.stratum(key).spare
+    perfect = build_plan(reviews(200), stats=AcceptanceStats(rate=1.0))
+    assert perfect.spare_rows == 0 and perfect.calls == math.ceil(200 / 25)
+
+
+# ---- packing ----------------------------------------------------------------------------------------
+
+
+def check_packing(quotas, k):
+    batches = pack(quotas, k)
+    calls = []
+    for b in batches:
+        if b.calls > 1:
+            (seg,) = b.segments
+            assert seg.count == b.calls * k
+            calls += [[(seg.stratum, seg.start + c * k + i) for i in range(k)] for c in range(b.calls)]
+        else:
+            calls.append([(seg.stratum, seg.start + i) for seg in b.segments for i in range(seg.count)])
+    total = sum(n for _, _, n in quotas)
+    assert len(calls) == math.ceil(total / k)
+    assert all(0 < len(c) <= k for c in calls)
+    covered = Counter(r for c in calls for r in c)
+    assert covered == Counter((s, st + i) for s, st, n in quotas for i in range(n))
+    # Whole calls first: only a stratum's remainder (fewer than k rows) shares calls with other strata.
+    mixed = Counter()
+    for c in calls:
+        if len({x for x, _ in c}) > 1:
+            mixed.update(x for x, _ in c)
+    for s, _, n in quotas:
+        assert mixed[s] <= n % k
+    return calls
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 25])
+def test_pack_meets_the_lower_bound(k):
+    quotas = [(i, 0, n) for i, n in enumerate([0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 6, 6, 6])]
+    check_packing(quotas, k)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 60), max_size=30), st.integers(1, 30))
+def test_pack_meets_the_lower_bound_for_any_quotas(sizes, k):
+    check_packing([(i, 3 * i, n) for i, n in enumerate(sizes)], k)
+
+
+def test_pack_honours_start_offsets():
+    calls = check_packing([(0, 10, 4), (1, 3, 2)], 3)
+    assert (0, 10) in calls[0] + calls[1] and (1, 4) in [r for c in calls for r in c]
+
+
+def test_plan_calls_equal_lower_bound_and_cover_requested_rows():
+    plan = build_plan(reviews(997))
+    (pp,) = plan.prompts
+    assert pp.calls == pp.lower_bound_calls == math.ceil(sum(s.requested for s in plan.strata) / pp.rows_per_call)
+    seen = Counter()
+    for call in iter_calls(pp, plan.strata):
+        assert len(call.rows) <= pp.rows_per_call
+        seen.update(call.rows)
+    assert seen == Counter((i, j) for i, s in enumerate(plan.strata) for j in range(s.requested))
+    assert len({c.id for c in iter_calls(pp, plan.strata)}) == pp.calls
+
+
+def test_system_message_values_keep_calls_apart():
+    sp = reviews(103)
+    p = sp.prompts[0].model_copy(update={"system": ir.Template(text="You are {sentiment}.", fields=("sentiment",))})
+    sp = sp.model_copy(update={"prompts": (p,)})
+    plan = build_plan(sp)
+    (pp,) = plan.prompts
+    for call in iter_calls(pp, plan.strata):
+        assert len({plan.strata[s].values["sentiment"] for s, _ in call.rows}) == 1
+    per_value = Counter()
+    for s in plan.strata:
+        per_value[s.values["sentiment"]] += s.requested
+    assert pp.calls == pp.lower_bound_calls == sum(math.ceil(n / pp.rows_per_call) for n in per_value.values())
+
+
+# ---- rows per call ----------------------------------------------------------------------------------
+
+TOKENS = TokenModel(prompt_per_call=100, prompt_per_row=30, completion_per_call=8, completion_per_row=200)
+
+
+def profile(**kw) -> ModelProfile:
+    base = dict(name="p", model="m", max_rows_per_call=25, context_tokens=128_000, max_output_tokens=16_384)
+    return ModelProfile(**(base | kw))
+
+
+def test_rows_per_call_takes_the_tightest_limit():
+    pr = reviews().prompts[0]
+    assert rows_per_call(pr, profile(), TOKENS)[0] == 25
+    assert rows_per_call(pr.model_copy(update={"rows_per_call": 5}), profile(), TOKENS)[0] == 5
+    k, warnings = rows_per_call(pr.model_copy(update={"rows_per_call": 50}), profile(), TOKENS)
+    assert k == 25 and "the model profile" in warnings[0]
+    k, warnings = rows_per_call(pr, profile(max_output_tokens=2000), TOKENS)
+    assert k == math.floor((2000 / 1.25 - 8) / 200) and not warnings  # auto: no complaint
+    k, warnings = rows_per_call(pr.model_copy(update={"rows_per_call": 20}), profile(max_output_tokens=2000), TOKENS)
+    assert k == math.floor((2000 / 1.25 - 8) / 200) and "output token limit" in warnings[0]
+    assert rows_per_call(pr.model_copy(update={"max_tokens": 1000}), profile(), TOKENS)[0] == math.floor((800 - 8) / 200)
+    k, _ = rows_per_call(pr, profile(context_tokens=3000), TOKENS)
+    assert k == math.floor((3000 - 100 - 1.25 * 8) / (30 + 1.25 * 200))
+    k, warnings = rows_per_call(pr, profile(max_output_tokens=100), TOKENS)
+    assert k == 1 and any("may be cut off" in w for w in warnings)
+
+
+def test_embedded_profile_makes_one_call_per_row():
+    plan = build_plan(reviews(40, model="embedded"))
+    (pp,) = plan.prompts
+    assert pp.rows_per_call == 1 and pp.calls == pp.rows == 40 + plan.spare_rows
+    assert plan.cost_est_usd == 0.0
+
+
+def test_longer_answers_mean_fewer_rows_per_call():
+    def plan_for(words):
+        sp = reviews(100)
+        fields = tuple(f.model_copy(update={"hints": ir.LengthHints(words=words)}) if f.name == "review" else f
+                       for f in sp.fields)
+        return build_plan(sp.model_copy(update={"fields": fields}), profile=profile(max_output_tokens=8000))
+
+    short, long = plan_for((10, 20)), plan_for((400, 800))
+    assert short.prompts[0].completion_tokens_per_row < long.prompts[0].completion_tokens_per_row
+    assert long.prompts[0].rows_per_call < short.prompts[0].rows_per_call
+    assert long.calls > short.calls
+
+
+# ---- tokens and cost --------------------------------------------------------------------------------
+
+
+def test_cost_follows_the_profile_prices():
+    plan = build_plan(reviews(500))
+    (pp,) = plan.prompts
+    prices = BUILTIN["gpt-4o-mini"]
+    assert pp.prompt_tokens_est == pp.calls * pp.prompt_tokens_per_call + pp.rows * pp.prompt_tokens_per_row
+    assert pp.completion_tokens_est == pp.calls * pp.completion_tokens_per_call + pp.rows * pp.completion_tokens_per_row
+    want = pp.prompt_tokens_est * prices.input_usd_per_mtok / 1e6 + pp.completion_tokens_est * prices.output_usd_per_mtok / 1e6
+    assert plan.cost_est_usd == pytest.approx(want, abs=1e-6)
+
+
+def test_unknown_model_has_no_cost():
+    plan = build_plan(reviews(100, model="my-local-llama"))
+    assert plan.profile == profile_for("my-local-llama")
+    assert plan.cost_est_usd is None and plan.to_json_dict()["cost_est_usd"] is None
+    assert plan.prompt_tokens_est > 0
+
+
+def test_prompt_tokens_grow_with_the_template():
+    sp = reviews(100)
+    long_user = ir.Template(text=sp.prompts[0].user.text + " Mention the weather." * 50, fields=("sentiment", "rating"))
+    longer = sp.prompts[0].model_copy(update={"user": long_user})
+    a, b = token_model(sp, sp.prompts[0]), token_model(sp, longer)
+    assert b.prompt_per_row > a.prompt_per_row + 100  # 50 sentences of ~20 chars, per row
+
+
+def test_prompt_model_override_uses_that_profile():
+    sp = reviews(100)
+    p = sp.prompts[0].model_copy(update={"model": "embedded"})
+    plan = build_plan(sp.model_copy(update={"prompts": (p,)}))
+    assert plan.prompts[0].profile == "embedded" and plan.prompts[0].rows_per_call == 1
+
+
+def test_prompt_reading_another_prompts_output_waits():
+    sp = spec([cat("topic", {"a": 0.5, "b": 0.5}), text("title", "titles", (3, 8)), text("body", "bodies", (50, 90))], 30,
+              prompts=[prompt("titles", "A title about {topic}.", ("topic",), ("title",)),
+                       prompt("bodies", "A text titled {title}.", ("title",), ("body",))])
+    plan = build_plan(sp)
+    assert [p.after for p in plan.prompts] == [(), ("titles",)]
+    assert plan.calls == plan.lower_bound_calls == sum(p.lower_bound_calls for p in plan.prompts)
+
+
+# ---- later rounds -----------------------------------------------------------------------------------
+
+
+def test_top_up_requests_only_what_is_missing_after_the_requested_rows():
+    sp = reviews(200)
+    plan = build_plan(sp)
+    full, short = plan.strata[0], plan.strata[1]
+    accepted = {s.key: s.rows for s in plan.strata} | {short.key: short.rows - 7}
+    (pp,) = top_up(sp, plan, accepted)
+    rows = [r for call in iter_calls(pp, plan.strata) for r in call.rows]
+    assert {plan.strata[s].key for s, _ in rows} == {short.key}
+    assert len(rows) == 7 + spare_rows(7, 0.9)
+    assert min(i for _, i in rows) == short.requested  # fresh ids: after every row of round 1
+    assert pp.calls == pp.lower_bound_calls == math.ceil(len(rows) / pp.rows_per_call)
+    assert full.key in accepted
+
+
+def test_expensive_spares_are_reported():
+    many = spec([cat(f"f{j}", {f"v{i}": 0.25 for i in range(4)}) for j in range(3)], 64)
+    plan = build_plan(many, AcceptanceStats(rate=0.5))  # 64 one-row strata, half the rows rejected
+    assert plan.spare_rows > 32 and any("spare rows" in w for w in plan.warnings)
+    assert not any("spare rows" in w for w in build_plan(many).warnings)  # at p = 0.9 one-row strata need none
+    assert not any("spare rows" in w for w in build_plan(reviews(1000)).warnings)

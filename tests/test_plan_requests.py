@@ -1,0 +1,148 @@
+"""Requests (--emit-batch), the JSON contract (--json) and the rich summary."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from plan_specs import cat, reviews, spec
+from rich.console import Console
+
+from synthc import ir
+from synthc.plan import build_plan, iter_calls, render, write_batch
+from synthc.plan.requests import fill, messages, output_schema
+
+CONTRACT_KEYS = {"dataset", "rows", "seed", "calls", "lower_bound_calls", "rows_per_call", "prompt_tokens_est",
+                 "completion_tokens_est", "cost_est_usd", "strata", "marginals"}
+
+
+def test_fill_placeholders_and_literal_braces():
+    row = {"name": "Ada", "n": 3, "ok": True, "x": 2.5}
+    assert fill("Hi {name}, {n} {ok} {x} {{name}} {{}}", row) == "Hi Ada, 3 true 2.5 {name} {}"
+    assert fill("{missing}", row) == "{missing}"
+
+
+def test_output_schema_asks_for_exactly_k_rows_with_ids():
+    sp = reviews()
+    schema = output_schema(sp, sp.prompts[0], 3)
+    rows = schema["properties"]["rows"]
+    assert rows["minItems"] == rows["maxItems"] == 3
+    assert rows["items"]["required"] == ["id", "review"]
+    assert schema["additionalProperties"] is False and rows["items"]["additionalProperties"] is False
+
+
+def test_messages_render_each_row_under_a_numbered_header():
+    sp = reviews()
+    rows = [{"id": "r1", "sentiment": "positive", "rating": 5}, {"id": "r2", "sentiment": "negative", "rating": 1}]
+    system, user = messages(sp, sp.prompts[0], rows)
+    assert system == {"role": "system", "content": "You write realistic reviews."}
+    body = user["content"]
+    assert "### Row 1 (id: r1)\nWrite a positive product review that rates the product 5/5." in body
+    assert "### Row 2 (id: r2)\nWrite a negative product review that rates the product 1/5." in body
+    assert "exactly 2 items" in body
+    (single,) = messages(sp, sp.prompts[0].model_copy(update={"system": None}), rows[:1])
+    assert "### Row" not in single["content"] and '"id": "r1"' in single["content"]
+
+
+def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
+    sp = reviews(120)
+    plan = build_plan(sp)
+    path = tmp_path / "batch.jsonl"
+    n = write_batch(plan, sp, str(path))
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert n == len(lines) == plan.calls
+    (pp,) = plan.prompts
+    calls = {c.id: c for c in iter_calls(pp, plan.strata)}
+    assert [x["custom_id"] for x in lines] == list(calls)
+    for line in lines:
+        assert set(line) == {"custom_id", "method", "url", "body"}
+        assert line["method"] == "POST" and line["url"] == "/v1/chat/completions"
+        body = line["body"]
+        assert set(body) == {"model", "messages", "response_format", "temperature", "max_tokens", "seed"}
+        assert body["model"] == "gpt-4o-mini"
+        fmt = body["response_format"]
+        assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+        call = calls[line["custom_id"]]
+        k = len(call.rows)
+        assert fmt["json_schema"]["schema"]["properties"]["rows"]["maxItems"] == k
+        user = body["messages"][-1]["content"]
+        for s, i in call.rows:
+            st = plan.strata[s]
+            assert f"{st.key}-{i:06d}" in user or k == 1
+            assert f"Write a {st.values['sentiment']} product review that rates the product {st.values['rating']}/5" in user
+        assert 0 < body["max_tokens"] <= plan.profile.max_output_tokens
+    assert len({x["body"]["seed"] for x in lines}) == len(lines)
+    again = io.StringIO()
+    write_batch(plan, sp, again)
+    assert again.getvalue() == path.read_text()
+
+
+def test_json_contract():
+    plan = build_plan(reviews(200))
+    out = plan.to_json_dict()
+    assert CONTRACT_KEYS <= set(out)
+    json.dumps(out)  # serialisable as is
+    assert out["dataset"] == "test" and out["rows"] == 200 and out["seed"] == 7
+    assert out["calls"] == out["lower_bound_calls"] == plan.calls
+    assert out["rows_per_call"] == 25
+    assert sum(s["rows"] for s in out["strata"]) == 200
+    assert all(set(s) >= {"values", "rows"} for s in out["strata"])
+    assert set(out["marginals"]) == {"sentiment", "rating"}
+    assert out["marginals"]["sentiment"]["negative"] == {"target_share": 0.3, "planned_rows": 60}
+    assert out["marginals"]["rating"]["1"]["planned_rows"] == 30
+    assert isinstance(out["cost_est_usd"], float)
+
+
+def test_json_without_prompts():
+    plan = build_plan(spec([cat("c", {"x": 0.5, "y": 0.5})], 10))
+    out = plan.to_json_dict()
+    assert out["calls"] == 0 and out["rows_per_call"] is None and out["cost_est_usd"] == 0.0
+
+
+def test_render_shows_strata_calls_cost_and_warnings():
+    plan = build_plan(reviews(12))
+    console = Console(record=True, width=140)
+    render(plan, console)
+    out = console.export_text()
+    assert "Strata (5)" in out and "Calls (round 1)" in out and "Marginals" in out
+    assert re.search(r"write\s+│\s+gpt-4o-mini", out)
+    assert f"{plan.calls} calls" in out and "$" in out
+    assert "warning:" in out and "fewer than 5 rows" in out
+
+
+def test_render_problem_plan():
+    from plan_specs import constraint, eq, implies, lit, op, ref
+
+    rule = constraint("neg_low", implies(eq("s", "neg"), op("<=", ref("r", "number"), lit(1))))
+    sp = spec([cat("s", {"neg": 0.5, "pos": 0.5}), cat("r", {1: 0.1, 2: 0.9}, kind="int")], 10, constraints=[rule])
+    console = Console(record=True, width=140)
+    render(build_plan(sp), console)
+    assert "SDS029" in console.export_text()
+
+
+def test_batch_schema_types_every_output_field():
+    outputs = (
+        ir.Field(name="label", role="generated", prompt="p", type=ir.Type(kind="enum", values=("bug", "question"))),
+        ir.Field(name="score", role="generated", prompt="p", type=ir.Type(kind="int", low=1, high=5)),
+        ir.Field(name="tags", role="generated", prompt="p", type=ir.Type(kind="list", item=ir.Type(kind="text")),
+                 hints=ir.LengthHints(items=(2, 4))),
+        ir.Field(name="ok", role="generated", prompt="p", type=ir.Type(kind="bool")),
+    )
+    from plan_specs import prompt
+
+    sp = spec([cat("topic", {"a": 0.5, "b": 0.5}), *outputs], 6,
+              prompts=[prompt("p", "About {topic}: {{literal}}", ("topic",), tuple(f.name for f in outputs))])
+    plan = build_plan(sp)
+    buf = io.StringIO()
+    write_batch(plan, sp, buf)
+    line = json.loads(buf.getvalue().splitlines()[0])
+    item = line["body"]["response_format"]["json_schema"]["schema"]["properties"]["rows"]["items"]
+    props = item["properties"]
+    assert item["required"] == ["id", "label", "score", "tags", "ok"]
+    assert props["label"]["enum"] == ["bug", "question"]
+    assert props["score"]["type"] == "integer" and props["score"]["minimum"] == 1
+    assert props["tags"]["type"] == "array" and (props["tags"]["minItems"], props["tags"]["maxItems"]) == (2, 4)
+    assert props["ok"]["type"] == "boolean"
+    assert "About a: {literal}" in line["body"]["messages"][-1]["content"] or \
+           "About b: {literal}" in line["body"]["messages"][-1]["content"]
