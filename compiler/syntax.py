@@ -116,7 +116,7 @@ def _all_syntax_errors(text: str, path: str, first: UnexpectedInput) -> list[Dia
                     continue  # the unclosed block is what made the next declaration fail: one error, not two
                 diags.append(_unclosed(lines, a, b, path))
             else:
-                diags.append(_syntax_diagnostic(e, text, path))
+                diags.append(_syntax_diagnostic(e, chunk, path))  # the chunk keeps the file's line numbers
     return sorted(diags, key=lambda d: (d.span.line, d.span.col))
 
 
@@ -158,9 +158,9 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
         return Diagnostic("SDS002", f"unexpected character {shown}", Span(path, e.line, e.column, e.line, e.column + 1),
                           _char_hint(ch))
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
-        n = text.count("\n") + 1
-        last = text.split("\n")[-1]
-        col = len(last) + 1
+        lines = text.split("\n")
+        n = max((i + 1 for i, ln in enumerate(lines) if ln.strip()), default=1)
+        col = len(lines[n - 1].rstrip()) + 1
         expected = sorted(_describe(t) for t in getattr(e, "expected", ()) or ())
         hint = f"expected {_join(expected)}" if expected else None
         if "`}`" in expected:
@@ -168,7 +168,7 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
         return Diagnostic("SDS001", "unexpected end of file", Span(path, n, col, n, col + 1), hint)
     assert isinstance(e, UnexpectedToken)
     tok = e.token
-    expected = sorted({_describe(t) for t in e.expected if not t.startswith("__ANON") or True})
+    expected = sorted({_describe(t) for t in _acceptable(e)})
     span = _tok_span(path, tok)
     shown = str(tok).split("\n")[0]
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
@@ -178,9 +178,21 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
     else:
         hint = f"expected {_join(expected)}"
     line = text.split("\n")[tok.line - 1] if tok.line else ""
-    if line.split(" ", 1)[0] in DECL_KEYWORDS and not keywords & set(expected):
-        hint = "is a `}` missing above? this line starts a new declaration inside an unclosed block"
+    words = line.split()
+    if words and words[0] in DECL_KEYWORDS and not keywords & set(expected):
+        if tok.column == 1:
+            hint = "the declaration above is not finished: is a value, `)` or `}` missing?"
+        elif len(words) > 1 and line.index(words[1]) + 1 == tok.column:  # a keyword read as a setting name
+            hint = "is a `}` missing above? this line starts a new declaration inside an unclosed block"
     return Diagnostic("SDS001", f"unexpected `{shown}`", span, hint)
+
+
+def _acceptable(e: UnexpectedToken) -> set[str]:
+    """The tokens that could really come next: LALR's `expected` also lists those of default reductions."""
+    try:
+        return set(e.interactive_parser.accepts()) or set(e.expected)
+    except Exception:  # the interactive parser is an aid for the message only
+        return set(e.expected)
 
 
 def _char_hint(ch: str) -> str | None:

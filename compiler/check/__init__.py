@@ -106,10 +106,19 @@ class Checker:
         final = self.final_of.get(key)
         if final is None:
             module = key.module
-            source = f"std.{module[4:-4]}" if module.startswith("std/") else f'"{module}"'
+            source = f"std.{module[4:-4]}" if module.startswith("std/") else f'"{self._relative(module)}"'
             self.report(Diagnostic("SDS010", f"`{key.name}` (declared in {module}) is not part of this dataset",
                                    span, f"import it into the spec too: from {source} import {key.name}"))
         return final
+
+    def _relative(self, module_id: str) -> str:
+        """How the root spec would name a project module in an import: relative to its own folder."""
+        import os
+        target, root = self.modules[module_id].path, self.root.path
+        if target is None or root is None:
+            return module_id
+        rel = Path(os.path.relpath(target.resolve(), root.resolve().parent)).as_posix()
+        return rel if rel.startswith("..") else "./" + rel
 
     def fragment_text(self, key: Key) -> str | None:
         return self.pc.fragment_text(key)
@@ -576,11 +585,18 @@ class Checker:
         return False
 
     def prompts(self) -> list[ir.Prompt]:
+        named = set()  # prompts some field declaration names with `from`, whether or not that field checked
+        for key in self.included.values():
+            d = self.decl(key)
+            if isinstance(d, ast.Field) and d.source is not None:
+                found = self.lookup(self.modules[key.module], d.source)
+                if found is not None:
+                    named.add(self.final_of.get(found[0]))
         out = []
         for final, key in self.included.items():
             if isinstance(self.decl(key), ast.Prompt):
                 outputs = [f.name for f in self._fields.values() if f.role == "generated" and f.prompt == final]
-                p = self.pc.prompt(final, key, outputs)
+                p = self.pc.prompt(final, key, outputs, unused=final not in named)
                 if p is not None:
                     out.append(p)
         return out

@@ -114,8 +114,9 @@ class ExprChecker:
                                          caller.def_stack))
         found = self.c.lookup(scope.module, node.name)
         if found is None:
-            names = list(scope.module.scope) + list(scope.params)
-            hint = did_you_mean(node.name, names)
+            values = [n for n, (k, _) in scope.module.scope.items()
+                      if isinstance(self.c.decl(k), (ast.Field, ast.Fragment))]
+            hint = did_you_mean(node.name, values + list(scope.params))
             return self.error("SDS010", f"undefined name `{node.name}`", node.span, hint)
         key, decl = found
         if isinstance(decl, ast.Field):

@@ -104,6 +104,6 @@ def _describe(f: ir.Field) -> str:
     if t.kind == "int" and t.low is not None and (f.dist is None or f.dist.kind != "shares"):
         return f"{t.low}..{t.high}"
     dom = _domain(f) or ()
-    shown = ", ".join(repr(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
-                      for v in dom[:6])
+    from .exprs import _show
+    shown = ", ".join(_show(v) for v in dom[:6])
     return shown + (", ..." if len(dom) > 6 else "")

@@ -148,7 +148,7 @@ class _Loader:
             shown = target.relative_to(self.root_dir)
         except ValueError:
             self.diagnostics.append(Diagnostic(
-                "SDS022", f"import path `{rel}` leaves the project ({self.root_dir})", imp.module_span,
+                "SDS022", f"import path `{rel}` leaves the project", imp.module_span,
                 "a spec may import files inside its project only (the folder with synthc.toml or .git)",
             ))
             return None
@@ -210,13 +210,14 @@ def _bind_import(prog: Program, info: ModuleInfo, imp: ast.Import) -> None:
     for item in names:
         key = exported.get(item.name)
         if key is None:
-            re_export = target.scope.get(item.name)
+            re_export = _imported_by(target, item.name)
             hint = did_you_mean(item.name, exported) or (
                 f"`{target_id}` declares: {', '.join(sorted(exported))}" if exported else None)
             message = f"`{target_id}` has no declaration `{item.name}`"
             if re_export is not None:
                 message = f"`{target_id}` imports `{item.name}` but does not declare it"
-                hint = f"import it from `{re_export[0].module}` directly"
+                source = re_export.module if not re_export.is_file else f'"{re_export.module}"'
+                hint = f"import it from the module that declares it ({source}, as `{target_id}` does)"
             prog.diagnostics.append(Diagnostic("SDS023", message, item.span, hint))
             continue
         local = item.alias or item.name
@@ -226,6 +227,15 @@ def _bind_import(prog: Program, info: ModuleInfo, imp: ast.Import) -> None:
                                                f"import it under another name: `{item.name} as other_name`"))
             continue
         info.scope[local] = (key, item)
+
+
+def _imported_by(module: ModuleInfo, name: str) -> ast.Import | None:
+    """The import through which `module` brings `name` into its scope, read from its source."""
+    for d in module.ast.decls:
+        if isinstance(d, ast.Import) and d.names is not None:
+            if any((n.alias or n.name) == name for n in d.names):
+                return d
+    return None
 
 
 def span_of(decl: Named) -> Span:

@@ -101,7 +101,7 @@ class PromptChecker:
                 return False
             t.text += text
             if expr.name not in t.fragments:
-                t.fragments.append(key.name)
+                t.fragments.append(expr.name)
             return True
         self.report("SDS012", "a template is built from strings and fragments joined with +", _span(expr))
         return False
@@ -142,7 +142,7 @@ class PromptChecker:
 
     # ---- prompts -------------------------------------------------------------
 
-    def prompt(self, final: str, key: Key, outputs: list[str]) -> ir.Prompt | None:
+    def prompt(self, final: str, key: Key, outputs: list[str], unused: bool) -> ir.Prompt | None:
         decl: ast.Prompt = self.c.decl(key)
         module = self.c.modules[key.module]
         values: dict[str, ast.Setting] = {}
@@ -177,7 +177,7 @@ class PromptChecker:
             inputs += [f for f in fields if f not in inputs]
             frags += [f for f in t.fragments if f not in frags]
             templates[role] = ir.Template(text=t.text, fields=tuple(fields), fragments=tuple(t.fragments))
-        if not outputs:
+        if unused:
             self.c.report(Diagnostic("SDS101", f"prompt `{final}` writes no field", decl.name_span,
                                      f"declare one: field body: text from {final}", severity="warning"))
         return ir.Prompt(
@@ -207,8 +207,27 @@ class PromptChecker:
             if v is None:
                 self.report("SDS007", "example values are literals, lists or objects", _span(value))
                 continue
+            if not self._example_fits(name, v, value):
+                continue
             out[name] = v
         return out
+
+    def _example_fits(self, name: str, v, node) -> bool:
+        """An example value must be one the field could hold: the right kind, a declared category value."""
+        from .exprs import _show
+        t = self.c.field_t(name)
+        kind = {str: "string", bool: "bool", int: "number", float: "number", list: "list", dict: "object"}[type(v)]
+        if t.kind == "error":
+            return False
+        if kind != t.kind:
+            self.report("SDS012", f"example value {_show(v) if kind not in ('list', 'object') else 'a ' + kind} "
+                                  f"does not fit {t.describe()}", _span(node))
+            return False
+        if t.values is not None and v not in t.values:
+            self.report("SDS011", f"{_show(v)} is not a value of `{name}`", _span(node),
+                        did_you_mean(str(v), [str(x) for x in t.values]))
+            return False
+        return True
 
     def _number(self, s: ast.Setting | None, lo, hi, integral: bool):
         if s is None:
