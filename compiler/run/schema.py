@@ -1,7 +1,10 @@
 """The JSON schema of a call's rows, built from the IR types of the prompt's outputs.
 
 Written for OpenAI's strict structured outputs (every property required, no extra properties) and for
-llama.cpp's grammar, which reads the same subset: enum, integer/number bounds, array item counts, `date` format.
+llama.cpp's grammar, which reads the same subset. Measured with llama-cpp-python 0.3.36: enum, `format: date`,
+minLength/maxLength and array item counts are enforced; minimum/maximum are ignored (so small int ranges are
+also listed as an enum); a `pattern` with `\\d` crashes the server (client.grammar_safe rewrites it), so dates
+use `format: date` and no pattern.
 """
 
 from __future__ import annotations
