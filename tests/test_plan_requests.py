@@ -42,7 +42,7 @@ def test_messages_render_each_row_under_a_numbered_header():
     assert "### Row 2 (id: r2)\nWrite a negative product review that rates the product 1/5." in body
     assert "exactly 2 items" in body
     (single,) = messages(sp, sp.prompts[0].model_copy(update={"system": None}), rows[:1])
-    assert "### Row" not in single["content"] and '"id": "r1"' in single["content"]
+    assert "### Row" not in single["content"] and "id" not in single["content"]  # one row: nothing to match
 
 
 def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
@@ -146,3 +146,10 @@ def test_batch_schema_types_every_output_field():
     assert props["ok"]["type"] == "boolean"
     assert "About a: {literal}" in line["body"]["messages"][-1]["content"] or \
            "About b: {literal}" in line["body"]["messages"][-1]["content"]
+
+
+def test_one_row_calls_ask_for_the_bare_row_without_an_id():
+    sp = reviews()
+    schema = output_schema(sp, sp.prompts[0], 1)
+    assert "rows" not in schema["properties"] and "id" not in schema["properties"]
+    assert schema["required"] == list(sp.prompts[0].outputs)

@@ -3,7 +3,8 @@ the JSON schema of the call's rows for `response_format`. `synthc plan --emit-ba
 Batch API input format; the build runner sends the same bodies.
 
 Messages: [system (when the prompt has one), user]. The user message renders the template once per row under
-a numbered header with the row's id, then asks for `{"rows": [...]}` with exactly k items in order.
+a numbered header with the row's id, then asks for `{"rows": [...]}` with exactly k items in order. A one-row
+call asks for the bare row object, without an id to copy: small models (the embedded 135M one) garble ids.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 from typing import IO, Iterator, Mapping
 
 from .. import ir
-from ..run.schema import response_format, rows_schema
+from ..run.schema import response_format, row_schema, rows_schema
 from .model import Plan, PromptPlan
 from .rows import Call, RowSource, iter_calls
 
@@ -62,8 +63,9 @@ def _length_note(h: ir.LengthHints) -> str:
 
 
 def output_schema(spec: ir.Spec, prompt: ir.Prompt, k: int) -> dict:
-    """`{"rows": [k row objects]}`, each with the row's `id` and the prompt's outputs."""
-    return rows_schema([spec.field(n) for n in prompt.outputs], k)
+    """`{"rows": [k row objects]}`, each with the row's `id` and the prompt's outputs; for k = 1 the bare row."""
+    fields = [spec.field(n) for n in prompt.outputs]
+    return row_schema(fields, with_id=False) if k == 1 else rows_schema(fields, k)
 
 
 def schema_name(prompt: ir.Prompt) -> str:
@@ -98,11 +100,12 @@ def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping]) -> list[dict
         parts.append(f"Write {k} rows, one for each numbered request below.")
         for i, row in enumerate(rows, 1):
             parts.append(f"### Row {i} (id: {row['id']})\n{fill(prompt.user.text, row)}")
-    ident = f'"id": {json.dumps(rows[0]["id"])}' if k == 1 else '"id" (its row\'s id from the header)'
-    parts.append(
-        f'Answer with one JSON object {{"rows": [...]}} holding exactly {k} item{"s" * (k != 1)}'
-        f"{', in the order above' if k > 1 else ''}. Each item has {ident} and these fields:\n"
-        + _describe_outputs(spec, prompt))
+    if k == 1:
+        parts.append("Answer with one JSON object with these fields:\n" + _describe_outputs(spec, prompt))
+    else:
+        parts.append(
+            f'Answer with one JSON object {{"rows": [...]}} holding exactly {k} items, in the order above. '
+            f"Each item has \"id\" (its row's id from the header) and these fields:\n" + _describe_outputs(spec, prompt))
     out.append({"role": "user", "content": "\n\n".join(parts)})
     return out
 
