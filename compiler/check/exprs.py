@@ -284,6 +284,10 @@ class ExprChecker:
                 re.compile(pattern.value)
             except re.error as e:
                 return self.error("SDS019", f"invalid regular expression: {e.msg}", pattern.span)
+            if re.search(r"\(\?<?[=!]|\\[1-9]|\(\?P=", pattern.value):  # DuckDB validates with RE2
+                return self.error("SDS019", "the pattern uses a look-around or a back-reference, which validation "
+                                            "(DuckDB, RE2) cannot run", pattern.span,
+                                  "rewrite it without (?=, (?!, (?<=, (?<! or \\1")
         integral = result == "number"
         return ir.Expr(kind="call", type=result, fn=node.fn, args=tuple(args)), T(result, integral=integral)
 

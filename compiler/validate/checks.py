@@ -1,0 +1,151 @@
+"""Runs a spec's checks on the table `data`: schema, each constraint, and the marginals of categorical fields."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import math
+import uuid
+from typing import Any
+
+import duckdb
+
+from ..ir import Constraint, Spec, Value
+from .load import TABLE, Loaded, coerce
+from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
+from .sql import dataset_query, duplicates_query, ident, inline_sql, marginal_query, row_predicate, violations_query
+from .targets import target_shares
+
+EXAMPLES = 3
+
+
+def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> ValidationReport:
+    """Every check of `spec` on the rows `loaded` holds."""
+    targets = {f.name: {coerce(v, loaded.columns.get(f.name)): s for v, s in t.items()}
+               for f in spec.fields if f.role == "sampled" and f.categorical
+               for t in [target_shares(spec, f.name)] if t is not None}
+    checks = [schema_check(spec, loaded)]
+    for c in spec.constraints:
+        checks.append(row_check(c, loaded) if c.kind == "row" else dataset_check(c, loaded, targets))
+    marginals = [marginal(name, t, loaded) for name, t in targets.items() if name in loaded.columns]
+    return ValidationReport(rows=loaded.rows, checks=tuple(checks), marginals=tuple(marginals), source=source,
+                            load_sql=loaded.load_sql or None)
+
+
+def schema_check(spec: Spec, loaded: Loaded) -> CheckResult:
+    """Every spec field is a column, and every value of it parses as the field's type."""
+    missing = [f.name for f in spec.fields if f.name not in loaded.columns]
+    examples: list[dict] = [{"column": m, "missing": True} for m in missing]
+    problems = [_missing(missing)] if missing else []
+    for c, (n, shown) in loaded.bad_values.items():
+        problems.append(f"{n} value{'s' * (n != 1)} of `{c}` {'are' if n != 1 else 'is'} not {_a(loaded.casts[c])}")
+        examples += [{"column": c, "value": v} for v in shown]
+    sql = ";\n".join(s for s in (f"DESCRIBE {ident(TABLE)}", loaded.schema_sql) if s)
+    violations = len(missing) + sum(n for n, _ in loaded.bad_values.values())
+    return CheckResult(name="schema", kind="schema", passed=violations == 0, violations=violations, sql=sql,
+                       examples=tuple(examples[:2 * EXAMPLES]), detail="; ".join(problems) or None)
+
+
+def row_check(c: Constraint, loaded: Loaded) -> CheckResult:
+    """Counts the rows whose predicate is not TRUE (false or NULL) and keeps the first few."""
+    shown = inline_sql(*violations_query(c.expr, TABLE))
+    missing = [f for f in c.fields if f not in loaded.columns]
+    if missing:
+        return CheckResult(name=c.name, kind="row", passed=False, violations=None, sql=shown, detail=_missing(missing))
+    pred, params = row_predicate(c.expr)
+    where = f"FROM {ident(TABLE)} WHERE {pred} IS NOT TRUE"
+    try:
+        # one pass of the predicate: the count and the first few offending row ids
+        n, first = loaded.con.execute(f"SELECT count(*), min(rowid, {EXAMPLES}) {where}", params).fetchone()
+        examples = []
+        if n:
+            cols = ", ".join(ident(f) for f in c.fields)
+            cur = loaded.con.execute(f"SELECT rowid + 1, {cols} FROM {ident(TABLE)} WHERE rowid IN "
+                                     f"(SELECT unnest(?)) ORDER BY rowid", [first])
+            examples = [{"row": r[0], "values": {f: jsonable(v) for f, v in zip(c.fields, r[1:])}}
+                        for r in cur.fetchall()]
+    except duckdb.Error as e:
+        return _could_not_run(c, shown, e)
+    return CheckResult(name=c.name, kind="row", passed=n == 0, violations=n, sql=shown, examples=tuple(examples))
+
+
+def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]]) -> CheckResult:
+    """Measures the aggregates once and evaluates the constraint on them (NULL, e.g. no rows, fails)."""
+    try:
+        sql, params = dataset_query(c, TABLE, targets)
+    except KeyError as e:
+        return CheckResult(name=c.name, kind="dataset", passed=False, violations=None, sql="",
+                           detail=f"the spec sets no target shares for `{e.args[0]}`")
+    shown = inline_sql(sql, params)
+    missing = [f for f in c.fields if f not in loaded.columns]
+    if missing:
+        return CheckResult(name=c.name, kind="dataset", passed=False, violations=None, sql=shown,
+                           detail=_missing(missing))
+    try:
+        cur = loaded.con.execute(sql, params)
+        row = cur.fetchone()
+        names = [d[0] for d in cur.description]
+        values = {n: jsonable(v) for n, v in zip(names[:-1], row[:-1])}
+        passed = bool(row[-1])
+        violations, examples = (0 if passed else 1), []
+        if c.expr.kind == "call" and c.expr.fn == "unique":
+            violations, examples = _duplicates(c, loaded)
+    except duckdb.Error as e:
+        return _could_not_run(c, shown, e)
+    return CheckResult(name=c.name, kind="dataset", passed=passed, violations=violations, sql=shown,
+                       values=values, examples=tuple(examples))
+
+
+def _duplicates(c: Constraint, loaded: Loaded) -> tuple[int, list[dict]]:
+    sql, params = duplicates_query(c.expr, TABLE)
+    extra = loaded.con.execute(f"SELECT coalesce(sum(copies - 1), 0) FROM ({sql})", params).fetchone()[0]
+    cur = loaded.con.execute(f"{sql}\nLIMIT {EXAMPLES}", params)
+    names = [d[0] for d in cur.description]
+    return int(extra), [{n: jsonable(v) for n, v in zip(names, r)} for r in cur.fetchall()]
+
+
+def marginal(field: str, target: dict[Value, float], loaded: Loaded) -> MarginalResult:
+    """Target vs actual share of each value of a categorical field (values seen but not targeted: target 0)."""
+    sql, params = marginal_query(field, target, TABLE)
+    values = []
+    for tv, av, share, count in loaded.con.execute(sql, params).fetchall():
+        actual = count / loaded.rows if loaded.rows else 0.0
+        values.append(MarginalValue(value=jsonable(tv if tv is not None else av), target=share, actual=actual,
+                                    count=count))
+    tvd = 0.5 * sum(abs(v.actual - v.target) for v in values)
+    return MarginalResult(field=field, values=tuple(values), tvd=tvd, sql=inline_sql(sql, params))
+
+
+def jsonable(v) -> Any:
+    """A DuckDB result value as plain JSON data."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, (datetime.date, datetime.datetime, datetime.time)):
+        return v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (uuid.UUID, datetime.timedelta)):
+        return str(v)
+    return str(v)
+
+
+def _missing(cols: list[str]) -> str:
+    names = ", ".join(f"`{c}`" for c in cols)
+    return f"column{'s' * (len(cols) != 1)} {names} {'are' if len(cols) != 1 else 'is'} missing from DATA"
+
+
+def _could_not_run(c: Constraint, sql: str, e: Exception) -> CheckResult:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return CheckResult(name=c.name, kind=c.kind, passed=False, violations=None, sql=sql,
+                       detail=f"DuckDB could not run this check: {msg}")
+
+
+def _a(sql_type: str) -> str:
+    return {"BIGINT": "an integer", "DOUBLE": "a number", "DATE": "a date (YYYY-MM-DD)", "BOOLEAN": "true or false",
+            "VARCHAR": "text"}.get(sql_type, sql_type)

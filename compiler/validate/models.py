@@ -1,0 +1,96 @@
+"""What `validate` found: frozen models and their report.json shapes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from ..ir import Value
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CheckResult(_Frozen):
+    """One check. kind row: a row constraint, `violations` counts the rows that break it. kind dataset: a
+    dataset constraint, `violations` is 0 or 1 (for a bare unique(...): the rows repeating an earlier tuple).
+    kind schema: spec fields missing from the data or values that do not parse as their type.
+    `violations` is None when the check could not run (`detail` says why); such a check has failed.
+    `sql` reruns the check (on the table `data`, see ValidationReport.load_sql); `values` holds the aggregates
+    a dataset check measured; `examples` up to 3 offending rows (`row` counts from 1) or repeated tuples."""
+
+    name: str
+    kind: Literal["row", "dataset", "schema"]
+    passed: bool
+    violations: Optional[int]
+    sql: str
+    examples: tuple[dict[str, Any], ...] = ()
+    values: dict[str, Any] = {}
+    detail: Optional[str] = None
+
+    def to_json_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "passed": self.passed, "violations": self.violations,
+                "sql": self.sql, "examples": list(self.examples), "values": dict(self.values), "detail": self.detail}
+
+
+class MarginalValue(_Frozen):
+    value: Optional[Value]  # None: rows with no value
+    target: float
+    actual: float
+    count: int
+
+    @property
+    def key(self) -> str:
+        return value_key(self.value)
+
+
+class MarginalResult(_Frozen):
+    """Target vs actual shares of one categorical field; tvd = 0.5 * sum |actual - target|."""
+
+    field: str
+    values: tuple[MarginalValue, ...]
+    tvd: float
+    sql: str
+
+
+class ValidationReport(_Frozen):
+    rows: int
+    checks: tuple[CheckResult, ...]
+    marginals: tuple[MarginalResult, ...] = ()
+    source: Optional[str] = None  # the data file; None for rows passed in memory
+    load_sql: Optional[str] = None  # creates the table `data` the checks' SQL reads
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    @property
+    def tvd(self) -> dict[str, float]:
+        return {m.field: m.tvd for m in self.marginals}
+
+    def to_json_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "passed": self.passed,
+            "source": self.source,
+            "load_sql": self.load_sql,
+            "checks": [c.to_json_dict() for c in self.checks],
+            "marginals": {m.field: {v.key: {"target": v.target, "actual": v.actual, "count": v.count}
+                                    for v in m.values} for m in self.marginals},
+            "tvd": self.tvd,
+        }
+
+
+def value_key(v) -> str:
+    """A data value as a JSON object key: text as is, true/false, numbers as written, null."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v if isinstance(v, str) else str(v)
