@@ -256,8 +256,16 @@ def test_render_shows_failures_examples_and_marginals(tmp_path):
 
 
 def test_pattern_duckdb_cannot_run_fails_the_check_with_a_reason(tmp_path):
-    # Python's re accepts look-ahead, so the checker does; RE2 does not
-    spec = spec_of(tmp_path, SPEC + 'constraint ahead: not matches(body, "(?=http)")\n')
+    # The checker rejects the regexes it knows RE2 cannot run (SDS019); a pattern that slips past it, or IR
+    # written by another tool, must still fail the check with a reason rather than crash validation.
+    from synthc import ir
+
+    base = spec_of(tmp_path)
+    body = ir.Expr(kind="ref", type="string", field="body")
+    pattern = ir.Expr(kind="lit", type="string", value="(?=http)")
+    ahead = ir.Constraint(name="ahead", kind="row", fields=("body",), expr=ir.Expr(
+        kind="op", type="bool", op="not", args=(ir.Expr(kind="call", type="bool", fn="matches", args=(body, pattern)),)))
+    spec = base.model_copy(update={"constraints": base.constraints + (ahead,)})
     check = by_name(validate_rows(spec, ROWS))["ahead"]
     assert not check.passed and check.violations is None
     assert check.detail.startswith("DuckDB could not run this check:")
