@@ -182,7 +182,7 @@ class Template(Node):
 
 class Prompt(Node):
     """How an LLM writes `outputs` from `inputs`. rows_per_call None means auto (the planner decides);
-    max_tokens caps the completion of one call (so it also bounds the rows per call)."""
+    max_tokens is per row: a call of k rows may use k * max_tokens completion tokens (within the model's limit)."""
 
     name: str
     system: Optional[Template] = None

@@ -148,7 +148,10 @@ def test_rows_per_call_takes_the_tightest_limit():
     assert k == math.floor((2000 / 1.25 - 8) / 200) and not warnings  # auto: no complaint
     k, warnings = rows_per_call(pr.model_copy(update={"rows_per_call": 20}), profile(max_output_tokens=2000), TOKENS)
     assert k == math.floor((2000 / 1.25 - 8) / 200) and "output token limit" in warnings[0]
-    assert rows_per_call(pr.model_copy(update={"max_tokens": 1000}), profile(), TOKENS)[0] == math.floor((800 - 8) / 200)
+    # max_tokens is per row: it does not cut rows per call, but a cap below a row's estimate is warned about
+    assert rows_per_call(pr.model_copy(update={"max_tokens": 1000}), profile(), TOKENS) == (25, [])
+    k, warnings = rows_per_call(pr.model_copy(update={"max_tokens": 150}), profile(), TOKENS)
+    assert k == 25 and any("max_tokens = 150 per row" in w for w in warnings)
     k, _ = rows_per_call(pr, profile(context_tokens=3000), TOKENS)
     assert k == math.floor((3000 - 100 - 1.25 * 8) / (30 + 1.25 * 200))
     k, warnings = rows_per_call(pr, profile(max_output_tokens=100), TOKENS)

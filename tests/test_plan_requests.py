@@ -11,7 +11,7 @@ from rich.console import Console
 
 from synthc import ir
 from synthc.plan import build_plan, iter_calls, render, write_batch
-from synthc.plan.requests import fill, messages, output_schema
+from synthc.plan.requests import fill, max_tokens, messages, output_schema
 
 CONTRACT_KEYS = {"dataset", "rows", "seed", "calls", "lower_bound_calls", "rows_per_call", "prompt_tokens_est",
                  "completion_tokens_est", "cost_est_usd", "strata", "marginals"}
@@ -153,3 +153,14 @@ def test_one_row_calls_ask_for_the_bare_row_without_an_id():
     schema = output_schema(sp, sp.prompts[0], 1)
     assert "rows" not in schema["properties"] and "id" not in schema["properties"]
     assert schema["required"] == list(sp.prompts[0].outputs)
+
+
+def test_max_tokens_is_per_row_in_the_request():
+    sp = reviews()
+    prompt = sp.prompts[0].model_copy(update={"max_tokens": 300})
+    sp = sp.model_copy(update={"prompts": (prompt,)})
+    plan = build_plan(sp)
+    (pp,) = plan.prompts
+    small = max_tokens(pp, prompt, 1, 16_384)
+    assert max_tokens(pp, prompt, 4, 16_384) - small == 3 * 300
+    assert max_tokens(pp, prompt, 100, 2_000) == 2_000  # never above the model's output limit

@@ -72,7 +72,7 @@ def spare_rows(n: int, p: float, confidence: float = CONFIDENCE) -> int:
 def rows_per_call(prompt: ir.Prompt, profile: ModelProfile, tokens: TokenModel) -> tuple[int, list[str]]:
     """k for one prompt, and a warning for every limit that cut it below what was asked."""
     asked = prompt.rows_per_call or profile.max_rows_per_call
-    out_limit = min(profile.max_output_tokens, prompt.max_tokens or profile.max_output_tokens)
+    out_limit = profile.max_output_tokens  # a prompt's max_tokens is per row: it caps rows, not calls
     by_output = math.floor((out_limit / OUTPUT_HEADROOM - tokens.completion_per_call) / tokens.completion_per_row)
     by_context = math.floor((profile.context_tokens - tokens.prompt_per_call - OUTPUT_HEADROOM * tokens.completion_per_call)
                             / (tokens.prompt_per_row + OUTPUT_HEADROOM * tokens.completion_per_row))
@@ -84,6 +84,9 @@ def rows_per_call(prompt: ir.Prompt, profile: ModelProfile, tokens: TokenModel) 
         why = min(limits, key=lambda name: limits[name])
         warnings.append(f"prompt {prompt.name}: {prompt.rows_per_call} rows per call asked, {k} planned "
                         f"({why} of {profile.name})")
+    if prompt.max_tokens and prompt.max_tokens < tokens.completion_per_row:
+        warnings.append(f"prompt {prompt.name}: max_tokens = {prompt.max_tokens} per row, but a row's fields may "
+                        f"need up to {tokens.completion_per_row} tokens; answers may be cut off")
     if tokens.completion_per_call + tokens.completion_per_row > out_limit:
         warnings.append(f"prompt {prompt.name}: one row may need up to {tokens.completion_per_row} completion "
                         f"tokens, more than the {out_limit} allowed; answers may be cut off")

@@ -116,9 +116,10 @@ def call_seed(seed: int, call_id: str) -> int:
 
 
 def max_tokens(plan_prompt: PromptPlan, prompt: ir.Prompt, rows: int, limit: int) -> int:
-    """The prompt's own max_tokens, else the estimate with room to spare (JSON must not be cut off)."""
+    """The prompt's max_tokens for each row (plus the answer's wrapper), else the estimate with room to spare
+    (JSON must not be cut off); never above the model's output limit."""
     if prompt.max_tokens:
-        return prompt.max_tokens
+        return min(limit, rows * prompt.max_tokens + plan_prompt.completion_tokens_per_call)
     est = plan_prompt.completion_tokens_per_call + rows * plan_prompt.completion_tokens_per_row
     return min(limit, int(est * 1.5) + 64)
 
