@@ -45,9 +45,68 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--emit-batch", metavar="FILE.jsonl", help="write round 1 in the OpenAI Batch API input format")
     pl.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics as text or JSON")
 
+    d = sub.add_parser("diff", help="what a spec change does to the data and what it will cost")
+    d.add_argument("paths", nargs="+", metavar="SPEC", help="OLD.sds NEW.sds, or one SPEC with --base REV")
+    d.add_argument("--base", metavar="REV", help="compare SPEC at this git revision with the working copy")
+    out = d.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the diff as one JSON object")
+    out.add_argument("--markdown", action="store_true", help="print GitHub markdown for a pull-request comment")
+    d.add_argument("--old-build", metavar="DIR", help="build folder of the old side (with --new-build)")
+    d.add_argument("--new-build", metavar="DIR", help="build folder of the new side (with --old-build)")
+    d.add_argument("--cache", metavar="DIR", help="answer cache to consult (default: as synthc build)")
+    d.add_argument("--endpoint", metavar="URL", help="as in synthc build: names the endpoint in cache keys")
+    d.add_argument("--model", metavar="NAME", help="as in synthc build")
+
     e = sub.add_parser("explain", help="explain an error code")
     e.add_argument("code", metavar="CODE")
+
+    b = sub.add_parser("build", help="generate the dataset, check it, write it with its report and lock")
+    b.add_argument("spec", metavar="SPEC")
+    _build_flags(b)
+
+    v = sub.add_parser("validate", help="check a data file against a spec's constraints and targets")
+    v.add_argument("spec", metavar="SPEC")
+    v.add_argument("data", metavar="DATA", help=".jsonl, .json, .parquet or .csv")
+    v.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    v.add_argument("--sql", action="store_true", help="show the SQL of failed checks")
+
+    i = sub.add_parser("ingest", help="put OpenAI Batch API output in the cache, then build")
+    i.add_argument("spec", metavar="SPEC")
+    i.add_argument("results", metavar="RESULTS.jsonl")
+    _build_flags(i)
+
+    ca = sub.add_parser("cache", help="inspect or prune the answer cache")
+    cs = ca.add_subparsers(dest="cache_command", required=True, parser_class=_Parser)
+    st = cs.add_parser("stats", help="entries and size of each cache")
+    st.add_argument("--json", action="store_true", help="print one JSON object")
+    g = cs.add_parser("gc", help="remove answers no lock file lists")
+    g.add_argument("--keep-lock", action="append", default=[], metavar="SPEC.lock",
+                   help="keep what this lock lists (repeatable); default: every *.sds.lock under the current folder")
     return p
+
+
+def _build_flags(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--out", default="build", metavar="DIR", help="where the dataset and reports go (default: build/)")
+    b.add_argument("--endpoint", metavar="URL", help="an OpenAI-compatible base URL (…/v1)")
+    b.add_argument("--model", metavar="NAME", help="the model name the endpoint serves")
+    b.add_argument("--concurrency", type=_positive_int, metavar="N", help="calls in flight at most")
+    b.add_argument("--max-calls", type=_positive_int, metavar="N", help="stop (exit 3) before call N+1")
+    b.add_argument("--max-cost", type=float, metavar="USD", help="stop (exit 3) before spending more")
+    b.add_argument("--max-rounds", type=_positive_int, metavar="N", help="stop (exit 3) after N rounds (default 10)")
+    b.add_argument("--frozen", action="store_true", help="fail (exit 2) if the spec changed since its lock")
+    b.add_argument("--offline", action="store_true", help="no network: answers from the cache only")
+    b.add_argument("--csv", action="store_true", help="also write <dataset>.csv")
+    b.add_argument("--json", action="store_true", help="print report.json on stdout")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {n}")
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +261,233 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"check": cmd_check, "fmt": cmd_fmt, "plan": cmd_plan, "explain": cmd_explain}
+# ---- build, ingest, validate, cache ------------------------------------------------
+
+
+def _checked(path: str):
+    """The checked spec, or None after printing its errors."""
+    from .check import check_file
+
+    result = check_file(path, path)
+    if not result.ok:
+        emit_diagnostics(result.diagnostics, result.sources, "text")
+        return None
+    if result.diagnostics:
+        emit_diagnostics(result.diagnostics, result.sources, "text")
+    return result
+
+
+def _build_options(args):
+    from .build.pipeline import BuildOptions
+    from .build.executor import DEFAULT_MAX_ROUNDS
+
+    return BuildOptions(out=Path(args.out), endpoint=args.endpoint, model=args.model, concurrency=args.concurrency,
+                        max_calls=args.max_calls, max_cost=args.max_cost,
+                        max_rounds=args.max_rounds or DEFAULT_MAX_ROUNDS, frozen=args.frozen, offline=args.offline,
+                        csv=args.csv)
+
+
+def _prepared(checked, args):
+    """(Prepared, None) or (None, exit code) after printing why the build cannot start."""
+    from .build.pipeline import BuildResult, prepare
+
+    opts = _build_options(args)
+    prep = prepare(checked.spec, Path(args.spec), opts)
+    if isinstance(prep, BuildResult):
+        if prep.problems:
+            diags = [_problem_diagnostic(p, checked.spans) for p in prep.problems]
+            emit_diagnostics(checked.diagnostics + diags, checked.sources, "text")
+        else:
+            print(f"synthc: error: {prep.message}", file=sys.stderr)
+        return None, prep.exit_code
+    for w in prep.warnings:
+        print(f"synthc: warning: {w}", file=sys.stderr)
+    if prep.plan.warnings:
+        for w in prep.plan.warnings:
+            print(f"synthc: plan: {w}", file=sys.stderr)
+    return prep, None
+
+
+def cmd_build(args) -> int:
+    checked = _checked(args.spec)
+    if checked is None:
+        return EXIT_ERROR
+    prep, code = _prepared(checked, args)
+    if prep is None:
+        return code
+    return _run_build(checked.spec, prep, args)
+
+
+def _run_build(spec, prep, args) -> int:
+    import time
+
+    from rich.text import Text
+
+    from .build.pipeline import run
+    from .build.progress import make_progress
+
+    console = _stderr_console()
+    progress = make_progress(console)
+    started = time.monotonic()
+
+    def say(line: str) -> None:
+        console.print(Text(line))
+
+    try:
+        result = run(spec, Path(args.spec), prep, _build_options(args), progress, say)
+    except KeyboardInterrupt:
+        if hasattr(progress, "close"):
+            progress.close()
+        print(f"synthc: interrupted; every answer received is in the cache ({prep.cache.root}): run the same "
+              "command again to resume", file=sys.stderr)
+        return EXIT_STOPPED
+    _render_build(result, spec, console, time.monotonic() - started)
+    if args.json and result.report is not None:
+        print(json.dumps(result.report, indent=2, sort_keys=True, ensure_ascii=False))
+    return result.exit_code
+
+
+def _render_build(result, spec, console, seconds: float) -> None:
+    from rich.text import Text
+
+    o = result.outcome
+    c = o.counters if o else None
+    if result.exit_code == EXIT_STOPPED:
+        console.print(Text(f"synthc: stopped: {result.message}", style="bold yellow"))
+        if c is not None:
+            console.print(Text(f"  {c.calls} calls made, {c.cache_hits} answers from the cache, "
+                               f"{c.failed_calls} failed; every answer received is in {result.cache_dir}: "
+                               "run the same command again to resume"))
+        if o is not None and o.rejected.counts:
+            top = sorted(o.rejected.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+            console.print(Text("  rejected rows: " + ", ".join(f"{n} {k}" for k, n in top)))
+        return
+    r = result.report
+    failed = [ch["name"] for ch in r["checks"] if not ch["passed"]]
+    cost = "" if r["cost_usd"] is None else f", ${r['cost_usd']:.4f}"
+    console.print(Text(f"{spec.dataset.name}: {r['rows']} rows in {r['rounds']} round{'s' * (r['rounds'] != 1)}; "
+                       f"{r['calls']} calls, {r['cache_hits']} from the cache; "
+                       f"{r['prompt_tokens'] + r['completion_tokens']:,} tokens{cost}; {seconds:.1f} s"))
+    console.print(Text("wrote " + ", ".join(str(p) for p in result.written)))
+    if failed:
+        console.print(Text(f"{len(failed)} of {len(r['checks'])} checks failed: {', '.join(failed)} "
+                           f"(see report.md)", style="bold red"))
+    else:
+        n = len(r["checks"])
+        console.print(Text(f"{'all ' * (n > 1)}{n} check{'s' * (n != 1)} passed", style="bold green"))
+
+
+def cmd_ingest(args) -> int:
+    from .build.ingest import IngestError, ingest
+
+    checked = _checked(args.spec)
+    if checked is None:
+        return EXIT_ERROR
+    prep, code = _prepared(checked, args)
+    if prep is None:
+        return code
+    try:
+        got = ingest(checked.spec, prep.plan, prep.endpoint.identity, prep.cache, Path(args.results))
+    except IngestError as e:
+        print(f"synthc: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    notes = [f"{got.stored} answers stored", f"{got.already} already cached"]
+    if got.failed:
+        notes.append(f"{got.failed} failed in the batch (the build makes them)")
+    if got.unknown:
+        notes.append(f"{len(got.unknown)} custom_ids are no call of this plan (e.g. {got.unknown[0]}): was the batch "
+                     "emitted from another version of the spec?")
+    if got.bad:
+        notes.append(f"{got.bad} lines unreadable")
+    print(f"synthc: ingest: {'; '.join(notes)}", file=sys.stderr)
+    return _run_build(checked.spec, prep, args)
+
+
+def cmd_validate(args) -> int:
+    from .validate import DataError, validate_file
+    from .validate.render import render
+
+    checked = _checked(args.spec)
+    if checked is None:
+        return EXIT_ERROR
+    try:
+        report = validate_file(checked.spec, args.data)
+    except DataError as e:
+        print(f"synthc: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(report.to_json_dict(), indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        render(report, Console(highlight=False, soft_wrap=True), show_sql=args.sql)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def cmd_cache(args) -> int:
+    from .build.cachecmd import find_locks, find_roots, gc
+    from .emit.lock import LockError
+    from .run.cache import AnswerCache
+
+    if args.cache_command == "stats":
+        roots = find_roots(Path.cwd())
+        stats = [(r, AnswerCache(r).stats()) for r in roots]
+        if args.json:
+            print(json.dumps({"caches": [{"path": str(r), "entries": s.entries, "bytes": s.bytes} for r, s in stats],
+                              "entries": sum(s.entries for _, s in stats),
+                              "bytes": sum(s.bytes for _, s in stats)}, indent=2))
+        elif not stats:
+            print("no cache found (set SYNTHC_CACHE, or run from a folder holding .synthc/)", file=sys.stderr)
+        else:
+            for r, s in stats:
+                print(f"{r}: {s.entries:,} answers, {s.bytes / 1e6:,.1f} MB")
+        return EXIT_OK
+    locks = [Path(p) for p in args.keep_lock] or find_locks(Path.cwd())
+    if not locks:
+        print("synthc: error: no *.sds.lock found under the current folder: pass --keep-lock SPEC.lock "
+              "(gc keeps only what locks list)", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        done = gc(locks)
+    except LockError as e:
+        print(f"synthc: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    for g in done:
+        print(f"{g.root}: removed {g.removed:,} answers, kept {g.kept:,} ({len(locks)} lock{'s' * (len(locks) != 1)})")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from .diff import DiffError, diff_files, diff_revision, render, to_json_dict, to_markdown
+
+    if (args.base is None) != (len(args.paths) == 2) or len(args.paths) > 2:
+        print("synthc: error: give OLD.sds NEW.sds, or one SPEC with --base REV", file=sys.stderr)
+        return EXIT_ERROR
+    opts = dict(cache_dir=args.cache, old_build=args.old_build, new_build=args.new_build,
+                endpoint=args.endpoint, model=args.model)
+    try:
+        result = (diff_revision(args.paths[0], args.base, **opts) if args.base is not None
+                  else diff_files(args.paths[0], args.paths[1], **opts))
+    except DiffError as e:
+        print(f"synthc: error: {e.message}", file=sys.stderr)
+        return EXIT_ERROR
+    for side in (result.old, result.new):
+        if side.diagnostics:
+            print(f"in {side.label}:", file=sys.stderr)
+            emit_diagnostics(side.diagnostics, side.check.sources, "text")
+    if args.json:
+        print(json.dumps(to_json_dict(result), indent=2, sort_keys=True, ensure_ascii=False))
+    elif args.markdown:
+        sys.stdout.write(to_markdown(result))
+    else:
+        from rich.console import Console
+
+        render(result, Console(highlight=False))
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+_COMMANDS = {"check": cmd_check, "fmt": cmd_fmt, "plan": cmd_plan, "explain": cmd_explain, "build": cmd_build, "diff": cmd_diff,
+             "ingest": cmd_ingest, "validate": cmd_validate, "cache": cmd_cache}
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
+
+from .. import atomic
 
 CACHE_VERSION = 1
 ENV_VAR = "SYNTHC_CACHE"
@@ -139,16 +140,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     if not path.parent.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
         _fsync_dir(path.parent.parent)  # the new shard folder's own entry must survive a crash too
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_atomic(path, data, prefix=_TMP_PREFIX)
     _fsync_dir(path.parent)
 
 

@@ -1,0 +1,93 @@
+"""Per-row acceptance: the row-level constraints a batch of rows can be judged on, in ONE DuckDB query per batch,
+and the tally of rejections per constraint with a few examples."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import duckdb
+
+from .. import ir
+from ..validate.checks import jsonable
+from ..validate.load import DataError, load_rows
+from ..validate.sql import ident, row_predicate
+
+EXAMPLES = 3
+SCHEMA = "schema"  # rows an answer held that did not fit the row model (or were not there at all)
+ID = "_id"
+
+
+def row_constraints(spec: ir.Spec) -> list[ir.Constraint]:
+    return [c for c in spec.constraints if c.kind == "row"]
+
+
+def broken(spec: ir.Spec, rows: Sequence[Mapping], constraints: Sequence[ir.Constraint]) -> dict[str, list[str]]:
+    """For each row (by its `_id`), the names of the constraints it breaks (NULL counts as broken, as in
+    `synthc validate`). The rows are typed exactly as validate types a data file."""
+    if not rows or not constraints:
+        return {r[ID]: [] for r in rows}
+    try:
+        loaded = load_rows(spec, rows)
+    except DataError as e:  # pragma: no cover - rows built by synthc always load
+        raise RuntimeError(f"cannot load rows into DuckDB: {e}") from None
+    try:
+        preds, params = [], []
+        for c in constraints:
+            sql, p = row_predicate(c.expr)
+            preds.append(f"({sql}) IS NOT TRUE")
+            params += p
+        try:
+            found = loaded.con.execute(f"SELECT {ident(ID)}, {', '.join(preds)} FROM data", params).fetchall()
+        except duckdb.Error:
+            found = _one_by_one(loaded.con, constraints, len(rows))
+    finally:
+        loaded.con.close()
+    return {r[0]: [c.name for c, bad in zip(constraints, r[1:]) if bad] for r in found}
+
+
+def _one_by_one(con, constraints: Sequence[ir.Constraint], n: int) -> list[tuple]:
+    """One query per constraint after the combined one failed: a constraint DuckDB cannot run on these rows
+    rejects nothing here (the final checks report it as a check that could not run)."""
+    ids = [r[0] for r in con.execute(f"SELECT {ident(ID)} FROM data").fetchall()]
+    cols = []
+    for c in constraints:
+        sql, p = row_predicate(c.expr)
+        try:
+            cols.append([bool(x) for (x,) in con.execute(f"SELECT ({sql}) IS NOT TRUE FROM data", p).fetchall()])
+        except duckdb.Error:
+            cols.append([False] * len(ids))
+    return [(i, *flags) for i, *flags in zip(ids, *cols)] if cols else [(i,) for i in ids]
+
+
+@dataclass
+class Rejections:
+    """Rejected rows per constraint (and under `schema`: rows an answer lacked or got wrong), with the
+    EXAMPLES smallest by sort key so the report is the same whatever order calls finished in."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    _examples: dict[str, list[tuple[Any, dict]]] = field(default_factory=dict)
+
+    def add(self, name: str, sort_key: Any, example: dict) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+        shown = self._examples.setdefault(name, [])
+        keys = [k for k, _ in shown]
+        if len(shown) < EXAMPLES or sort_key < keys[-1]:
+            i = bisect.bisect(keys, sort_key)
+            shown.insert(i, (sort_key, example))
+            del shown[EXAMPLES:]
+
+    def constraint(self, c: ir.Constraint, row: Mapping, sort_key: Any) -> None:
+        values = {f: jsonable(row.get(f)) for f in c.fields}
+        self.add(c.name, sort_key, {ID: row[ID], "values": values})
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_json(self, order: Iterable[str] = ()) -> dict:
+        """{name: {"count", "examples"}}: `order` first (constraint declaration order), then the rest by name."""
+        order = [n for n in order if n in self.counts]
+        names = order + sorted(n for n in self.counts if n not in order)
+        return {n: {"count": self.counts[n], "examples": [e for _, e in self._examples.get(n, [])]} for n in names}

@@ -1,0 +1,496 @@
+"""Runs a plan's calls, round after round, until every stratum holds its quota of accepted rows.
+
+Round 1 makes the plan's calls; round k > 1 asks `plan.top_up` for the deficits only, at fresh row indices, so
+its call ids, and with them the request seeds, differ from every earlier call's (no cached answer is reused
+for a re-ask). Prompts run in stages (a prompt that reads another's outputs waits for it); after each stage
+the row constraints that have become decidable are checked in DuckDB (accept.py) and rejected rows are
+dropped before anything more is paid for them. Every answer goes through `run.fetch`, which stores it the
+moment it arrives, so a killed build resumes without repeating a finished call.
+
+Row verdicts depend only on the answers, never on the order calls finish in: the same answers give the same
+accepted rows, the same top-up rounds and the same dataset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol, Sequence
+
+from .. import ir
+from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row_id, top_up
+from ..plan.cost import cost_usd
+from ..plan.model import DEFAULT_ACCEPTANCE
+from ..plan.requests import request_body
+from ..plan.rows import Call, call_id
+from ..profiles import ModelProfile, profile_for
+from ..run.cache import AnswerCache, canonical_bytes, request_key
+from ..run.client import Answer, CallError
+from ..run.fetch import fetch
+from ..run.salvage import row_model, salvage
+from .accept import SCHEMA, Rejections, broken, row_constraints
+from .select import full_row
+
+DEFAULT_MAX_ROUNDS = 10
+BREAKER_MIN = 10  # calls of a round that must have ended before the share failed can stop the build
+BREAKER_SHARE = 0.5
+FIRST_FAILURES = 3  # calls failing before any call of the build has succeeded: the endpoint is down
+FLUSH_ROWS = 64  # rows judged per DuckDB batch while answers arrive ...
+FLUSH_SECONDS = 1.0  # ... or after this long, so progress moves on slow endpoints
+PRIOR_WEIGHT = 4  # rows' worth of the overall rate a stratum's own rate is smoothed toward
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_calls: Optional[int] = None
+    max_cost: Optional[float] = None
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+
+
+class Stopped(Exception):
+    """The build stopped before its quotas were met (exit 3). kind: budget | rounds | endpoint | offline."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class Progress(Protocol):
+    def round(self, number: int, calls: int) -> None: ...
+    def call(self, from_cache: bool, answer: Optional[Answer], cost: Optional[float]) -> None: ...
+    def rows(self, accepted: int, needed: int) -> None: ...
+
+
+class _Quiet:
+    def round(self, number, calls): pass
+    def call(self, from_cache, answer, cost): pass
+    def rows(self, accepted, needed): pass
+
+
+@dataclass
+class Counters:
+    """calls, tokens and cost: what this run paid; full_*: every answer the build used (cached or not).
+    Costs are priced from token totals per profile, never summed call by call, so they do not depend on the
+    order answers arrived in."""
+
+    calls: int = 0
+    failed_calls: int = 0
+    cache_hits: int = 0
+    rounds: int = 0
+    profiles: dict[str, ModelProfile] = field(default_factory=dict)
+    run_tokens: dict[str, list[int]] = field(default_factory=dict)  # profile -> [prompt, completion]
+    full_tokens: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, profile: ModelProfile, answer: Answer, from_cache: bool) -> None:
+        self.profiles[profile.name] = profile
+        for tokens in (self.full_tokens,) if from_cache else (self.full_tokens, self.run_tokens):
+            t = tokens.setdefault(profile.name, [0, 0])
+            t[0] += answer.prompt_tokens
+            t[1] += answer.completion_tokens
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(t[0] for t in self.run_tokens.values())
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(t[1] for t in self.run_tokens.values())
+
+    @property
+    def full_prompt_tokens(self) -> int:
+        return sum(t[0] for t in self.full_tokens.values())
+
+    @property
+    def full_completion_tokens(self) -> int:
+        return sum(t[1] for t in self.full_tokens.values())
+
+    @property
+    def cost_usd(self) -> Optional[float]:
+        return self._cost(self.run_tokens)
+
+    @property
+    def full_cost_usd(self) -> Optional[float]:
+        return self._cost(self.full_tokens)
+
+    def _cost(self, tokens: dict[str, list[int]]) -> Optional[float]:
+        total = 0.0
+        for name in sorted(tokens):
+            c = cost_usd(tokens[name][0], tokens[name][1], self.profiles[name])
+            if c is None:
+                return None
+            total += c
+        return round(total, 6)
+
+
+@dataclass
+class Outcome:
+    accepted: dict[int, dict[int, dict]]  # stratum number -> row index -> generated values
+    counters: Counters
+    calls: dict[str, str]  # request key -> answer sha256 (the lock's `calls`)
+    rejected: Rejections
+    acceptance: AcceptanceStats
+    shortfall: dict[str, int]  # stratum key -> rows still missing
+    stopped: Optional[Stopped] = None
+
+
+def answer_sha256(answer: Answer) -> str:
+    return hashlib.sha256(canonical_bytes(answer.to_dict())).hexdigest()
+
+
+class _OfflineClient:
+    """Stands in for the client under --offline. The executor counts cache misses instead of asking it; fetch
+    asks it only for an entry it cannot read (another cache version)."""
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+
+    async def complete(self, body):
+        raise CallError("--offline: a cached answer could not be read and no call may be made", kind="offline")
+
+
+def offline_client(identity: str) -> _OfflineClient:
+    return _OfflineClient(identity)
+
+
+@dataclass
+class _Stage:
+    """One prompt's calls within a round."""
+
+    pp: PromptPlan
+    prompt: ir.Prompt
+    model: Any
+    newly: list[ir.Constraint]  # row constraints decidable once this prompt's outputs are in
+    last: bool
+    buffer: list[tuple[int, int]] = field(default_factory=list)
+    flushed_at: float = 0.0
+
+
+class Executor:
+    """`await Executor(spec, plan, client, cache).run()` -> Outcome. client: a ChatClient (its `endpoint` names
+    the endpoint in cache keys), or `offline_client(identity)`."""
+
+    def __init__(self, spec: ir.Spec, plan: Plan, client, cache: AnswerCache, *, budget: Budget = Budget(),
+                 progress: Optional[Progress] = None, prior: Optional[AcceptanceStats] = None,
+                 offline: bool = False, workers: int = 8):
+        self.spec, self.plan, self.client, self.cache = spec, plan, client, cache
+        self.identity = client.endpoint
+        self.budget = budget
+        self.progress = progress or _Quiet()
+        self.prior = prior or AcceptanceStats()
+        self.offline = offline
+        self.workers = max(1, workers)
+        self.source = RowSource(spec, plan)
+        self.counters = Counters()
+        self.calls: dict[str, str] = {}
+        self.rejected = Rejections()
+        self.accepted: dict[int, dict[int, dict]] = {}
+        self.attempted: dict[str, int] = {}  # stratum key -> rows that got a verdict
+        self.kept: dict[str, int] = {}  # stratum key -> rows accepted (spares included)
+        self.requested = {s.key: s.requested for s in plan.strata}
+        self._stop: Optional[Stopped] = None
+        self._started = 0
+        self._reserved = 0.0
+        self._offline_misses = 0
+        self._round_done = self._round_failed = 0
+        self._last_error = ""
+        self._constraints = row_constraints(spec)
+
+    # ---- rounds ---------------------------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        try:
+            await self._rounds()
+        except Stopped as s:
+            self._stop = s
+        return Outcome(self.accepted, self.counters, dict(sorted(self.calls.items())), self.rejected,
+                       self.estimates(), self.shortfall(), self._stop)
+
+    async def _rounds(self) -> None:
+        plan = self.plan
+        if not plan.prompts:  # nothing to generate: the planned rows are the dataset
+            for si, s in enumerate(plan.strata):
+                self.accepted[si] = {i: {} for i in range(s.rows)}
+            return
+        number, pps = 1, plan.prompts
+        while True:
+            self.counters.rounds = number
+            await self._round(number, pps)
+            short = self.shortfall()
+            if not short:
+                return
+            if number >= self.budget.max_rounds:
+                missing = sum(short.values())
+                raise Stopped("rounds", f"after {number} round{'s' * (number != 1)} (--max-rounds), {missing} "
+                                        f"row{'s are' if missing != 1 else ' is'} still missing in {len(short)} "
+                                        f"strat{'a' if len(short) != 1 else 'um'}; the rejections below say which "
+                                        "constraints the model keeps breaking")
+            number += 1
+            pps = top_up(self.spec, plan, self.accepted_counts(), self.requested, self.estimates())
+            for pp in pps:
+                for b in pp.batches:
+                    for seg in b.segments:
+                        key = plan.strata[seg.stratum].key
+                        self.requested[key] = max(self.requested.get(key, 0), seg.start + seg.count)
+
+    def accepted_counts(self) -> dict[str, int]:
+        return {self.plan.strata[si].key: len(rows) for si, rows in self.accepted.items()}
+
+    def shortfall(self) -> dict[str, int]:
+        counts = self.accepted_counts()
+        return {s.key: s.rows - counts.get(s.key, 0) for s in self.plan.strata if counts.get(s.key, 0) < s.rows}
+
+    def toward_quota(self) -> int:
+        return sum(min(len(self.accepted.get(si, {})), s.rows) for si, s in enumerate(self.plan.strata))
+
+    def estimates(self) -> AcceptanceStats:
+        """Acceptance measured so far: the overall rate, and each stratum's smoothed toward it (a stratum of
+        one row that failed once is not a stratum that always fails)."""
+        att, acc = sum(self.attempted.values()), sum(self.kept.values())
+        prior = self.prior.rate if self.prior.rate is not None else DEFAULT_ACCEPTANCE
+        if not att:
+            return self.prior
+        rate = acc / att
+        pooled = (acc + PRIOR_WEIGHT * prior) / (att + PRIOR_WEIGHT)
+        by = {k: round((self.kept.get(k, 0) + PRIOR_WEIGHT * pooled) / (n + PRIOR_WEIGHT), 4)
+              for k, n in sorted(self.attempted.items()) if n}
+        return AcceptanceStats(rate=round(rate, 4), by_stratum=by)
+
+    async def _round(self, number: int, pps: Sequence[PromptPlan]) -> None:
+        self._round_done = self._round_failed = 0
+        self.progress.round(number, sum(pp.calls for pp in pps))
+        self._planned, self._state = self._round_rows(pps)
+        known = self._planned_fields()
+        pending = list(self._constraints)
+        # stage 0: constraints over planned values alone (nothing is paid for a row that breaks one)
+        ready = [c for c in pending if set(c.fields) <= known]
+        pending = [c for c in pending if c not in ready]
+        if ready:
+            self._judge(list(self._state), ready, last=False)
+        for n, pp in enumerate(_in_order(pps)):
+            prompt = self.spec.prompt(pp.prompt)
+            known |= set(prompt.outputs)
+            known |= self._derivable(known)
+            newly = [c for c in pending if set(c.fields) <= known]
+            pending = [c for c in pending if c not in newly]
+            last = n == len(pps) - 1
+            stage = _Stage(pp, prompt, row_model([self.spec.field(o) for o in prompt.outputs]),
+                           newly + (pending if last else []), last, flushed_at=time.monotonic())
+            await self._stage(stage)
+            self._flush(stage)
+            for k in list(self._state):  # rows this stage did not reach (failed calls, budget): out of the round
+                if self._state[k] is not None and not set(prompt.outputs) <= set(self._state[k]):
+                    self._state[k] = None
+            if self._stop:
+                raise self._stop
+            if self._offline_misses:
+                raise Stopped("offline", f"--offline: the cache holds no answer for {self._offline_misses} "
+                                         f"call{'s' * (self._offline_misses != 1)}; run without --offline to make them")
+            if self._round_failed and self._round_failed >= BREAKER_SHARE * self._round_done:
+                raise Stopped("endpoint", self._breaker_message())
+
+    def _round_rows(self, pps: Sequence[PromptPlan]) -> tuple[dict, dict]:
+        """The round's rows: planned values (from the plan) and generated values so far (None: rejected)."""
+        spans: dict[int, list[int]] = {}
+        for pp in pps:
+            for b in pp.batches:
+                for seg in b.segments:
+                    lo, hi = spans.get(seg.stratum, [seg.start, seg.start + seg.count])
+                    spans[seg.stratum] = [min(lo, seg.start), max(hi, seg.start + seg.count)]
+        planned, state = {}, {}
+        for si, (lo, hi) in sorted(spans.items()):
+            for i, row in enumerate(self.source.rows(si, lo, hi - lo), lo):
+                planned[(si, i)] = row
+        for pp in pps:
+            for b in pp.batches:
+                for seg in b.segments:
+                    for i in range(seg.start, seg.start + seg.count):
+                        state[(seg.stratum, i)] = {}
+        return planned, state
+
+    def _planned_fields(self) -> set[str]:
+        names = {f.name for f in self.spec.fields if f.role == "sampled"}
+        return names | self._derivable(names)
+
+    def _derivable(self, known: set[str]) -> set[str]:
+        out = set(known)
+        changed = True
+        while changed:
+            changed = False
+            for f in self.spec.fields:
+                if f.role == "derived" and f.name not in out and set(f.depends_on) <= out:
+                    out.add(f.name)
+                    changed = True
+        return out - known
+
+    # ---- calls -------------------------------------------------------------------------------------------
+
+    async def _stage(self, stage: _Stage) -> None:
+        calls = iter(iter_calls(stage.pp, self.plan.strata))
+
+        async def worker():
+            for call in calls:  # one shared iterator: each call is taken by exactly one worker
+                if self._stop:
+                    return
+                await self._call(stage, call)
+
+        await asyncio.gather(*(worker() for _ in range(self.workers)))
+
+    async def _call(self, stage: _Stage, call: Call) -> None:
+        alive = [r for r in call.rows if self._state.get(r) is not None]
+        if not alive:
+            return
+        if len(alive) != len(call.rows):  # rows rejected at an earlier stage are not asked for
+            first = row_id(self.plan.strata[alive[0][0]].key, alive[0][1])
+            call = Call(call.prompt, call_id(call.prompt, first, len(alive)), tuple(alive))
+        ids = [row_id(self.plan.strata[si].key, i) for si, i in alive]
+        inputs = stage.prompt.inputs
+        asked = []
+        for (si, i), rid in zip(alive, ids):
+            merged = {**self._planned[(si, i)], **self._state[(si, i)]}
+            asked.append({"id": rid, **{k: merged[k] for k in inputs if k in merged}})
+        body = request_body(self.spec, self.plan, stage.pp, call, asked)
+        key = request_key(self.identity, body)
+        profile = _profile(self.plan, stage.pp)
+        reserve = 0.0
+        if self.cache.get(key) is None:
+            if self.offline:
+                self._offline_misses += 1
+                return
+            reserve = self._admit(stage.pp, len(alive), body, profile)
+            if reserve is None:
+                return
+        try:
+            answer, from_cache = await fetch(self.client, self.cache, body)
+        except CallError as e:
+            self._reserved -= reserve
+            self._failed(e)
+            self.progress.call(False, None, None)
+            return
+        self._reserved -= reserve
+        self._count(answer, from_cache, profile)
+        self.calls[key] = answer_sha256(answer)
+        found = salvage(answer.content, ids, stage.model)
+        reasons = [r for _, r in found.rejected]
+        for n, ((si, i), rid) in enumerate(zip(alive, ids)):
+            values = found.rows.get(rid)
+            if values is None:
+                self._state[(si, i)] = None
+                self._verdict(si, False)
+                why = reasons[n] if len(reasons) == len(alive) else "; ".join(dict.fromkeys(reasons)) or \
+                    "no row for it in the answer"
+                self.rejected.add(SCHEMA, (self.plan.strata[si].key, i), {"_id": rid, "reason": why[:300]})
+            else:
+                self._state[(si, i)].update(values)
+                stage.buffer.append((si, i))
+        now = time.monotonic()
+        if len(stage.buffer) >= FLUSH_ROWS or now - stage.flushed_at >= FLUSH_SECONDS:
+            self._flush(stage)
+
+    def _admit(self, pp: PromptPlan, rows: int, body: dict, profile: ModelProfile) -> Optional[float]:
+        """Whether a budget allows one more call; its reserved cost (None: stop instead)."""
+        b = self.budget
+        if b.max_calls is not None and self._started >= b.max_calls:
+            self._halt(Stopped("budget", f"--max-calls {b.max_calls} reached"))
+            return None
+        reserve = 0.0
+        if b.max_cost is not None:
+            est = cost_usd(pp.prompt_tokens_per_call + rows * pp.prompt_tokens_per_row,
+                           int(body.get("max_tokens") or 0), profile) or 0.0
+            spent = self.counters.cost_usd or 0.0
+            if spent + self._reserved + est > b.max_cost:
+                self._halt(Stopped("budget", f"--max-cost ${b.max_cost:g} reached (${spent:.4f} spent; the next "
+                                             f"call could cost up to ${est:.4f})"))
+                return None
+            reserve = est
+            self._reserved += est
+        self._started += 1
+        return reserve
+
+    def _count(self, answer: Answer, from_cache: bool, profile: ModelProfile) -> None:
+        c = self.counters
+        c.add(profile, answer, from_cache)
+        if from_cache:
+            c.cache_hits += 1
+        else:
+            c.calls += 1
+            self._round_done += 1
+        self.progress.call(from_cache, answer, cost_usd(answer.prompt_tokens, answer.completion_tokens, profile))
+
+    def _failed(self, e: CallError) -> None:
+        self.counters.failed_calls += 1
+        self._round_done += 1
+        self._round_failed += 1
+        self._last_error = e.message
+        if e.kind in ("auth", "embedded", "offline"):  # no later call can do better
+            self._halt(Stopped("endpoint", e.message))
+        elif self._round_done >= BREAKER_MIN and self._round_failed >= BREAKER_SHARE * self._round_done:
+            self._halt(Stopped("endpoint", self._breaker_message()))
+        elif self.counters.calls == 0 and self.counters.failed_calls >= FIRST_FAILURES:
+            self._halt(Stopped("endpoint", f"the first {self.counters.failed_calls} calls all failed; "
+                                           f"last error: {e.message}"))
+
+    def _breaker_message(self) -> str:
+        return (f"{self._round_failed} of {self._round_done} calls of round {self.counters.rounds} failed; "
+                f"last error: {self._last_error}")
+
+    def _halt(self, stop: Stopped) -> None:
+        if self._stop is None:
+            self._stop = stop
+
+    # ---- verdicts ----------------------------------------------------------------------------------------
+
+    def _flush(self, stage: _Stage) -> None:
+        rows, stage.buffer = stage.buffer, []
+        stage.flushed_at = time.monotonic()
+        if rows:
+            self._judge(rows, stage.newly, stage.last)
+
+    def _judge(self, rows: list[tuple[int, int]], constraints: list[ir.Constraint], last: bool) -> None:
+        """Checks `constraints` on rows (stratum number, index): breakers are dropped and counted, and on the
+        last stage the rest are accepted."""
+        rows = [r for r in rows if self._state.get(r) is not None]
+        if not rows:
+            return
+        full = {r: full_row(self.spec, self._planned[r], self._state[r]) for r in rows}
+        verdicts = broken(self.spec, list(full.values()), constraints) if constraints else {}
+        for r in rows:
+            si, i = r
+            bad = verdicts.get(full[r]["_id"], [])
+            if bad:
+                for c in constraints:
+                    if c.name in bad:
+                        self.rejected.constraint(c, full[r], (self.plan.strata[si].key, i))
+                self._state[r] = None
+                self._verdict(si, False)
+            elif last:
+                self.accepted.setdefault(si, {})[i] = dict(self._state[r])
+                self._verdict(si, True)
+        if last:
+            self.progress.rows(self.toward_quota(), self.plan.rows)
+
+    def _verdict(self, si: int, ok: bool) -> None:
+        key = self.plan.strata[si].key
+        self.attempted[key] = self.attempted.get(key, 0) + 1
+        if ok:
+            self.kept[key] = self.kept.get(key, 0) + 1
+
+
+def _profile(plan: Plan, pp: PromptPlan) -> ModelProfile:
+    return plan.profile if pp.profile == plan.profile.name else profile_for(pp.profile)
+
+
+def _in_order(pps: Sequence[PromptPlan]) -> list[PromptPlan]:
+    """Prompts in declaration order, each after the prompts whose outputs it reads."""
+    done: set[str] = set()
+    out: list[PromptPlan] = []
+    left = list(pps)
+    while left:
+        ready = [pp for pp in left if set(pp.after) <= done] or left[:1]  # a cycle cannot pass the checker
+        pp = ready[0]
+        out.append(pp)
+        done.add(pp.prompt)
+        left.remove(pp)
+    return out

@@ -1,0 +1,80 @@
+"""`synthc ingest`: OpenAI Batch API output for a plan emitted with `plan --emit-batch`, into the answer cache.
+
+Each output line is `{"custom_id", "response": {"status_code", "body": <chat completion>}}` (or an `error`).
+custom_id is a call id of round 1; the request body it stands for is rebuilt from the build's own plan
+(`plan.batch_requests`), and the answer is stored under the key the build will look up, so the build that
+follows finds it and makes only the calls the batch did not answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import ir
+from ..plan import Plan, batch_requests
+from ..run.cache import AnswerCache, canonical_request, request_key
+from ..run.client import Answer
+
+
+class IngestError(Exception):
+    """RESULTS cannot be read at all (exit 2)."""
+
+
+@dataclass
+class IngestSummary:
+    stored: int = 0
+    already: int = 0  # the cache held an answer for it already (kept: cached answers are never replaced)
+    failed: int = 0  # lines with an error or a status other than 200
+    unknown: list[str] = field(default_factory=list)  # custom_ids that are no call of this plan's round 1
+    bad: int = 0  # lines that are not a Batch API output object
+
+
+def answer_of(body: dict) -> Answer:
+    """A chat completion object (the `response.body` of a Batch line) as an Answer."""
+    choices = body.get("choices") or []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    usage = body.get("usage") or {}
+    return Answer(content=(choice.get("message") or {}).get("content") or "",
+                  finish_reason=choice.get("finish_reason"),
+                  prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                  completion_tokens=int(usage.get("completion_tokens") or 0),
+                  model=body.get("model"), mode="json_schema")
+
+
+def ingest(spec: ir.Spec, plan: Plan, identity: str, cache: AnswerCache, results: Path) -> IngestSummary:
+    requests = {r["custom_id"]: r["body"] for r in batch_requests(plan, spec)}
+    out = IngestSummary()
+    try:
+        lines = Path(results).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise IngestError(f"{results}: cannot read it ({e})") from None
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            cid = item["custom_id"]
+            response = item.get("response") or {}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            out.bad += 1
+            continue
+        if item.get("error") or not isinstance(response, dict) or response.get("status_code") != 200 \
+                or not isinstance(response.get("body"), dict):
+            out.failed += 1
+            continue
+        body = requests.get(cid)
+        if body is None:
+            out.unknown.append(str(cid))
+            continue
+        key = request_key(identity, body)
+        if cache.get(key) is not None:
+            out.already += 1
+            continue
+        cache.put(key, canonical_request(identity, body), answer_of(response["body"]).to_dict())
+        out.stored += 1
+    if out.bad and not (out.stored or out.already or out.failed or out.unknown):
+        raise IngestError(f"{results}: no line is OpenAI Batch API output "
+                          '({"custom_id": ..., "response": {"status_code": ..., "body": ...}})')
+    return out

@@ -1,0 +1,236 @@
+"""`synthc build` from a checked spec to files: lock -> endpoint -> plan -> executor -> rows -> checks -> outputs.
+
+Returns a BuildResult whose exit code follows docs/BUILD.md; the CLI renders it. Nothing here prints but the
+progress display and the embedded model's one-line notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .. import ir
+from ..plan import AcceptanceStats, Plan, PlanProblem, build_plan
+from ..run.cache import AnswerCache, cache_root
+from ..run.client import CallError, ChatClient, RetryPolicy
+from ..validate import ValidationReport, validate_rows
+from ..emit.lock import LockError, lock_path, make_lock, plan_stats, read_lock, write_lock
+from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
+from ..emit.report import RunFacts, json_bytes, report_json, report_md
+from .endpoint import Endpoint, EndpointError, choose
+from .executor import DEFAULT_MAX_ROUNDS, Budget, Executor, Outcome, offline_client
+from .select import select_rows
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_STOPPED = 0, 1, 2, 3
+# For tests (documented in docs/BUILD.md): seconds of the first retry's backoff, and of one attempt.
+RETRY_BASE_ENV = "SYNTHC_RETRY_BASE"
+TIMEOUT_ENV = "SYNTHC_TIMEOUT"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    out: Path = Path("build")
+    endpoint: Optional[str] = None
+    model: Optional[str] = None
+    concurrency: Optional[int] = None
+    max_calls: Optional[int] = None
+    max_cost: Optional[float] = None
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+    frozen: bool = False
+    offline: bool = False
+    csv: bool = False
+
+
+@dataclass
+class BuildResult:
+    exit_code: int
+    message: Optional[str] = None  # why it stopped or failed (exit 2 and 3)
+    problems: tuple[PlanProblem, ...] = ()  # the plan's errors (exit 2): the CLI shows them as diagnostics
+    report: Optional[dict] = None
+    outcome: Optional[Outcome] = None
+    written: list[Path] = field(default_factory=list)
+    cache_dir: Optional[Path] = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    plan: Plan
+    endpoint: Endpoint
+    cache: AnswerCache
+    stats: AcceptanceStats
+    ir_sha256: str
+    warnings: list[str]
+
+
+def retry_policy() -> RetryPolicy:
+    """The client's retry policy; tests shorten it through the environment."""
+    kw = {}
+    base = os.environ.get(RETRY_BASE_ENV)
+    if base:
+        kw["backoff_base"] = float(base)
+        kw["backoff_cap"] = float(base) * 16
+    timeout = os.environ.get(TIMEOUT_ENV)
+    if timeout:
+        kw["timeout"] = float(timeout)
+    return RetryPolicy(**kw)
+
+
+def prepare(spec: ir.Spec, spec_path: Path, opts: BuildOptions) -> Prepared | BuildResult:
+    """Lock, endpoint and plan; a BuildResult (exit 2) when one of them is wrong."""
+    warnings = []
+    try:
+        lock = read_lock(lock_path(spec_path))
+    except LockError as e:
+        if opts.frozen:
+            return BuildResult(EXIT_ERROR, f"--frozen: {e}")
+        warnings.append(f"{e}; it will be rewritten")
+        lock = None
+    ir_sha = spec.digest()
+    if opts.frozen:
+        if lock is None:
+            return BuildResult(EXIT_ERROR, f"--frozen: there is no {lock_path(spec_path).name}; build once without "
+                                           "--frozen to write it")
+        if lock.get("ir_sha256") != ir_sha:
+            return BuildResult(EXIT_ERROR, f"--frozen: {spec_path.name} has changed since {lock_path(spec_path).name} "
+                                           f"was written (IR sha256 {ir_sha[:12]}, locked {str(lock.get('ir_sha256'))[:12]}); "
+                                           "build without --frozen to update the lock")
+    try:
+        ep = choose(spec.dataset.model, spec_path, endpoint=opts.endpoint, model=opts.model,
+                    concurrency=opts.concurrency, offline=opts.offline)
+    except EndpointError as e:
+        return BuildResult(EXIT_ERROR, str(e))
+    if opts.max_cost is not None and (ep.profile.input_usd_per_mtok is None or ep.profile.output_usd_per_mtok is None):
+        return BuildResult(EXIT_ERROR, f"--max-cost needs the prices of {ep.profile.name}: set input_usd_per_mtok and "
+                                       f"output_usd_per_mtok in [profiles.{ep.profile.name}] of synthc.toml")
+    stats = plan_stats(lock, ir_sha)
+    plan = build_plan(spec, stats, ep.profile)
+    if not plan.ok:
+        return BuildResult(EXIT_ERROR, problems=plan.problems)
+    return Prepared(plan, ep, AnswerCache(cache_root(spec_path.parent)), stats, ir_sha, warnings)
+
+
+class LazyEmbedded:
+    """The embedded model's client, started on the first call that misses the cache (a rebuild from the cache
+    starts nothing). Its cache identity is `embedded`: the server's port changes every run."""
+
+    endpoint = "embedded"
+
+    def __init__(self, concurrency: int, policy: RetryPolicy, say):
+        self.concurrency, self.policy, self.say = concurrency, policy, say
+        self.server = None
+        self.client: Optional[ChatClient] = None
+        self._lock: Optional[asyncio.Lock] = None
+        self._error: Optional[str] = None
+
+    async def complete(self, body):
+        if self.client is None:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                if self.client is None and self._error is None:
+                    from ..run.embedded import EmbeddedError
+
+                    try:
+                        await asyncio.to_thread(self._start)
+                    except EmbeddedError as e:
+                        self._error = f"the embedded model could not start: {e}"
+            if self._error is not None:
+                raise CallError(self._error, kind="embedded")
+        return await self.client.complete(body)
+
+    def _start(self) -> None:
+        from ..run.embedded import MODE, EmbeddedServer, notice
+
+        server = EmbeddedServer()
+        server.start()
+        self.server = server
+        self.say(notice(server.base_url))
+        client = ChatClient(server.base_url, None, concurrency=self.concurrency, policy=self.policy, mode=MODE,
+                            revive=server.revive)
+        client.endpoint = self.endpoint  # cache keys name the model, not the port
+        self.client = client
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+        if self.server is not None:
+            self.server.stop()
+
+
+async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> Outcome:
+    ep = prep.endpoint
+    policy = retry_policy()
+    if opts.offline:
+        client = offline_client(ep.identity)
+    elif ep.embedded:
+        client = LazyEmbedded(ep.concurrency, policy, say)
+    else:
+        client = ChatClient(ep.base_url, ep.api_key(), concurrency=ep.concurrency, policy=policy)
+    budget = Budget(opts.max_calls, opts.max_cost, opts.max_rounds)
+    try:
+        return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
+                              prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency)).run()
+    finally:
+        if hasattr(client, "aclose"):
+            await client.aclose()
+
+
+def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, progress, say) -> BuildResult:
+    """Generate, check and write. `say` prints one line on the terminal (the embedded notice)."""
+    outcome = asyncio.run(_execute(spec, prep, opts, progress, say))
+    if hasattr(progress, "close"):
+        progress.close()
+    result = BuildResult(EXIT_OK, outcome=outcome, cache_dir=prep.cache.root, warnings=list(prep.warnings))
+    if outcome.stopped:
+        result.exit_code = EXIT_STOPPED
+        result.message = outcome.stopped.message
+        return result
+    rows = select_rows(spec, prep.plan, outcome.accepted)
+    checks = validate_rows(spec, rows)
+    result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written)
+    result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
+    return result
+
+
+def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, outcome: Outcome,
+                  rows: list[dict], checks: ValidationReport, written: list[Path]) -> dict:
+    """The dataset, then the reports, then the lock (last: a lock says a build finished)."""
+    out = Path(opts.out)
+    name = spec.dataset.name
+    data = jsonl_bytes(rows)
+    jsonl = out / f"{name}.jsonl"
+    write_atomic(jsonl, data)
+    written.append(jsonl)
+    copies = {}
+    if "parquet" in spec.dataset.formats:
+        copies["parquet"] = out / f"{name}.parquet"
+    if opts.csv or "csv" in spec.dataset.formats:
+        copies["csv"] = out / f"{name}.csv"
+    write_copies(spec, jsonl, copies)
+    written += copies.values()
+    c = outcome.counters
+    facts = RunFacts(model=prep.endpoint.model, endpoint=prep.endpoint.identity, rounds=c.rounds, calls=c.calls,
+                     cache_hits=c.cache_hits, failed_calls=c.failed_calls, prompt_tokens=c.prompt_tokens,
+                     completion_tokens=c.completion_tokens, cost_usd=c.cost_usd,
+                     full_prompt_tokens=c.full_prompt_tokens, full_completion_tokens=c.full_completion_tokens,
+                     full_cost_usd=c.full_cost_usd, acceptance_rate=outcome.acceptance.rate)
+    order = [k.name for k in spec.constraints]
+    report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]))
+    write_atomic(out / "report.json", json_bytes(report))
+    write_atomic(out / "report.md", report_md(report).encode("utf-8"))
+    written += [out / "report.json", out / "report.md"]
+    if not opts.frozen:
+        lock = make_lock(spec_sha256=_file_sha256(spec_path), ir_sha256=prep.ir_sha256, model=prep.endpoint.model,
+                         endpoint=prep.endpoint.identity, seed=spec.dataset.seed, calls=outcome.calls,
+                         dataset_sha256=sha256(data), acceptance=outcome.acceptance, planned_with=prep.stats)
+        write_lock(lock_path(spec_path), lock)
+        written.append(lock_path(spec_path))
+    return report
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

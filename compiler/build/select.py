@@ -1,0 +1,57 @@
+"""The dataset's rows: per stratum, the first `quota` accepted rows by row index, each with its planned values
+(sampled, derived), its generated fields and `_id`. A pure function of the accepted rows: no clock, no order
+of arrival."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from .. import ir
+from ..evaluate import Unknown, evaluate
+from ..plan import Plan, RowSource
+
+ID = "_id"
+
+
+def fill_derived(spec: ir.Spec, row: dict) -> dict:
+    """Computes the derived fields the row lacks and can now compute (those reading generated fields)."""
+    pending = [f for f in spec.fields if f.role == "derived" and f.expr is not None and f.name not in row]
+    while pending:  # derived fields may read each other: repeat until nothing more can be computed
+        left = []
+        for f in pending:
+            try:
+                row[f.name] = evaluate(f.expr, row)
+            except Unknown:
+                left.append(f)
+            except (TypeError, ValueError, KeyError, ZeroDivisionError):
+                row[f.name] = None  # the value exists but cannot be computed: a NULL the checks will see
+        if len(left) == len(pending):
+            break
+        pending = left
+    return row
+
+
+def full_row(spec: ir.Spec, planned: Mapping, generated: Mapping) -> dict:
+    """A planned row (with `id`) plus generated values, derived fields filled, as a dataset row with `_id`."""
+    row = {k: v for k, v in planned.items() if k != "id"}
+    row.update(generated)
+    fill_derived(spec, row)
+    names = {f.name for f in spec.fields}
+    out = {k: v for k, v in row.items() if k in names}
+    out[ID] = planned["id"]
+    return out
+
+
+def select_rows(spec: ir.Spec, plan: Plan, accepted: Mapping[int, Mapping[int, Mapping]],
+                source: RowSource | None = None) -> list[dict]:
+    """accepted: stratum number -> row index -> generated values. Rows in `_id` order (stratum key, index)."""
+    source = source or RowSource(spec, plan)
+    out = []
+    for si in sorted(range(len(plan.strata)), key=lambda i: plan.strata[i].key):
+        chosen = sorted(accepted.get(si, {}))[: plan.strata[si].rows]
+        if not chosen:
+            continue
+        planned = source.rows(si, 0, chosen[-1] + 1)
+        for i in chosen:
+            out.append(full_row(spec, planned[i], accepted[si][i]))
+    return out

@@ -1,0 +1,182 @@
+"""Round 1 of a build, replayed without calling anything: which requests it would send and which of them the
+cache already answers.
+
+The replay follows the executor (build/executor.py) step by step, with the build's own pieces (`RowSource`,
+`iter_calls`, `request_body`, `request_key`, `salvage`, `full_row`, `accept.broken`): rows that break a
+constraint on planned values alone are dropped before any call; prompts run in the executor's order; a call
+leaves out rows rejected at an earlier stage (and so gets another id, seed and key); after each prompt, the
+constraints its outputs make decidable drop rows. Rows whose answer is cached carry its values to later
+prompts, so a spec whose prompts read each other's outputs is predicted exactly as far as the cache reaches.
+A row whose answer is not cached is `unknown` from then on: a later call over it is counted as new, without a
+key (its request holds text not written yet).
+Top-up rounds (k > 1) depend on how many rows the model gets wrong and are not predicted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from .. import ir
+from ..build.accept import broken, row_constraints
+from ..build.select import full_row
+from ..plan import Plan, PromptPlan, RowSource, iter_calls, row_id
+from ..plan.cost import cost_usd
+from ..plan.requests import request_body
+from ..plan.rows import Call, call_id
+from ..profiles import ModelProfile, profile_for
+from ..run.cache import AnswerCache, request_key
+from ..run.client import Answer
+from ..run.salvage import row_model, salvage
+
+_UNKNOWN = object()  # a row whose generated values wait for an answer the cache does not hold
+
+
+@dataclass(frozen=True)
+class PredictedCall:
+    """key: the request's cache key; None when the request depends on an answer not made yet."""
+
+    prompt: str
+    id: str
+    rows: int
+    key: Optional[str]
+    cached: bool
+
+
+def _profile(plan: Plan, pp: PromptPlan) -> ModelProfile:
+    return plan.profile if pp.profile == plan.profile.name else profile_for(pp.profile)
+
+
+def calls_cost(plan: Plan, pp: PromptPlan, calls: Sequence[PredictedCall]) -> Optional[float]:
+    """The plan's estimate for these calls of one prompt (tokens per call and per row, priced once as the
+    plan prices a prompt); None when the model's prices are unknown."""
+    rows = sum(c.rows for c in calls)
+    return cost_usd(len(calls) * pp.prompt_tokens_per_call + rows * pp.prompt_tokens_per_row,
+                    len(calls) * pp.completion_tokens_per_call + rows * pp.completion_tokens_per_row,
+                    _profile(plan, pp))
+
+
+def in_order(pps: Sequence[PromptPlan]) -> list[PromptPlan]:
+    """Prompts in declaration order, each after the prompts whose outputs it reads (as the executor runs them)."""
+    done: set[str] = set()
+    out: list[PromptPlan] = []
+    left = list(pps)
+    while left:
+        pp = ([p for p in left if set(p.after) <= done] or left[:1])[0]
+        out.append(pp)
+        done.add(pp.prompt)
+        left.remove(pp)
+    return out
+
+
+def _derivable(spec: ir.Spec, known: set[str]) -> set[str]:
+    out = set(known)
+    changed = True
+    while changed:
+        changed = False
+        for f in spec.fields:
+            if f.role == "derived" and f.name not in out and set(f.depends_on) <= out:
+                out.add(f.name)
+                changed = True
+    return out - known
+
+
+def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCache]) -> list[PredictedCall]:
+    """The calls round 1 of `synthc build` would make for this plan, in the order it makes them."""
+    if not plan.ok or not plan.prompts:
+        return []
+    source = RowSource(spec, plan)
+    spans: dict[int, list[int]] = {}
+    for pp in plan.prompts:
+        for b in pp.batches:
+            for seg in b.segments:
+                lo, hi = spans.get(seg.stratum, [seg.start, seg.start + seg.count])
+                spans[seg.stratum] = [min(lo, seg.start), max(hi, seg.start + seg.count)]
+    planned: dict[tuple[int, int], dict] = {}
+    for si, (lo, hi) in sorted(spans.items()):
+        for i, row in enumerate(source.rows(si, lo, hi - lo), lo):
+            planned[(si, i)] = row
+    state: dict[tuple[int, int], object] = {}
+    for pp in plan.prompts:
+        for b in pp.batches:
+            for seg in b.segments:
+                for i in range(seg.start, seg.start + seg.count):
+                    state[(seg.stratum, i)] = {}
+
+    pending = row_constraints(spec)
+    known = {f.name for f in spec.fields if f.role == "sampled"}
+    known |= _derivable(spec, known)
+    ready = [c for c in pending if set(c.fields) <= known]
+    pending = [c for c in pending if c not in ready]
+    _judge(spec, planned, state, list(state), ready)
+
+    out: list[PredictedCall] = []
+    order = in_order(plan.prompts)
+    for n, pp in enumerate(order):
+        prompt = spec.prompt(pp.prompt)
+        known |= set(prompt.outputs)
+        known |= _derivable(spec, known)
+        newly = [c for c in pending if set(c.fields) <= known]
+        pending = [c for c in pending if c not in newly]
+        if n == len(order) - 1:
+            newly += pending
+        model = row_model([spec.field(o) for o in prompt.outputs])
+        answered: list[tuple[int, int]] = []
+        for call in iter_calls(pp, plan.strata):
+            alive = [r for r in call.rows if state.get(r) is not None]
+            if not alive:
+                continue
+            if len(alive) != len(call.rows):
+                first = row_id(plan.strata[alive[0][0]].key, alive[0][1])
+                call = Call(call.prompt, call_id(call.prompt, first, len(alive)), tuple(alive))
+            if any(state[r] is _UNKNOWN for r in alive):
+                for r in alive:
+                    state[r] = _UNKNOWN
+                out.append(PredictedCall(pp.prompt, call.id, len(alive), None, False))
+                continue
+            ids = [row_id(plan.strata[si].key, i) for si, i in alive]
+            asked = []
+            for (si, i), rid in zip(alive, ids):
+                merged = {**planned[(si, i)], **state[(si, i)]}
+                asked.append({"id": rid, **{k: merged[k] for k in prompt.inputs if k in merged}})
+            key = request_key(identity, request_body(spec, plan, pp, call, asked))
+            answer = _cached(cache, key)
+            out.append(PredictedCall(pp.prompt, call.id, len(alive), key, answer is not None))
+            if answer is None:
+                for r in alive:
+                    state[r] = _UNKNOWN
+                continue
+            found = salvage(answer.content, ids, model)
+            for r, rid in zip(alive, ids):
+                values = found.rows.get(rid)
+                if values is None:
+                    state[r] = None
+                else:
+                    state[r].update(values)
+                    answered.append(r)
+        _judge(spec, planned, state, answered, newly)
+        for r, s in state.items():  # rows this prompt did not reach are out of the round, as in the executor
+            if isinstance(s, dict) and not set(prompt.outputs) <= set(s):
+                state[r] = None
+    return out
+
+
+def _cached(cache: Optional[AnswerCache], key: str) -> Optional[Answer]:
+    stored = cache.get(key) if cache is not None else None
+    if stored is None:
+        return None
+    try:
+        return Answer.from_dict(stored)
+    except TypeError:  # an entry from an incompatible version: the build asks again (run.fetch)
+        return None
+
+
+def _judge(spec: ir.Spec, planned: dict, state: dict, rows: list, constraints: list[ir.Constraint]) -> None:
+    rows = [r for r in rows if isinstance(state.get(r), dict)]
+    if not rows or not constraints:
+        return
+    full = {r: full_row(spec, planned[r], state[r]) for r in rows}
+    verdicts = broken(spec, list(full.values()), constraints)
+    for r in rows:
+        if verdicts.get(full[r]["_id"]):
+            state[r] = None

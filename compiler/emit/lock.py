@@ -1,0 +1,98 @@
+"""SPEC.lock (`<spec file>.lock`, beside the spec, for git): what a build was made from and what it made.
+
+`calls` maps every request the dataset needed to the sha256 of its answer, so `cache gc` knows what to keep.
+`acceptance` is what the build measured; the next plan of a changed spec sizes its spares from it. An
+unchanged spec is planned again with `planned_with` (the stats its last plan used), so its rebuild asks the
+very same requests and makes no call.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping, Optional
+
+from ..plan import AcceptanceStats
+from .outputs import write_atomic
+
+LOCK_VERSION = 1
+
+
+class LockError(Exception):
+    """The lock file exists but cannot be used (not JSON, or another lock_version)."""
+
+
+def lock_path(spec_path: str | Path) -> Path:
+    p = Path(spec_path)
+    return p.with_name(p.name + ".lock")
+
+
+def read_lock(path: str | Path) -> Optional[dict]:
+    """The lock, None when there is none; raises LockError when it is unreadable."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise LockError(f"{path}: {e.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise LockError(f"{path}: not JSON ({e})") from None
+    if not isinstance(data, dict) or data.get("lock_version") != LOCK_VERSION:
+        raise LockError(f"{path}: lock_version {data.get('lock_version') if isinstance(data, dict) else None!r} "
+                        f"is not {LOCK_VERSION}")
+    return data
+
+
+def _stats_json(s: AcceptanceStats) -> dict:
+    return {"rate": s.rate, "by_stratum": dict(sorted(s.by_stratum.items()))}
+
+
+def make_lock(*, spec_sha256: str, ir_sha256: str, model: str, endpoint: str, seed: int, calls: Mapping[str, str],
+              dataset_sha256: str, acceptance: AcceptanceStats, planned_with: AcceptanceStats) -> dict:
+    return {
+        "lock_version": LOCK_VERSION,
+        "spec_sha256": spec_sha256,
+        "ir_sha256": ir_sha256,
+        "model": model,
+        "endpoint": endpoint,
+        "seed": seed,
+        "calls": dict(sorted(calls.items())),
+        "dataset_sha256": dataset_sha256,
+        "acceptance": _stats_json(acceptance),
+        "planned_with": _stats_json(planned_with),
+    }
+
+
+def lock_bytes(lock: Mapping) -> bytes:
+    return (json.dumps(lock, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_lock(path: str | Path, lock: Mapping) -> None:
+    write_atomic(Path(path), lock_bytes(lock))
+
+
+def _stats(d) -> AcceptanceStats:
+    if not isinstance(d, dict):
+        return AcceptanceStats()
+    try:
+        return AcceptanceStats(rate=d.get("rate"), by_stratum=d.get("by_stratum") or {})
+    except ValueError:
+        return AcceptanceStats()
+
+
+def plan_stats(lock: Optional[Mapping], ir_sha256: str) -> AcceptanceStats:
+    """The acceptance stats to plan with: the last plan's own when the spec is unchanged (same requests, no
+    calls), else what the last build measured, else the planner's default."""
+    if not lock:
+        return AcceptanceStats()
+    if lock.get("ir_sha256") == ir_sha256:
+        return _stats(lock.get("planned_with"))
+    return _stats(lock.get("acceptance"))
+
+
+def call_keys(lock: Mapping) -> set[str]:
+    calls = lock.get("calls")
+    return set(calls) if isinstance(calls, dict) else set()

@@ -1,0 +1,72 @@
+"""The dataset files: `<dataset>.jsonl` in canonical form, `.parquet` and `.csv` through DuckDB COPY."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import duckdb
+
+from .. import atomic
+from ..ir import Spec
+from ..validate.load import load_file
+from ..validate.sql import ident, sql_literal
+
+ID = "_id"
+
+
+def canonical_line(row: Mapping) -> str:
+    return json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def jsonl_bytes(rows: Iterable[Mapping]) -> bytes:
+    """Rows as given (callers pass them in `_id` order), keys sorted, one per line, UTF-8."""
+    return "".join(canonical_line(r) + "\n" for r in rows).encode("utf-8")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to a temp file beside `path`, fsync it, and rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_atomic(path, data)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def write_copies(spec: Spec, jsonl: Path, targets: Mapping[str, Path]) -> None:
+    """`targets`: format (parquet | csv) -> path. The canonical JSONL is read back with the spec's column types
+    (as `synthc validate` reads it) and copied out with `_id` first, then the fields in declaration order."""
+    if not targets:
+        return
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 1")  # one writer thread: the same rows give the same bytes
+        loaded = load_file(spec, jsonl, con)
+        cols = [c for c in [ID, *(f.name for f in spec.fields)] if c in loaded.columns]
+        select = f"SELECT {', '.join(ident(c) for c in cols)} FROM data" if cols else "SELECT * FROM data"
+        for fmt, path in targets.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            try:
+                options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
+                con.execute(f"COPY ({select}) TO {sql_literal(tmp)} ({options})")
+                _fsync(Path(tmp))
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    finally:
+        con.close()

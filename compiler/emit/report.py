@@ -1,0 +1,233 @@
+"""report.json (for scripts) and report.md (for a pull request): checks with their SQL, target vs actual for
+every marginal as tables with bar charts, rejected-row examples, calls, tokens, cost and cache hits.
+
+Both are functions of the dataset, the checks and the run's counters: no clock, no paths, no secrets. The
+counters of this run (`calls`, `cache_hits`, tokens and cost) are the only part that differs between a first
+build and a rebuild from the cache; `*_full_rebuild` counts every answer the dataset needed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..validate.models import ValidationReport
+
+REPORT_VERSION = 1
+BAR = 20  # characters of the longest bar
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+_CELL = 80  # longest example value shown in a table cell
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the run did, for the report. cost: None when the model's prices are unknown."""
+
+    model: str
+    endpoint: str
+    rounds: int
+    calls: int
+    cache_hits: int
+    failed_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: Optional[float]
+    full_prompt_tokens: int
+    full_completion_tokens: int
+    full_cost_usd: Optional[float]
+    acceptance_rate: Optional[float]
+
+
+def _usd(x: Optional[float]) -> Optional[float]:
+    return None if x is None else round(x, 6)
+
+
+def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected: dict) -> dict:
+    v = checks.to_json_dict()
+    return {
+        "report_version": REPORT_VERSION,
+        "dataset": dataset,
+        "passed": checks.passed,
+        "rows": checks.rows,
+        "model": run.model,
+        "endpoint": run.endpoint,
+        "rounds": run.rounds,
+        "calls": run.calls,
+        "calls_full_rebuild": run.calls + run.cache_hits,
+        "cache_hits": run.cache_hits,
+        "failed_calls": run.failed_calls,
+        "prompt_tokens": run.prompt_tokens,
+        "completion_tokens": run.completion_tokens,
+        "cost_usd": _usd(run.cost_usd),
+        "prompt_tokens_full_rebuild": run.full_prompt_tokens,
+        "completion_tokens_full_rebuild": run.full_completion_tokens,
+        "cost_usd_full_rebuild": _usd(run.full_cost_usd),
+        "acceptance_rate": run.acceptance_rate,
+        "checks": v["checks"],
+        "marginals": v["marginals"],
+        "tvd": v["tvd"],
+        "rejected": rejected,
+    }
+
+
+def json_bytes(report: dict) -> bytes:
+    return (json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+# ---- markdown ---------------------------------------------------------------------------------------------
+
+
+def bar(share: float, scale: float) -> str:
+    """A horizontal bar of `share` where `scale` fills BAR characters, in eighths of a character."""
+    if scale <= 0 or share <= 0:
+        return ""
+    eighths = round(8 * BAR * min(share, scale) / scale)
+    return "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
+
+
+def cell(v: Any, limit: int = _CELL) -> str:
+    """A value as the text of a GitHub table cell: one line, pipes and angle brackets escaped, shortened."""
+    if isinstance(v, str):
+        text = v
+    else:
+        text = json.dumps(v, ensure_ascii=False)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return cell(v, 40)
+
+
+def _fence(text: str, lang: str = "") -> str:
+    ticks = "````" if "```" in text else "```"
+    return f"{ticks}{lang}\n{text}\n{ticks}"
+
+
+def _int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _cost(x: Optional[float]) -> str:
+    return "unknown" if x is None else f"${x:,.4f}"
+
+
+def report_md(report: dict) -> str:
+    r = report
+    checks = r["checks"]
+    failed = [c for c in checks if not c["passed"]]
+    out = [f"# {r['dataset']}", ""]
+    verdict = (f"✅ **{'all ' * (len(checks) > 1)}{len(checks)} check{'s' * (len(checks) != 1)} passed**" if not failed
+               else f"❌ **{len(failed)} of {len(checks)} checks failed**")
+    out += [f"{verdict} · {_int(r['rows'])} rows · {r['rounds']} round{'s' * (r['rounds'] != 1)} · "
+            f"{_int(r['calls_full_rebuild'])} calls ({_int(r['cache_hits'])} from cache) · model `{cell(r['model'], 60)}`",
+            ""]
+    out += _checks_md(checks)
+    out += _marginals_md(r["marginals"], r["tvd"])
+    out += _rejected_md(r["rejected"], r.get("acceptance_rate"))
+    out += _calls_md(r)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _checks_md(checks: list[dict]) -> list[str]:
+    out = ["## Checks", "", "| | check | kind | violations | measured |", "| :-: | --- | --- | --: | --- |"]
+    for c in checks:
+        mark = "✅" if c["passed"] else "❌"
+        violations = "–" if c["violations"] is None else _int(c["violations"])
+        measured = ", ".join(f"`{cell(k, 60)}` = {_num(v)}" for k, v in (c.get("values") or {}).items())
+        out.append(f"| {mark} | {cell(c['name'])} | {c['kind']} | {violations} | {measured} |")
+    out.append("")
+    for c in checks:
+        if c["passed"]:
+            continue
+        out.append(f"**{cell(c['name'])}**: {cell(c['detail'], 300) if c.get('detail') else _failure(c)}")
+        out.append("")
+        for e in c.get("examples") or []:
+            out.append(f"- {_example(e)}")
+        if c.get("examples"):
+            out.append("")
+    sqls = [c for c in checks if c.get("sql")]
+    if sqls:
+        out += ["<details><summary>The SQL of each check (DuckDB, on the table <code>data</code>)</summary>", ""]
+        for c in sqls:
+            out += [f"**{cell(c['name'])}**", "", _fence(c["sql"], "sql"), ""]
+        out += ["</details>", ""]
+    return out
+
+
+def _failure(c: dict) -> str:
+    n = c["violations"]
+    if c["kind"] == "row":
+        return f"{_int(n)} row{'s break' if n != 1 else ' breaks'} it"
+    if c.get("examples"):  # unique(...)
+        return f"{_int(n)} row{'s repeat' if n != 1 else ' repeats'} an earlier one"
+    measured = ", ".join(f"`{cell(k, 60)}` = {_num(v)}" for k, v in (c.get("values") or {}).items())
+    return f"does not hold ({measured})" if measured else "does not hold"
+
+
+def _example(e: dict) -> str:
+    if "values" in e and isinstance(e["values"], dict):
+        head = f"row {e['row']}: " if "row" in e else f"`{cell(e['_id'], 40)}`: " if "_id" in e else ""
+        return head + ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e["values"].items())
+    return ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e.items())
+
+
+def _marginals_md(marginals: dict, tvd: dict) -> list[str]:
+    if not marginals:
+        return []
+    out = ["## Targets vs actual", ""]
+    for field, values in marginals.items():
+        scale = max([max(v["target"], v["actual"]) for v in values.values()] or [0])
+        out += [f"### {cell(field)} · tvd {tvd.get(field, 0):.3f}", "",
+                "| value | target | actual | Δ | rows | actual share |", "| --- | --: | --: | --: | --: | --- |"]
+        for value, v in values.items():
+            delta = 100 * (v["actual"] - v["target"])
+            shown = "0.0" if abs(delta) < 0.05 else f"{delta:+.1f}"
+            chart = bar(v["actual"], scale)
+            out.append(f"| {cell(value)} | {100 * v['target']:.1f}% | {100 * v['actual']:.1f}% | {shown} pp | "
+                       f"{_int(v.get('count', 0))} | {f'`{chart}`' if chart else ''} |")
+        out.append("")
+    return out
+
+
+def _rejected_md(rejected: dict, rate: Optional[float]) -> list[str]:
+    out = ["## Rejected rows", ""]
+    if not rejected:
+        return out + ["No generated row was rejected.", ""]
+    if rate is not None:
+        out += [f"{100 * rate:.1f}% of the rows judged were accepted; rejected rows were replaced in later rounds "
+                f"(a row can break several constraints).", ""]
+    out += ["| constraint | rows rejected |", "| --- | --: |"]
+    for name, r in rejected.items():
+        out.append(f"| {cell(name)} | {_int(r['count'])} |")
+    out += ["", "<details><summary>Examples</summary>", ""]
+    for name, r in rejected.items():
+        out.append(f"**{cell(name)}**")
+        out.append("")
+        for e in r["examples"]:
+            if "values" in e:
+                out.append(f"- `{cell(e['_id'], 40)}`: " + ", ".join(f"{cell(k, 40)} = {cell(v)}"
+                                                                     for k, v in e["values"].items()))
+            else:
+                out.append(f"- `{cell(e.get('_id', ''), 40)}`: {cell(e.get('reason', ''), 200)}")
+        out.append("")
+    out += ["</details>", ""]
+    return out
+
+
+def _calls_md(r: dict) -> list[str]:
+    return ["## Calls", "",
+            "| | this run | the whole dataset |", "| --- | --: | --: |",
+            f"| calls | {_int(r['calls'])} | {_int(r['calls_full_rebuild'])} |",
+            f"| answers from the cache | {_int(r['cache_hits'])} | |",
+            f"| failed calls | {_int(r['failed_calls'])} | |",
+            f"| prompt tokens | {_int(r['prompt_tokens'])} | {_int(r['prompt_tokens_full_rebuild'])} |",
+            f"| completion tokens | {_int(r['completion_tokens'])} | {_int(r['completion_tokens_full_rebuild'])} |",
+            f"| cost | {_cost(r['cost_usd'])} | {_cost(r['cost_usd_full_rebuild'])} |",
+            f"| rounds | {r['rounds']} | |",
+            ""]
