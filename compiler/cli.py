@@ -225,11 +225,19 @@ def cmd_plan(args) -> int:
     if not result.ok:
         emit_diagnostics(result.diagnostics, result.sources, args.format)
         return EXIT_ERROR
-    plan = planning.build_plan(result.spec)
-    problems = [_problem_diagnostic(p, result.spans) for p in plan.problems]
-    if problems:
+    # Planned exactly as `build` would plan it: the synthc.toml profile and the lock's acceptance rates.
+    # offline: planning needs no key or endpoint, only the profile.
+    from .build.pipeline import BuildOptions, BuildResult, prepare
+
+    prep = prepare(result.spec, Path(args.spec), BuildOptions(offline=True))
+    if isinstance(prep, BuildResult):
+        if not prep.problems:
+            print(f"synthc: error: {prep.message}", file=sys.stderr)
+            return prep.exit_code
+        problems = [_problem_diagnostic(p, result.spans) for p in prep.problems]
         emit_diagnostics(result.diagnostics + problems, result.sources, args.format)
         return EXIT_ERROR
+    plan = prep.plan
     if result.diagnostics and args.format == "text":
         emit_diagnostics(result.diagnostics, result.sources, "text")
     if args.emit_batch:

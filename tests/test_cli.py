@@ -100,3 +100,22 @@ def test_console_script_runs_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "synthc", "check", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "error[SDS003]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_plan_reports_infeasible_targets_at_the_field_with_the_constraint_noted(tmp_path, capsys):
+    spec = _write(tmp_path, 'dataset d { rows = 90 }\nfield mood: category ~ {"a": 1/3, "b": 1/3, "c": 1/3}\n'
+                            'constraint no_c: mood != "c"\n')
+    assert main(["plan", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "error[SDS029]" in err and f"{spec}:2:7" in err
+    assert "`no_c` is declared here" in err and "c 33.3% -> 0.0%" in err
+
+
+def test_plan_json_contract_keys(tmp_path, capsys):
+    assert main(["plan", str(_write(tmp_path, GOOD)), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("dataset", "rows", "seed", "calls", "lower_bound_calls", "rows_per_call", "prompt_tokens_est",
+                "completion_tokens_est", "cost_est_usd", "strata", "marginals"):
+        assert key in out
+    assert sum(s["rows"] for s in out["strata"]) == 10
+    assert {v: c["planned_rows"] for v, c in out["marginals"]["s"].items()} == {"a": 5, "b": 5}
