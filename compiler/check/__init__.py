@@ -12,14 +12,13 @@ from pathlib import Path
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, sort_key
 from . import feasible
-from .exprs import ERROR, ExprChecker, Scope, T, aggregates_in
+from .exprs import ERROR, ExprChecker, Scope, T, _show, aggregates_in, literal_value
 from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, category_values_from
 from .modules import Key, ModuleInfo, Program, load_program
+from .header import check_header
+from .joints import check_joint
 from .prompts import PromptChecker
 
-DATASET_SETTINGS = {"rows", "seed", "model", "formats", "description"}
-FORMATS = ("jsonl", "parquet", "csv")
-MAX_ROWS = 1_000_000_000
 
 
 @dataclass
@@ -186,7 +185,7 @@ class Checker:
     # ---- the run ---------------------------------------------------------------
 
     def run(self) -> ir.Spec | None:
-        dataset = self.dataset()
+        dataset = check_header(self)
         for mod in self.modules.values():
             if mod is not self.root:
                 for d in mod.ast.decls:
@@ -205,7 +204,7 @@ class Checker:
             if f is not None:
                 self._fields[final] = f
         self._settle_categorical()
-        joints = [j for j in (self.joint(j) for j in joints_ast) if j is not None]
+        joints = [j for j in (check_joint(self, j) for j in joints_ast) if j is not None]
         prompts = self.prompts()
         fields = self._with_prompt_deps(prompts)
         constraints = [c for c in (self.constraint(n, k) for n, k in self.included.items()
@@ -228,89 +227,6 @@ class Checker:
                        constraints=tuple(constraints), fragments=fragments)
 
     # ---- dataset header --------------------------------------------------------
-
-    def dataset(self) -> ir.Dataset | None:
-        headers = [d for d in self.root.ast.decls if isinstance(d, ast.Dataset)]
-        if not headers and self.is_module:
-            return None
-        if not headers:
-            first = self.root.ast.decls[0].span if self.root.ast.decls else Span(self.root.id, 1, 1, 1, 2)
-            self.report(Diagnostic("SDS004", "the spec has no `dataset` header",
-                                   Span(first.file, first.line, first.col, first.line, first.col + 1),
-                                   "start the spec with: dataset my_data { rows = 100 }"))
-            return None
-        for extra in headers[1:]:
-            self.report(Diagnostic("SDS005", "a spec has one `dataset` header", extra.name_span,
-                                   notes=(("the first is here", headers[0].name_span),)))
-        h = headers[0]
-        self.spans["dataset"] = h.name_span
-        vals: dict[str, ast.Setting] = {}
-        for s in h.settings:
-            if s.key not in DATASET_SETTINGS:
-                self.report(Diagnostic("SDS006", f"unknown dataset setting `{s.key}`", s.key_span,
-                                       did_you_mean(s.key, DATASET_SETTINGS)
-                                       or f"settings: {', '.join(sorted(DATASET_SETTINGS))}"))
-            elif s.key in vals:
-                self.report(Diagnostic("SDS005", f"setting `{s.key}` is given twice", s.key_span))
-            else:
-                vals[s.key] = s
-        ok = True
-        rows = self._whole(vals.get("rows"), 1, MAX_ROWS)
-        if "rows" not in vals:
-            self.report(Diagnostic("SDS007", "the dataset header needs `rows`", h.name_span, "add: rows = 1000"))
-            ok = False
-        seed = self._whole(vals.get("seed"), 0, 2**63 - 1) if "seed" in vals else 0
-        model = "embedded"
-        if "model" in vals:
-            v = vals["model"].value
-            if isinstance(v, ast.Lit) and v.kind == "string" and v.value:
-                model = v.value
-            else:
-                self.report(Diagnostic("SDS007", "`model` names a model profile as a string", vals["model"].span,
-                                       'e.g. model = "embedded"'))
-                ok = False
-        formats: tuple[str, ...] = ("jsonl",)
-        if "formats" in vals:
-            formats = self._formats(vals["formats"])
-            ok = ok and formats is not None
-        description = None
-        if "description" in vals:
-            v = vals["description"].value
-            if isinstance(v, ast.Lit) and v.kind == "string":
-                description = v.value
-            else:
-                self.report(Diagnostic("SDS007", "`description` is a string", vals["description"].span))
-                ok = False
-        if not ok or rows is None or seed is None:
-            return None
-        return ir.Dataset(name=h.name, rows=rows, seed=seed, model=model, formats=formats, description=description)
-
-    def _whole(self, s: ast.Setting | None, lo: int, hi: int) -> int | None:
-        if s is None:
-            return None
-        v = s.value
-        if isinstance(v, ast.Lit) and v.kind == "number" and v.value.denominator == 1 and lo <= v.value <= hi:
-            return int(v.value)
-        self.report(Diagnostic("SDS007", f"`{s.key}` takes a whole number from {lo:,} to {hi:,}", s.span))
-        return None
-
-    def _formats(self, s: ast.Setting):
-        v = s.value
-        items = v.items if isinstance(v, ast.ListLit) else (v,)
-        out = []
-        for item in items:
-            name = item.name if isinstance(item, ast.Ref) else item.value if isinstance(item, ast.Lit) else None
-            if name not in FORMATS:
-                self.report(Diagnostic("SDS007", f"unknown output format `{name}`" if name else "a format is a name",
-                                       item.span, did_you_mean(str(name), FORMATS) or f"formats: {', '.join(FORMATS)}"))
-                return None
-            if name in out:
-                self.report(Diagnostic("SDS005", f"format `{name}` is listed twice", item.span))
-                return None
-            out.append(name)
-        return tuple(out) if out else None
-
-    # ---- fields ------------------------------------------------------------------
 
     def field(self, final: str) -> ir.Field | None:
         key = self.included[final]
@@ -417,7 +333,6 @@ class Checker:
         cases = []
         seen = set()
         ok = True
-        from .exprs import _show, literal_value
         for case in given.cases:
             v = literal_value(case.key)
             if v not in on_values:
@@ -491,78 +406,6 @@ class Checker:
         return out
 
     # ---- joints, prompts, constraints ------------------------------------------
-
-    def joint(self, j: ast.Joint) -> ir.Joint | None:
-        from .exprs import _show, literal_value
-        fields = []
-        ok = True
-        for name, span in zip(j.fields, j.field_spans):
-            f = self._fields.get(name)
-            if name not in self.field_names:
-                self.report(Diagnostic("SDS010", f"undefined field `{name}`", span, did_you_mean(name, self.field_names)))
-                ok = False
-            elif f is None:
-                ok = False
-            elif f.role != "sampled" or f.given is not None or f.type.kind not in ("category", "bool"):
-                self.report(Diagnostic("SDS025", f"`{name}` cannot be in a joint table: it must be a sampled category "
-                                                 "or bool without `given`", span))
-                ok = False
-            elif name in fields:
-                self.report(Diagnostic("SDS025", f"`{name}` appears twice in the joint table", span))
-                ok = False
-            else:
-                fields.append(name)
-        if not ok:
-            return None
-        domains = [self._fields[n].type.values or (True, False) for n in fields]
-        cells = []
-        seen = set()
-        total = 0
-        from fractions import Fraction
-        total = Fraction(0)
-        for entry in j.entries:
-            if len(entry.keys) != len(fields):
-                self.report(Diagnostic("SDS025", f"a cell of this table has {len(entry.keys)} values, "
-                                                 f"one for each of {len(fields)} fields expected", entry.span))
-                ok = False
-                continue
-            values = tuple(literal_value(k) for k in entry.keys)
-            for v, k, dom, name in zip(values, entry.keys, domains, fields):
-                if v not in dom:
-                    self.report(Diagnostic("SDS011", f"{_show(v)} is not a value of `{name}`", k.span,
-                                           did_you_mean(str(v), [str(x) for x in dom])))
-                    ok = False
-            if values in seen:
-                self.report(Diagnostic("SDS005", "this cell is listed twice", entry.span))
-                ok = False
-            seen.add(values)
-            total += entry.share.value
-            cells.append(ir.JointCell(values=values, share=float(entry.share.value)))
-        if ok and total != 1:
-            self.report(Diagnostic("SDS013", f"the shares of the joint table add up to {float(total * 100):g}%, not 100%",
-                                   j.span, "cells not listed get 0%"))
-            ok = False
-        if ok:
-            ok = self._joint_matches_marginals(j, fields, cells)
-        return ir.Joint(fields=tuple(fields), cells=tuple(cells)) if ok else None
-
-    def _joint_matches_marginals(self, j: ast.Joint, fields: list[str], cells: list[ir.JointCell]) -> bool:
-        for i, name in enumerate(fields):
-            f = self._fields[name]
-            if f.dist is None:
-                continue
-            margin: dict = {}
-            for c in cells:
-                margin[c.values[i]] = margin.get(c.values[i], 0) + c.share
-            for s in f.dist.shares:
-                if abs(margin.get(s.value, 0) - s.share) > 1e-9:
-                    from .exprs import _show
-                    self.report(Diagnostic(
-                        "SDS025", f"the joint table gives `{name}` = {_show(s.value)} {margin.get(s.value, 0) * 100:g}%, "
-                                  f"but `{name}` declares {s.share * 100:g}%", j.span,
-                        f"make them agree, or drop the shares from `{name}` and let the joint table set them"))
-                    return False
-        return True
 
     def _mentions_aggregate(self, e, module: ModuleInfo, seen: tuple) -> bool:
         """Whether an expression calls an aggregate anywhere, looking into the defs it calls: this decides a

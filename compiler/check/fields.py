@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
-from .exprs import T, Scope, _show, literal_value
+from .exprs import _show, literal_value
 
 if TYPE_CHECKING:
     from . import Checker
