@@ -23,20 +23,20 @@ def check_header(c: "Checker") -> ir.Dataset | None:
     if not headers:
         first = c.root.ast.decls[0].span if c.root.ast.decls else Span(c.root.id, 1, 1, 1, 2)
         c.report(Diagnostic("SDS004", "the spec has no `dataset` header",
-                               Span(first.file, first.line, first.col, first.line, first.col + 1),
-                               "start the spec with: dataset my_data { rows = 100 }"))
+                            Span(first.file, first.line, first.col, first.line, first.col + 1),
+                            "start the spec with: dataset my_data { rows = 100 }"))
         return None
     for extra in headers[1:]:
         c.report(Diagnostic("SDS005", "a spec has one `dataset` header", extra.name_span,
-                               notes=(("the first is here", headers[0].name_span),)))
+                            notes=(("the first is here", headers[0].name_span),)))
     h = headers[0]
     c.spans["dataset"] = h.name_span
     vals: dict[str, ast.Setting] = {}
     for s in h.settings:
         if s.key not in DATASET_SETTINGS:
             c.report(Diagnostic("SDS006", f"unknown dataset setting `{s.key}`", s.key_span,
-                                   did_you_mean(s.key, DATASET_SETTINGS)
-                                   or f"settings: {', '.join(sorted(DATASET_SETTINGS))}"))
+                                did_you_mean(s.key, DATASET_SETTINGS)
+                                or f"settings: {', '.join(sorted(DATASET_SETTINGS))}"))
         elif s.key in vals:
             c.report(Diagnostic("SDS005", f"setting `{s.key}` is given twice", s.key_span))
         else:
@@ -54,7 +54,7 @@ def check_header(c: "Checker") -> ir.Dataset | None:
             model = v.value
         else:
             c.report(Diagnostic("SDS007", "`model` names a model profile as a string", vals["model"].span,
-                                   'e.g. model = "embedded"'))
+                                'e.g. model = "embedded"'))
             ok = False
     formats: tuple[str, ...] = ("jsonl",)
     if "formats" in vals:
@@ -89,7 +89,7 @@ def _formats(c: "Checker", s: ast.Setting):
         name = item.name if isinstance(item, ast.Ref) else item.value if isinstance(item, ast.Lit) else None
         if name not in FORMATS:
             c.report(Diagnostic("SDS007", f"unknown output format `{name}`" if name else "a format is a name",
-                                   item.span, did_you_mean(str(name), FORMATS) or f"formats: {', '.join(FORMATS)}"))
+                                item.span, did_you_mean(str(name), FORMATS) or f"formats: {', '.join(FORMATS)}"))
             return None
         if name in out:
             c.report(Diagnostic("SDS005", f"format `{name}` is listed twice", item.span))

@@ -50,7 +50,7 @@ def check_joint(c: "Checker", j: ast.Joint) -> ir.Joint | None:
         for v, k, dom, name in zip(values, entry.keys, domains, fields):
             if v not in dom:
                 c.report(Diagnostic("SDS011", f"{_show(v)} is not a value of `{name}`", k.span,
-                                    did_you_mean(str(v), [str(x) for x in dom])))
+                                 did_you_mean(str(v), [str(x) for x in dom])))
                 ok = False
         if values in seen:
             c.report(Diagnostic("SDS005", "this cell is listed twice", entry.span))
@@ -60,7 +60,7 @@ def check_joint(c: "Checker", j: ast.Joint) -> ir.Joint | None:
         cells.append(ir.JointCell(values=values, share=float(entry.share.value)))
     if ok and total != 1:
         c.report(Diagnostic("SDS013", f"the shares of the joint table add up to {float(total * 100):g}%, not 100%",
-                               j.span, "cells not listed get 0%"))
+                            j.span, "cells not listed get 0%"))
         ok = False
     if ok:
         ok = _matches_marginals(c, j, fields, cells)
@@ -79,8 +79,8 @@ def _matches_marginals(c: "Checker", j: ast.Joint, fields: list[str], cells: lis
         for s in f.dist.shares:
             if abs(margin.get(s.value, 0) - s.share) > 1e-9:
                 c.report(Diagnostic(
-                    "SDS025", f"the joint table gives `{name}` = {_show(s.value)} {margin.get(s.value, 0) * 100:g}%, "
-                              f"but `{name}` declares {s.share * 100:g}%", j.span,
-                    f"make them agree, or drop the shares from `{name}` and let the joint table set them"))
+                 "SDS025", f"the joint table gives `{name}` = {_show(s.value)} {margin.get(s.value, 0) * 100:g}%, "
+                           f"but `{name}` declares {s.share * 100:g}%", j.span,
+                 f"make them agree, or drop the shares from `{name}` and let the joint table set them"))
                 return False
     return True
