@@ -1,7 +1,7 @@
 """Front-end timing: parse, and parse+check, of a generated ~5,000-line spec (target: check under 1 s).
 
-    /tmp/venv/bin/python bench/parse_bench.py            # prints the figures and updates bench/RESULTS.md
-    /tmp/venv/bin/python bench/parse_bench.py --no-write --keep /tmp/big.sds
+    .venv/bin/python bench/parse_bench.py            # prints the figures and updates bench/RESULTS.md
+    .venv/bin/python bench/parse_bench.py --no-write --keep /tmp/big.sds
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from synthc.check import check_file
 from synthc.syntax import parse
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-COMMAND = "/tmp/venv/bin/python bench/parse_bench.py"
+COMMAND = ".venv/bin/python bench/parse_bench.py"
 
 
 def block(i: int) -> str:

@@ -1,7 +1,7 @@
 """Planner benchmark: wall time and peak memory of `build_plan` over rows x strata.
 
-    /tmp/venv/bin/python bench/plan_bench.py            # the grid below, table on stdout
-    /tmp/venv/bin/python bench/plan_bench.py --write    # ... and into bench/RESULTS.md under "## Planner"
+    .venv/bin/python bench/plan_bench.py            # the grid below, table on stdout
+    .venv/bin/python bench/plan_bench.py --write    # ... and into bench/RESULTS.md under "## Planner"
 
 Each case runs in its own process, so peak RSS (ru_maxrss) is that case's own. The spec: F independent
 categorical fields with V values each (V^F strata, shares drawn with a fixed seed), a conditional field on
@@ -121,7 +121,7 @@ def main() -> None:
     machine = f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}"
     text = (f"## Planner\n\n`build_plan` wall time (time.perf_counter) and peak RSS of the whole process "
             f"(getrusage, one process per case, includes the interpreter and pydantic, ~50 MiB) on {machine}.\n"
-            f"Reproduce: `/tmp/venv/bin/python bench/plan_bench.py --write`\n\n{table(results)}\n\n"
+            f"Reproduce: `.venv/bin/python bench/plan_bench.py --write`\n\n{table(results)}\n\n"
             f"Target (1e6 rows over ~10,000 strata in under {BUDGET_S:g} s): {verdict} "
             f"({target['seconds']:.2f} s for {target['cells']:,} strata).\n\n"
             "Strata (cells) counts every allowed combination; with fewer rows than cells, many get no row. The plan\n"

@@ -1,6 +1,6 @@
 """Times `validate_file` on generated review-like rows (categorical, text and numeric columns).
 
-    /tmp/venv/bin/python bench/validate_bench.py [--rows 1000000] [--repeat 3] [--dir DIR]
+    .venv/bin/python bench/validate_bench.py [--rows 1000000] [--repeat 3] [--dir DIR]
 
 The rows are made by DuckDB from hashes of the row number (deterministic, no model), written once to Parquet
 and JSONL, then each file is validated `--repeat` times against the spec below; the best time is reported
