@@ -149,10 +149,8 @@ class LazyEmbedded:
         server.start()
         self.server = server
         self.say(notice(server.base_url))
-        client = ChatClient(server.base_url, None, concurrency=self.concurrency, policy=self.policy, mode=MODE,
-                            revive=server.revive)
-        client.endpoint = self.endpoint  # cache keys name the model, not the port
-        self.client = client
+        self.client = ChatClient(server.base_url, None, concurrency=self.concurrency, policy=self.policy, mode=MODE,
+                                 revive=server.revive, identity=self.endpoint)
 
     async def aclose(self) -> None:
         if self.client is not None:

@@ -97,15 +97,17 @@ class ChatClient:
     mode: the response_format mode to start from (the embedded server starts at "json_object_schema").
     rng: the jitter's random source (seed it for repeatable tests).
     revive: called (in a thread) before retrying a connection error; the embedded server restarts itself there.
+    identity: how cache keys name this endpoint (default: its base URL without credentials); the embedded
+    server's is "embedded", since its port changes every run.
     """
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, *, concurrency: int = 4,
                  policy: RetryPolicy = RetryPolicy(), rng: Optional[random.Random] = None, mode: str = "json_schema",
-                 grow_after: int = 10, revive: Optional[Callable[[], None]] = None):
+                 grow_after: int = 10, revive: Optional[Callable[[], None]] = None, identity: Optional[str] = None):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
         self.base_url, key = resolve_endpoint(base_url, api_key)
-        self.endpoint = endpoint_identity(self.base_url)
+        self.endpoint = identity or endpoint_identity(self.base_url)
         self._secret = key
         self.policy = policy
         self.rng = rng or random.Random()
