@@ -187,6 +187,7 @@ class Executor:
         self.calls: dict[str, str] = {}
         self.rejected = Rejections()
         self.accepted: dict[int, dict[int, dict]] = {}
+        self._toward = 0  # accepted rows that count toward a quota, kept as a running total for the progress bar
         self.attempted: dict[str, int] = {}  # stratum key -> rows that got a verdict
         self.kept: dict[str, int] = {}  # stratum key -> rows accepted (spares included)
         self.requested = {s.key: s.requested for s in plan.strata}
@@ -466,10 +467,13 @@ class Executor:
                 self._state[r] = None
                 self._verdict(si, False)
             elif last:
-                self.accepted.setdefault(si, {})[i] = dict(self._state[r])
+                kept = self.accepted.setdefault(si, {})
+                if i not in kept and len(kept) < self.plan.strata[si].rows:
+                    self._toward += 1
+                kept[i] = dict(self._state[r])
                 self._verdict(si, True)
         if last:
-            self.progress.rows(self.toward_quota(), self.plan.rows)
+            self.progress.rows(self._toward, self.plan.rows)  # re-summing every stratum per flush was quadratic
 
     def _verdict(self, si: int, ok: bool) -> None:
         key = self.plan.strata[si].key
