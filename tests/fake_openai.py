@@ -184,7 +184,7 @@ class FakeOpenAI:
         if fault and fault.kind == "bad_rows":
             break_rows(instance, fault.count)
         if fault and fault.kind == "wrong_count":
-            change_count(instance, fault.delta)
+            instance = change_count(instance, fault.delta)
         content = json.dumps(instance, ensure_ascii=False)
         if fault and fault.kind == "truncate":
             content, finish = content[: int(len(content) * fault.fraction)], "length"
@@ -381,7 +381,10 @@ def break_rows(instance: Any, count: int) -> None:
             row[name] = None
 
 
-def change_count(instance: Any, delta: int) -> None:
+def change_count(instance: Any, delta: int) -> Any:
+    """The answer with `delta` rows fewer or more; a one-row call's bare object becomes a list of rows."""
+    if not (isinstance(instance, dict) and isinstance(instance.get("rows"), list)) and not isinstance(instance, list):
+        instance = {"rows": [instance] if isinstance(instance, dict) else []}
     rows = _rows(instance)
     if delta < 0:
         del rows[len(rows) + delta:]
@@ -390,6 +393,7 @@ def change_count(instance: Any, delta: int) -> None:
         if "id" in extra:
             extra["id"] = f"{extra['id']}-extra{i}"
         rows.append(extra)
+    return instance
 
 
 def _digest(body: Any) -> str:
