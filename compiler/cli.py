@@ -316,11 +316,17 @@ def _prepared(checked, args):
     return prep, None
 
 
-def cmd_build(args) -> int:
+def _ready(args):
+    """(checked spec, Prepared, None) for build and ingest, or (None, None, exit code) after saying why not."""
     checked = _checked(args.spec)
     if checked is None:
-        return EXIT_ERROR
+        return None, None, EXIT_ERROR
     prep, code = _prepared(checked, args)
+    return (checked, prep, None) if prep is not None else (None, None, code)
+
+
+def cmd_build(args) -> int:
+    checked, prep, code = _ready(args)
     if prep is None:
         return code
     return _run_build(checked.spec, prep, args)
@@ -388,10 +394,7 @@ def _render_build(result, spec, console, seconds: float) -> None:
 def cmd_ingest(args) -> int:
     from .build.ingest import IngestError, ingest
 
-    checked = _checked(args.spec)
-    if checked is None:
-        return EXIT_ERROR
-    prep, code = _prepared(checked, args)
+    checked, prep, code = _ready(args)
     if prep is None:
         return code
     try:
