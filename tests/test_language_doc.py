@@ -23,12 +23,12 @@ _HEADER = re.compile(r"^\s*dataset\s+[A-Za-z_]\w*\s*\{", re.M)
 _EXPECT = re.compile(r"#\s*(error|warning):\s*(SDS\d{3})\s*$")
 
 
-def _blocks() -> list[tuple[int, str]]:
+def _blocks(doc: Path = DOC) -> list[tuple[int, str]]:
     """(line of the opening fence, code) for every block fenced with ```sds."""
-    if not DOC.exists():
+    if not doc.exists():
         return []
     out, start, body = [], None, []
-    for n, line in enumerate(DOC.read_text(encoding="utf-8").split("\n"), 1):
+    for n, line in enumerate(doc.read_text(encoding="utf-8").split("\n"), 1):
         if start is None:
             if line.strip() == "```sds":
                 start, body = n, []
@@ -71,3 +71,18 @@ def test_block_checks_as_documented(line: int, code: str, tmp_path: Path):
     assert wanted in produced, f"the block at LANGUAGE.md:{line} should give {severity} {wanted}, got:\n{shown or 'nothing'}"
     other = errors - {wanted}
     assert not other, f"the block at LANGUAGE.md:{line} gives other errors too:\n{shown}"
+
+
+README = DOC.parent / "README.md"
+
+
+@pytest.mark.parametrize("line,code", _blocks(README), ids=[f"README.md:{n}" for n, _ in _blocks(README)])
+def test_readme_specs_check_clean_and_formatted(line: int, code: str, tmp_path: Path):
+    """The README's specs are complete and are what a user copies first: no errors, no warnings, canonical."""
+    from synthc.fmt import format_source
+
+    path = tmp_path / "readme.sds"
+    path.write_text(code, encoding="utf-8")
+    result = check_file(path, f"README.md:{line}")
+    assert result.spec is not None and not result.diagnostics, render_plain(result.diagnostics, result.sources)
+    assert format_source(code, "readme.sds")[0] == code
