@@ -25,7 +25,7 @@ from ..plan.cost import cost_usd
 from ..plan.model import DEFAULT_ACCEPTANCE
 from ..plan.requests import request_body
 from ..plan.rows import Call, call_id
-from ..profiles import ModelProfile, profile_for
+from ..profiles import ModelProfile
 from ..run.cache import AnswerCache, canonical_bytes, request_key
 from ..run.client import Answer, CallError
 from ..run.fetch import fetch
@@ -270,10 +270,10 @@ class Executor:
         pending = [c for c in pending if c not in ready]
         if ready:
             self._judge(list(self._state), ready, last=False)
-        for n, pp in enumerate(_in_order(pps)):
+        for n, pp in enumerate(in_order(pps)):
             prompt = self.spec.prompt(pp.prompt)
             known |= set(prompt.outputs)
-            known |= self._derivable(known)
+            known |= derivable(self.spec, known)
             newly = [c for c in pending if set(c.fields) <= known]
             pending = [c for c in pending if c not in newly]
             last = n == len(pps) - 1
@@ -313,18 +313,7 @@ class Executor:
 
     def _planned_fields(self) -> set[str]:
         names = {f.name for f in self.spec.fields if f.role == "sampled"}
-        return names | self._derivable(names)
-
-    def _derivable(self, known: set[str]) -> set[str]:
-        out = set(known)
-        changed = True
-        while changed:
-            changed = False
-            for f in self.spec.fields:
-                if f.role == "derived" and f.name not in out and set(f.depends_on) <= out:
-                    out.add(f.name)
-                    changed = True
-        return out - known
+        return names | derivable(self.spec, names)
 
     # ---- calls -------------------------------------------------------------------------------------------
 
@@ -354,7 +343,7 @@ class Executor:
             asked.append({"id": rid, **{k: merged[k] for k in inputs if k in merged}})
         body = request_body(self.spec, self.plan, stage.pp, call, asked)
         key = request_key(self.identity, body)
-        profile = _profile(self.plan, stage.pp)
+        profile = self.plan.profile_of(stage.pp)
         reserve = 0.0
         if self.cache.get(key) is None:
             if self.offline:
@@ -482,11 +471,20 @@ class Executor:
             self.kept[key] = self.kept.get(key, 0) + 1
 
 
-def _profile(plan: Plan, pp: PromptPlan) -> ModelProfile:
-    return plan.profile if pp.profile == plan.profile.name else profile_for(pp.profile)
+def derivable(spec: ir.Spec, known: set[str]) -> set[str]:
+    """The derived fields computable once `known` fields have values (not already in `known`)."""
+    out = set(known)
+    changed = True
+    while changed:
+        changed = False
+        for f in spec.fields:
+            if f.role == "derived" and f.name not in out and set(f.depends_on) <= out:
+                out.add(f.name)
+                changed = True
+    return out - known
 
 
-def _in_order(pps: Sequence[PromptPlan]) -> list[PromptPlan]:
+def in_order(pps: Sequence[PromptPlan]) -> list[PromptPlan]:
     """Prompts in declaration order, each after the prompts whose outputs it reads."""
     done: set[str] = set()
     out: list[PromptPlan] = []

@@ -19,12 +19,12 @@ from typing import Optional, Sequence
 
 from .. import ir
 from ..build.accept import broken, row_constraints
+from ..build.executor import derivable, in_order
 from ..build.select import full_row
 from ..plan import Plan, PromptPlan, RowSource, iter_calls, row_id
 from ..plan.cost import cost_usd
 from ..plan.requests import request_body
 from ..plan.rows import Call, call_id
-from ..profiles import ModelProfile, profile_for
 from ..run.cache import AnswerCache, request_key
 from ..run.client import Answer
 from ..run.salvage import row_model, salvage
@@ -43,42 +43,13 @@ class PredictedCall:
     cached: bool
 
 
-def _profile(plan: Plan, pp: PromptPlan) -> ModelProfile:
-    return plan.profile if pp.profile == plan.profile.name else profile_for(pp.profile)
-
-
 def calls_cost(plan: Plan, pp: PromptPlan, calls: Sequence[PredictedCall]) -> Optional[float]:
     """The plan's estimate for these calls of one prompt (tokens per call and per row, priced once as the
     plan prices a prompt); None when the model's prices are unknown."""
     rows = sum(c.rows for c in calls)
     return cost_usd(len(calls) * pp.prompt_tokens_per_call + rows * pp.prompt_tokens_per_row,
                     len(calls) * pp.completion_tokens_per_call + rows * pp.completion_tokens_per_row,
-                    _profile(plan, pp))
-
-
-def in_order(pps: Sequence[PromptPlan]) -> list[PromptPlan]:
-    """Prompts in declaration order, each after the prompts whose outputs it reads (as the executor runs them)."""
-    done: set[str] = set()
-    out: list[PromptPlan] = []
-    left = list(pps)
-    while left:
-        pp = ([p for p in left if set(p.after) <= done] or left[:1])[0]
-        out.append(pp)
-        done.add(pp.prompt)
-        left.remove(pp)
-    return out
-
-
-def _derivable(spec: ir.Spec, known: set[str]) -> set[str]:
-    out = set(known)
-    changed = True
-    while changed:
-        changed = False
-        for f in spec.fields:
-            if f.role == "derived" and f.name not in out and set(f.depends_on) <= out:
-                out.add(f.name)
-                changed = True
-    return out - known
+                    plan.profile_of(pp))
 
 
 def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCache]) -> list[PredictedCall]:
@@ -105,7 +76,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
 
     pending = row_constraints(spec)
     known = {f.name for f in spec.fields if f.role == "sampled"}
-    known |= _derivable(spec, known)
+    known |= derivable(spec, known)
     ready = [c for c in pending if set(c.fields) <= known]
     pending = [c for c in pending if c not in ready]
     _judge(spec, planned, state, list(state), ready)
@@ -115,7 +86,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
     for n, pp in enumerate(order):
         prompt = spec.prompt(pp.prompt)
         known |= set(prompt.outputs)
-        known |= _derivable(spec, known)
+        known |= derivable(spec, known)
         newly = [c for c in pending if set(c.fields) <= known]
         pending = [c for c in pending if c not in newly]
         if n == len(order) - 1:

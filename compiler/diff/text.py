@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 
 from .. import ir
+from ..fmt import _CMP, _PREC  # one precedence table for the language, whichever tree is printed
 from ..fmt import string as _string
-
-_PREC = {"=>": 1, "or": 2, "and": 3, "not": 4, "cmp": 5, "+": 6, "-": 6, "*": 7, "/": 7, "neg": 8, "atom": 9}
-_CMP = {"==", "!=", "<", "<=", ">", ">="}
 
 
 def value(v: ir.Value) -> str:

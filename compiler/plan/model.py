@@ -139,6 +139,12 @@ class Plan(_Frozen):
     def ok(self) -> bool:
         return not self.problems
 
+    def profile_of(self, pp: "PromptPlan") -> ModelProfile:
+        """The model profile a prompt's calls run on: the plan's, unless the prompt names its own model."""
+        from ..profiles import profile_for
+
+        return self.profile if pp.profile == self.profile.name else profile_for(pp.profile)
+
     @property
     def calls(self) -> int:
         return sum(p.calls for p in self.prompts)

@@ -131,16 +131,9 @@ def request_body(spec: ir.Spec, plan: Plan, plan_prompt: PromptPlan, call: Call,
         "messages": messages(spec, prompt, rows),
         "response_format": response_format(schema_name(prompt), output_schema(spec, prompt, len(rows))),
         "temperature": prompt.temperature if prompt.temperature is not None else 1.0,
-        "max_tokens": max_tokens(plan_prompt, prompt, len(rows), _output_limit(plan, plan_prompt)),
+        "max_tokens": max_tokens(plan_prompt, prompt, len(rows), plan.profile_of(plan_prompt).max_output_tokens),
         "seed": call_seed(plan.seed, call.id),
     }
-
-
-def _output_limit(plan: Plan, plan_prompt: PromptPlan) -> int:
-    from ..profiles import profile_for
-
-    p = plan.profile if plan_prompt.profile == plan.profile.name else profile_for(plan_prompt.profile)
-    return p.max_output_tokens
 
 
 def batch_requests(plan: Plan, spec: ir.Spec) -> Iterator[dict]:
