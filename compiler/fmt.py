@@ -278,10 +278,6 @@ def format_module(module: ast.Module) -> str:
     return "\n".join(_join(units, force_blank_multiline=True)).rstrip("\n") + "\n"
 
 
-def _entries_span(entry) -> object:
-    return entry.span
-
-
 def _decl(p: _Printer, d) -> list[_Unit]:
     if isinstance(d, ast.Import):
         module = string(d.module) if d.is_file else d.module
@@ -320,9 +316,7 @@ def _field(p: _Printer, f: ast.Field) -> list[_Unit]:
     d = f.dist
     if isinstance(d, ast.Given):
         entries = [(c.span, [f"{literal(c.key)}: {dist_inline(c.dist)}"]) for c in d.cases]
-        units = p.block(d.span if False else f.span, f"{head} given {d.field}", entries, "",
-                        tail="}" + tail + attrs_inline)
-        return units
+        return p.block(f.span, f"{head} given {d.field}", entries, "", tail="}" + tail + attrs_inline)
     if isinstance(d, ast.ShareTable):
         entries = [(e.span, [f"{literal(e.key)}: {share(e.share)}"]) for e in d.entries]
         return p.block(f.span, f"{head} ~", entries, "", tail="}" + tail + attrs_inline)

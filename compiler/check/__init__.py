@@ -126,10 +126,6 @@ class Checker:
         f = self._fields.get(name)
         return f is not None and f.role == "sampled" and f.categorical
 
-    @staticmethod
-    def ir_kind(t: T) -> str:
-        return t.kind
-
     def field_t(self, final: str) -> T:
         typed = self.field_type(final)
         return typed[1] if typed else ERROR

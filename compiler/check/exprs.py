@@ -129,7 +129,7 @@ class ExprChecker:
             if scope.aggregates and not scope.in_aggregate:
                 return self.error("SDS028", f"field `{node.name}` is used outside an aggregate in a dataset-level constraint",
                                   node.span, "wrap it in an aggregate such as mean(...), or split the constraint in two")
-            return ir.Expr(kind="ref", type=self.c.ir_kind(t), field=final), T(t.kind, t.values, final, t.integral)
+            return ir.Expr(kind="ref", type=t.kind, field=final), T(t.kind, t.values, final, t.integral)
         if isinstance(decl, ast.Fragment):
             text = self.c.fragment_text(key)
             if text is None:

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from .. import ast, syntax
-from ..diagnostics import Diagnostic, Sources, Span, did_you_mean
+from ..diagnostics import Diagnostic, Sources, did_you_mean
 
 STD_PREFIX = "std"
 
@@ -236,7 +236,3 @@ def _imported_by(module: ModuleInfo, name: str) -> ast.Import | None:
             if any((n.alias or n.name) == name for n in d.names):
                 return d
     return None
-
-
-def span_of(decl: Named) -> Span:
-    return decl.name_span
