@@ -53,5 +53,7 @@ def test_build_on_the_embedded_model_then_rebuild_from_the_cache(tmp_path, monke
     err = capsys.readouterr().err
     assert "embedded SmolLM2" not in err  # everything came from the cache: no server was started
     again = json.loads((out / "report.json").read_text())
-    assert again["calls"] == 0 and again["cache_hits"] == report["calls_full_rebuild"]
+    # every row is carried from the row store: no call, not even a cache read of the calls
+    assert again["calls"] == 0 and again["calls_full_rebuild"] == report["calls_full_rebuild"]
+    assert again["rows_carried"] == report["calls_full_rebuild"]  # one row per call on the embedded model
     assert (out / "tiny.jsonl").read_bytes() == data

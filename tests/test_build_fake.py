@@ -158,10 +158,13 @@ def test_an_unchanged_rebuild_makes_no_call_and_writes_the_same_bytes(env, fake)
         assert again[name] == first[name], name
     assert (env / "notes.sds.lock").read_bytes() == lock
     r = report_of(env)
-    assert (r["calls"], r["cache_hits"], r["calls_full_rebuild"]) == (0, calls, calls)
+    # every row asked in round 1 (quota and spares, one prompt) is carried from the row store: no call is even
+    # looked up in the cache
+    asked = sum(pp.rows for pp in plan_of(spec).prompts)
+    assert (r["calls"], r["cache_hits"], r["calls_full_rebuild"], r["rows_carried"]) == (0, 0, calls, asked)
     # the reports differ only in this run's counters
     a, b = json.loads(first["report.json"]), r
-    run_keys = {"calls", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd"}
+    run_keys = {"calls", "cache_hits", "rows_carried", "prompt_tokens", "completion_tokens", "cost_usd"}
     assert {k: v for k, v in a.items() if k not in run_keys} == {k: v for k, v in b.items() if k not in run_keys}
 
 

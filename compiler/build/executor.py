@@ -9,6 +9,12 @@ moment it arrives, so a killed build resumes without repeating a finished call.
 
 Row verdicts depend only on the answers, never on the order calls finish in: the same answers give the same
 accepted rows, the same top-up rounds and the same dataset.
+
+Incremental builds: before a prompt's calls, every row whose answer to that very request (its row digest:
+prompt text, schema, input values, model, endpoint, seed) is in the row store (run.rowstore, written by earlier
+finished builds) takes it from there and is judged again by the current constraints; the other rows are
+packed anew into the fewest calls. So an edit pays only for the rows whose request it changed, whatever the
+packing; with an empty store the plan's calls run exactly as planned.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ from .. import ir
 from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row_id, top_up
 from ..plan.cost import cost_usd
 from ..plan.model import DEFAULT_ACCEPTANCE
-from ..plan.requests import request_body
+from ..plan.batch import repack
+from ..plan.requests import request_body, row_digest
 from ..plan.rows import Call, call_id
 from ..profiles import ModelProfile
 from ..run.cache import AnswerCache, canonical_bytes, request_key
 from ..run.client import Answer, CallError
 from ..run.fetch import fetch
+from ..run.rowstore import RowStore, entry, entry_key
 from ..run.salvage import row_model, salvage
 from .accept import SCHEMA, Rejections, broken, row_constraints
 from .select import full_row
@@ -79,6 +87,7 @@ class Counters:
     calls: int = 0
     failed_calls: int = 0
     cache_hits: int = 0
+    carried_calls: int = 0  # earlier calls whose answers rows were carried from (none fetched by this build)
     rounds: int = 0
     profiles: dict[str, ModelProfile] = field(default_factory=dict)
     run_tokens: dict[str, list[int]] = field(default_factory=dict)  # profile -> [prompt, completion]
@@ -134,6 +143,8 @@ class Outcome:
     acceptance: AcceptanceStats
     shortfall: dict[str, int]  # stratum key -> rows still missing
     stopped: Optional[Stopped] = None
+    new_rows: dict[str, dict] = field(default_factory=dict)  # row store entries this build's calls produced
+    carried: int = 0  # (row, prompt) answers taken from the row store instead of a call
 
 
 def answer_sha256(answer: Answer) -> str:
@@ -174,8 +185,8 @@ class Executor:
 
     def __init__(self, spec: ir.Spec, plan: Plan, client, cache: AnswerCache, *, budget: Budget = Budget(),
                  progress: Optional[Progress] = None, prior: Optional[AcceptanceStats] = None,
-                 offline: bool = False, workers: int = 8):
-        self.spec, self.plan, self.client, self.cache = spec, plan, client, cache
+                 offline: bool = False, workers: int = 8, store: Optional[RowStore] = None):
+        self.spec, self.plan, self.client, self.cache, self.store = spec, plan, client, cache, store
         self.identity = client.endpoint
         self.budget = budget
         self.progress = progress or _Quiet()
@@ -198,6 +209,10 @@ class Executor:
         self._round_done = self._round_failed = 0
         self._last_error = ""
         self._constraints = row_constraints(spec)
+        self.new_rows: dict[str, dict] = {}
+        self.carried = 0
+        self._carried_from: dict[str, ModelProfile] = {}  # request key -> its profile
+        self._fetched: set[str] = set()
 
     # ---- rounds ---------------------------------------------------------------------------------------
 
@@ -206,8 +221,23 @@ class Executor:
             await self._rounds()
         except Stopped as s:
             self._stop = s
+        self._count_carried()
         return Outcome(self.accepted, self.counters, dict(sorted(self.calls.items())), self.rejected,
-                       self.estimates(), self.shortfall(), self._stop)
+                       self.estimates(), self.shortfall(), self._stop, self.new_rows, self.carried)
+
+    def _count_carried(self) -> None:
+        """The earlier calls that answered carried rows count toward what the dataset cost in all (`full_*`),
+        with their tokens when the cache still holds the answer."""
+        for key, profile in sorted(self._carried_from.items()):
+            if key in self._fetched:
+                continue
+            self.counters.carried_calls += 1
+            stored = self.cache.get(key)
+            if stored is not None:
+                try:
+                    self.counters.add(profile, Answer.from_dict(stored), from_cache=True)
+                except TypeError:
+                    pass
 
     async def _rounds(self) -> None:
         plan = self.plan
@@ -318,7 +348,7 @@ class Executor:
     # ---- calls -------------------------------------------------------------------------------------------
 
     async def _stage(self, stage: _Stage) -> None:
-        calls = iter(iter_calls(stage.pp, self.plan.strata))
+        calls = iter(self._stage_calls(stage))
 
         async def worker():
             for call in calls:  # one shared iterator: each call is taken by exactly one worker
@@ -328,6 +358,49 @@ class Executor:
 
         await asyncio.gather(*(worker() for _ in range(self.workers)))
 
+    def _asked(self, stage: _Stage, r: tuple[int, int], rid: str) -> dict:
+        """What a call tells the model about row r: its id and the prompt's inputs (planned or generated)."""
+        merged = {**self._planned[r], **self._state[r]}
+        return {"id": rid, **{k: merged[k] for k in stage.prompt.inputs if k in merged}}
+
+    def _stage_calls(self, stage: _Stage) -> list[Call]:
+        """The stage's calls. Rows whose answer to this very request the row store holds take it from there;
+        when any does, the other rows are packed anew into the fewest calls; otherwise the plan's calls run
+        as planned (a first build, or ingest's batch, asks exactly what the plan says)."""
+        planned = list(iter_calls(stage.pp, self.plan.strata))
+        if self.store is None or not len(self.store):
+            return planned
+        fresh, carried = [], False
+        for call in planned:
+            for r in call.rows:
+                if self._state.get(r) is None:
+                    continue
+                rid = row_id(self.plan.strata[r[0]].key, r[1])
+                e = self.store.get(rid, row_digest(self.spec, self.plan, stage.pp, self.identity,
+                                                   self._asked(stage, r, rid)))
+                if e is None:
+                    fresh.append(r)
+                    continue
+                carried = True
+                self.carried += 1
+                self.calls[e["call"]] = e["answer"]
+                self._carried_from[e["call"]] = self.plan.profile_of(stage.pp)
+                self._take(stage, r, rid, e["values"], e.get("reason") or "no row for it in the answer")
+        if not carried:
+            return planned
+        self._flush(stage)
+        return list(iter_calls(repack(self.spec, stage.pp, self.plan.strata, fresh), self.plan.strata))
+
+    def _take(self, stage: _Stage, r: tuple[int, int], rid: str, values: Optional[dict], why: str) -> None:
+        """Row r's answer for this stage: its values go to judging, or the row is out (`why` it had none)."""
+        if values is None:
+            self._state[r] = None
+            self._verdict(r[0], False)
+            self.rejected.add(SCHEMA, (self.plan.strata[r[0]].key, r[1]), {"_id": rid, "reason": why[:300]})
+        else:
+            self._state[r].update(values)
+            stage.buffer.append(r)
+
     async def _call(self, stage: _Stage, call: Call) -> None:
         alive = [r for r in call.rows if self._state.get(r) is not None]
         if not alive:
@@ -336,11 +409,7 @@ class Executor:
             first = row_id(self.plan.strata[alive[0][0]].key, alive[0][1])
             call = Call(call.prompt, call_id(call.prompt, first, len(alive)), tuple(alive))
         ids = [row_id(self.plan.strata[si].key, i) for si, i in alive]
-        inputs = stage.prompt.inputs
-        asked = []
-        for (si, i), rid in zip(alive, ids):
-            merged = {**self._planned[(si, i)], **self._state[(si, i)]}
-            asked.append({"id": rid, **{k: merged[k] for k in inputs if k in merged}})
+        asked = [self._asked(stage, r, rid) for r, rid in zip(alive, ids)]
         body = request_body(self.spec, self.plan, stage.pp, call, asked)
         key = request_key(self.identity, body)
         profile = self.plan.profile_of(stage.pp)
@@ -361,20 +430,17 @@ class Executor:
             return
         self._reserved -= reserve
         self._count(answer, from_cache, profile)
-        self.calls[key] = answer_sha256(answer)
+        self._fetched.add(key)
+        sha = self.calls[key] = answer_sha256(answer)
         found = salvage(answer.content, ids, stage.model)
         reasons = [r for _, r in found.rejected]
-        for n, ((si, i), rid) in enumerate(zip(alive, ids)):
+        for n, (r, rid, row) in enumerate(zip(alive, ids, asked)):
             values = found.rows.get(rid)
-            if values is None:
-                self._state[(si, i)] = None
-                self._verdict(si, False)
-                why = reasons[n] if len(reasons) == len(alive) else "; ".join(dict.fromkeys(reasons)) or \
-                    "no row for it in the answer"
-                self.rejected.add(SCHEMA, (self.plan.strata[si].key, i), {"_id": rid, "reason": why[:300]})
-            else:
-                self._state[(si, i)].update(values)
-                stage.buffer.append((si, i))
+            why = reasons[n] if len(reasons) == len(alive) else "; ".join(dict.fromkeys(reasons)) or \
+                "no row for it in the answer"
+            digest = row_digest(self.spec, self.plan, stage.pp, self.identity, row)
+            self.new_rows[entry_key(rid, digest)] = entry(values, key, sha, why[:300])
+            self._take(stage, r, rid, values, why)
         now = time.monotonic()
         if len(stage.buffer) >= FLUSH_ROWS or now - stage.flushed_at >= FLUSH_SECONDS:
             self._flush(stage)

@@ -17,6 +17,7 @@ from .. import ir
 from ..plan import AcceptanceStats, Plan, PlanProblem, build_plan
 from ..run.cache import AnswerCache, cache_root
 from ..run.client import CallError, ChatClient, RetryPolicy
+from ..run.rowstore import RowStore
 from ..validate import ValidationReport, validate_rows
 from ..emit.lock import LockError, lock_path, make_lock, plan_stats, read_lock, write_lock
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
@@ -171,7 +172,8 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> O
     budget = Budget(opts.max_calls, opts.max_cost, opts.max_rounds)
     try:
         return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
-                              prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency)).run()
+                              prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
+                              store=RowStore(prep.cache.root)).run()
     finally:
         if hasattr(client, "aclose"):
             await client.aclose()
@@ -187,6 +189,7 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         result.exit_code = EXIT_STOPPED
         result.message = outcome.stopped.message
         return result
+    RowStore(prep.cache.root).add(outcome.new_rows)  # before the lock: the next build may carry these rows
     rows = select_rows(spec, prep.plan, outcome.accepted)
     checks = validate_rows(spec, rows)
     result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written)
@@ -212,7 +215,8 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
     written += copies.values()
     c = outcome.counters
     facts = RunFacts(model=prep.endpoint.model, endpoint=prep.endpoint.identity, rounds=c.rounds, calls=c.calls,
-                     cache_hits=c.cache_hits, failed_calls=c.failed_calls, prompt_tokens=c.prompt_tokens,
+                     cache_hits=c.cache_hits, carried_calls=c.carried_calls, rows_carried=outcome.carried,
+                     failed_calls=c.failed_calls, prompt_tokens=c.prompt_tokens,
                      completion_tokens=c.completion_tokens, cost_usd=c.cost_usd,
                      full_prompt_tokens=c.full_prompt_tokens, full_completion_tokens=c.full_completion_tokens,
                      full_cost_usd=c.full_cost_usd, acceptance_rate=outcome.acceptance.rate)

@@ -29,6 +29,8 @@ class RunFacts:
     rounds: int
     calls: int
     cache_hits: int
+    carried_calls: int
+    rows_carried: int
     failed_calls: int
     prompt_tokens: int
     completion_tokens: int
@@ -54,8 +56,9 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
         "endpoint": run.endpoint,
         "rounds": run.rounds,
         "calls": run.calls,
-        "calls_full_rebuild": run.calls + run.cache_hits,
+        "calls_full_rebuild": run.calls + run.cache_hits + run.carried_calls,
         "cache_hits": run.cache_hits,
+        "rows_carried": run.rows_carried,
         "failed_calls": run.failed_calls,
         "prompt_tokens": run.prompt_tokens,
         "completion_tokens": run.completion_tokens,
@@ -125,7 +128,7 @@ def report_md(report: dict) -> str:
     verdict = (f"✅ **{'all ' * (len(checks) > 1)}{len(checks)} check{'s' * (len(checks) != 1)} passed**" if not failed
                else f"❌ **{len(failed)} of {len(checks)} checks failed**")
     out += [f"{verdict} · {_int(r['rows'])} rows · {r['rounds']} round{'s' * (r['rounds'] != 1)} · "
-            f"{_int(r['calls_full_rebuild'])} calls ({_int(r['cache_hits'])} from cache) · model `{cell(r['model'], 60)}`",
+            f"{_int(r['calls'])} calls made (a full rebuild: {_int(r['calls_full_rebuild'])}) · model `{cell(r['model'], 60)}`",
             ""]
     out += _checks_md(checks)
     out += _marginals_md(r["marginals"], r["tvd"])
@@ -225,6 +228,7 @@ def _calls_md(r: dict) -> list[str]:
             "| | this run | the whole dataset |", "| --- | --: | --: |",
             f"| calls | {_int(r['calls'])} | {_int(r['calls_full_rebuild'])} |",
             f"| answers from the cache | {_int(r['cache_hits'])} | |",
+            f"| row answers carried from earlier builds | {_int(r.get('rows_carried', 0))} | |",
             f"| failed calls | {_int(r['failed_calls'])} | |",
             f"| prompt tokens | {_int(r['prompt_tokens'])} | {_int(r['prompt_tokens_full_rebuild'])} |",
             f"| completion tokens | {_int(r['completion_tokens'])} | {_int(r['completion_tokens_full_rebuild'])} |",

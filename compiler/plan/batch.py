@@ -186,6 +186,24 @@ def plan_prompt(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata:
         cost_est_usd=cost_usd(p_tok, c_tok, profile), after=after, batches=tuple(batches)), warnings
 
 
+def repack(spec: ir.Spec, pp: PromptPlan, strata: Sequence[Stratum], rows) -> PromptPlan:
+    """pp's calls over exactly `rows` ((stratum number, row index) pairs), packed as the plan packs: runs of
+    consecutive indices per stratum, k rows per call, one system message per call. Used when a build already
+    holds the answers of some of a prompt's rows (run.rowstore) and asks for the others only."""
+    runs: list[tuple[int, int, int]] = []
+    for si, i in sorted(set(rows)):
+        if runs and runs[-1][0] == si and runs[-1][1] + runs[-1][2] == i:
+            runs[-1] = (si, runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((si, i, 1))
+    batches: list[CallBatch] = []
+    for g in _groups(spec, spec.prompt(pp.prompt), strata) or [range(len(strata))]:  # None: k is already 1
+        mine = set(g)
+        batches += pack([r for r in runs if r[0] in mine], pp.rows_per_call)
+    return pp.model_copy(update={"batches": tuple(batches), "rows": sum(b.rows for b in batches),
+                                 "calls": sum(b.calls for b in batches)})
+
+
 def top_up(spec: ir.Spec, plan, accepted: Mapping[str, int], requested: Mapping[str, int] | None = None,
            stats: AcceptanceStats | None = None) -> tuple[PromptPlan, ...]:
     """The next round: for each stratum short of its quota, the missing rows plus spares for them, at row

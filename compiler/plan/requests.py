@@ -136,6 +136,19 @@ def request_body(spec: ir.Spec, plan: Plan, plan_prompt: PromptPlan, call: Call,
     }
 
 
+def row_digest(spec: ir.Spec, plan: Plan, plan_prompt: PromptPlan, identity: str, row: Mapping) -> str:
+    """What asking for this row alone would send (endpoint, model, messages, schema, sampling, max_tokens), with
+    the dataset's seed and the row's id: the key under which a build stores the row's answer for this prompt
+    (run.rowstore). The packing of the call (its other rows, its seed) is left out, so a row keeps its answer
+    however later builds pack their calls, and loses it when anything it was asked with changes."""
+    prompt = spec.prompt(plan_prompt.prompt)
+    body = request_body(spec, plan, plan_prompt, Call(prompt.name, "", ()), [row])
+    del body["seed"]
+    text = json.dumps({"endpoint": identity, "seed": plan.seed, "id": row.get("id"), "body": body},
+                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def batch_requests(plan: Plan, spec: ir.Spec) -> Iterator[dict]:
     """Round 1 as Batch API lines. Prompts that read another prompt's outputs wait for a later batch."""
     source = RowSource(spec, plan)
