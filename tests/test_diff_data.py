@@ -48,7 +48,11 @@ def test_two_builds_agree_with_the_plan_delta(tmp_path):
     d, p = result.data, result.plan
     assert set(d.removed) == set(p.dropped_ids()) and d.rows_removed == p.rows_dropped > 0
     assert set(d.added) == set(p.added_ids())
-    assert d.rows_changed == 0 and d.rows_unchanged == p.rows_kept
+    # a kept row keeps its text and every value the prompt read; only fields no prompt reads (dealt to the
+    # stratum's cells after generation, plan.identity) may move, and in few rows
+    read = {"product", "sentiment", "rating", "aspect", "length", "age_band", "label_id", "title", "body"}
+    assert all(not set(c.fields) & read for c in d.changed), d.changed
+    assert d.rows_changed <= 0.05 * p.rows_kept and d.rows_unchanged + d.rows_changed == p.rows_kept
     assert (d.old_rows, d.new_rows) == (200, 180)
     assert d.marginals_from == "report" and d.checks_compared
     assert d.marginals  # 180 rows cannot hold a 12.5% share exactly: some shares moved

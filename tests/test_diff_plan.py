@@ -81,15 +81,20 @@ def test_unused_numeric_field_keeps_every_answer(tmp_path, base):
     assert p.calls_cached == made and p.calls_new == 0 and p.strata == ()
 
 
-def test_unused_categorical_field_restratifies_so_nothing_is_answered(tmp_path, base):
-    """A categorical field no prompt reads is still stratified on: stratum keys (so row ids, call ids and
-    request seeds) all change, and no cached answer is reused. This pins today's design; a minimal-delta
-    rebuild would need keys that ignore fields no prompt reads."""
+def test_unused_categorical_field_keeps_every_row_and_answer(tmp_path, base):
+    """A categorical field no prompt reads is not part of any row id or request (plan.identity): its values are
+    dealt to the rows after generation, so adding it keeps every id and every cached answer."""
     old, cache, made = base
     new = REVIEWS + '\nfield color: category ~ {"red": 50%, "blue": 50%}\n'
-    p = diff_files(old, variant(tmp_path, new), cache_dir=cache).plan
-    assert p.calls_cached == 0
-    assert p.rows_dropped == 200 and p.rows_added == 200 and p.rows_kept == 0
+    result = diff_files(old, variant(tmp_path, new), cache_dir=cache)
+    p = result.plan
+    assert p.calls == made and p.calls_cached == made and p.calls_new == 0
+    assert p.rows_dropped == 0 and p.rows_added == 0 and p.rows_kept == 200
+    assert result.new.plan.strata == result.old.plan.strata  # the same quotas to generate
+    dealt = Counter()
+    for c in result.new.plan.dealt:
+        dealt[c.values["color"]] += c.rows
+    assert dealt == {"red": 100, "blue": 100}  # dealt over the rows after generation
 
 
 def test_fewer_rows_drop_exactly_the_surplus_of_shrinking_strata(tmp_path, base):

@@ -208,7 +208,7 @@ class Executor:
         self._offline_misses = 0
         self._round_done = self._round_failed = 0
         self._last_error = ""
-        self._constraints = row_constraints(spec)
+        self._constraints = row_constraints(spec, plan)
         self.new_rows: dict[str, dict] = {}
         self.carried = 0
         self._carried_from: dict[str, ModelProfile] = {}  # request key -> its profile

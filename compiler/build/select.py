@@ -1,5 +1,5 @@
 """The dataset's rows: per stratum, the first `quota` accepted rows by row index, each with its planned values
-(sampled, derived), its generated fields and `_id`. A pure function of the accepted rows: no clock, no order
+(sampled, derived; in a stratum with cells, the cell values dealt in row-id order), its generated fields and `_id`. A pure function of the accepted rows: no clock, no order
 of arrival."""
 
 from __future__ import annotations
@@ -46,12 +46,16 @@ def select_rows(spec: ir.Spec, plan: Plan, accepted: Mapping[int, Mapping[int, M
                 source: RowSource | None = None) -> list[dict]:
     """accepted: stratum number -> row index -> generated values. Rows in `_id` order (stratum key, index)."""
     source = source or RowSource(spec, plan)
-    out = []
+    kept: list[tuple[int, int, dict]] = []
     for si in sorted(range(len(plan.strata)), key=lambda i: plan.strata[i].key):
         chosen = sorted(accepted.get(si, {}))[: plan.strata[si].rows]
         if not chosen:
             continue
         planned = source.rows(si, 0, chosen[-1] + 1)
-        for i in chosen:
-            out.append(full_row(spec, planned[i], accepted[si][i]))
-    return out
+        picked = [planned[i] for i in chosen]
+        if plan.strata[si].cells:
+            source.deal(si, picked)
+        kept += [(si, i, row) for i, row in zip(chosen, picked)]
+    if plan.split:
+        source.finish([row for _, _, row in kept])
+    return [full_row(spec, row, accepted[si][i]) for si, i, row in kept]

@@ -74,7 +74,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
                 for i in range(seg.start, seg.start + seg.count):
                     state[(seg.stratum, i)] = {}
 
-    pending = row_constraints(spec)
+    pending = row_constraints(spec, plan)
     known = {f.name for f in spec.fields if f.role == "sampled"}
     known |= derivable(spec, known)
     ready = [c for c in pending if set(c.fields) <= known]

@@ -14,7 +14,8 @@ from .. import ir
 from ..profiles import ModelProfile, profile_for
 from .allocate import allocate as _allocate
 from .batch import plan_prompt, spare_rows, top_up
-from .model import (AcceptanceStats, CallBatch, Marginal, MarginalValue, Plan, PlanProblem, PromptPlan, Segment,
+from .identity import group_strata
+from .model import (AcceptanceStats, CallBatch, Cell, Marginal, MarginalValue, Plan, PlanProblem, PromptPlan, Segment,
                     Stratum, row_id)
 from .numeric import is_numeric_sampled
 from .render import render
@@ -22,7 +23,7 @@ from .requests import batch_requests, write_batch
 from .rows import Call, RowSource, iter_calls
 
 __all__ = ["build_plan", "render", "write_batch", "batch_requests", "top_up", "Plan", "PlanProblem", "Stratum",
-           "PromptPlan", "CallBatch", "Segment", "Marginal", "MarginalValue", "AcceptanceStats", "RowSource",
+           "PromptPlan", "CallBatch", "Cell", "Segment", "Marginal", "MarginalValue", "AcceptanceStats", "RowSource",
            "Call", "iter_calls", "row_id"]
 
 
@@ -42,9 +43,9 @@ def build_plan(spec: ir.Spec, stats: AcceptanceStats | None = None, profile: Mod
     if alloc.problems:
         return Plan(**base, warnings=tuple(warnings), problems=tuple(alloc.problems))
     strata = tuple(
-        Stratum.model_construct(key=a.key, values=a.values, rows=a.rows, expected=a.expected,
-                                spare=spare_rows(a.rows, round(stats.rate_for(a.key), 6)))
-        for a in alloc.strata)
+        Stratum.model_construct(key=key, values=values, rows=rows, expected=expected, cells=cells,
+                                spare=spare_rows(rows, round(stats.rate_for(key), 6)))
+        for key, values, rows, expected, cells in group_strata(spec, alloc.layout, alloc.strata))
     prompts = []
     for p in spec.prompts:
         pp, notes = plan_prompt(spec, p, profile, strata)
@@ -52,7 +53,8 @@ def build_plan(spec: ir.Spec, stats: AcceptanceStats | None = None, profile: Mod
         warnings += notes
     warnings += _notes(spec)
     warnings += _spare_note(strata, spec.dataset.rows)
-    return Plan(**base, strata=strata, marginals=tuple(alloc.marginals), prompts=tuple(prompts),
+    dealt = tuple(Cell(key=d.key, values=d.values, rows=d.rows) for d in alloc.dealt)
+    return Plan(**base, strata=strata, dealt=dealt, marginals=tuple(alloc.marginals), prompts=tuple(prompts),
                 warnings=tuple(warnings))
 
 

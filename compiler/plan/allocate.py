@@ -24,7 +24,7 @@ from itertools import product
 from .. import ir
 from ..evaluate import Unknown, evaluate
 from ..ir import Value
-from .dims import Layout, ShareTarget, ordered, read_layout
+from .dims import Layout, ShareTarget, generation_fields, ordered, read_layout
 from .model import Marginal, MarginalValue, PlanProblem
 from .rake import TOLERANCE, GroupFit, SliceFit, rake
 from .rounding import combine, round_table
@@ -48,6 +48,7 @@ class Allocation:
     warnings: list[str]
     problems: list[PlanProblem]
     layout: Layout
+    dealt: list[StratumAlloc] = field(default_factory=list)  # the table of the fields dealt after generation
 
 
 def _sig(x: float) -> float:
@@ -312,9 +313,23 @@ def allocate(spec: ir.Spec) -> Allocation:
         comps = [Component(layout, [], cells=[()], labels=[{}], weights=[1.0])]
     for c in comps:
         warnings += c.round(total)
-    paired = combine([c.counts for c in comps], total, spec.dataset.seed)
+    gen = generation_fields(spec, layout)
+    # Components no prompt or judged constraint reads are paired on their own and dealt to the rows after
+    # generation (plan.identity): they can change without changing the strata, the ids or the requests.
+    rest = [c for c in comps if c.dims and not any(layout.dims[d].field in gen for d in c.dims)]
+    first = [c for c in comps if c not in rest]
+    strata = _table(spec, layout, first, total)
+    dealt = _table(spec, layout, rest, total) if rest else []
+    _shorten_keys(strata)
+    _shorten_keys(dealt)
+    return Allocation(strata, _marginals(spec, layout, comps, strata + dealt, total), warnings, [], layout, dealt)
+
+
+def _table(spec: ir.Spec, layout: Layout, comps: list[Component], total: int) -> list[StratumAlloc]:
+    """The components paired into whole rows per combination of their cells, in declared value order."""
+    paired = combine([c.counts for c in comps], total, spec.dataset.seed) if comps else {(): total}
     order = [f.name for f in spec.fields]
-    strata = []
+    out = []
     for combo in sorted(paired, key=lambda combo: tuple(v for c, k in zip(comps, combo) for v in c.cells[k])):
         sampled: dict[str, Value] = {}
         for c, k in zip(comps, combo):
@@ -323,9 +338,8 @@ def allocate(spec: ir.Spec) -> Allocation:
         _derive(layout, values)
         values = {n: values[n] for n in order if n in values}
         expected = total * math.prod(c.weights[k] for c, k in zip(comps, combo))
-        strata.append(StratumAlloc(stratum_key(sampled), values, paired[combo], _sig(expected)))
-    _shorten_keys(strata)
-    return Allocation(strata, _marginals(spec, layout, comps, strata, total), warnings, [], layout)
+        out.append(StratumAlloc(stratum_key(sampled), values, paired[combo], _sig(expected)))
+    return out
 
 
 def _shorten_keys(strata: list[StratumAlloc]) -> None:

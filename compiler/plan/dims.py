@@ -182,6 +182,34 @@ def read_layout(spec: ir.Spec) -> Layout:
     return layout
 
 
+def generation_fields(spec: ir.Spec, layout: Layout) -> frozenset[str]:
+    """The sampled and derived fields that a prompt reads or a judged row constraint needs, closed over what
+    they are computed from (see plan.identity). Every field when there is no prompt."""
+    if not spec.prompts:
+        return frozenset(f.name for f in spec.fields if f.role != "generated")
+    names: set[str] = set()
+    for p in spec.prompts:
+        names |= set(p.inputs)
+        if p.system is not None:
+            names |= set(p.system.fields)
+    settled = {r.name for r in layout.rules}
+    for c in spec.constraints:
+        if c.kind == "row" and c.name not in settled:
+            names |= set(c.fields) | c.expr.refs()
+    fields = {f.name: f for f in spec.fields}
+    stack = list(names)
+    while stack:
+        f = fields.get(stack.pop())
+        if f is None:
+            continue
+        deps = list(f.depends_on) + ([f.given.on] if f.given is not None else [])
+        for d in deps:
+            if d not in names:
+                names.add(d)
+                stack.append(d)
+    return frozenset(n for n in names if n in fields and fields[n].role != "generated")
+
+
 # ---- numeric bins -----------------------------------------------------------------------------------
 
 

@@ -47,12 +47,23 @@ def row_id(key: str, index: int) -> str:
     return f"{key}-{index:06d}"
 
 
-class Stratum(_Frozen):
-    """One combination of sampled categorical values (and numeric bins), with its quota.
+class Cell(_Frozen):
+    """Part of a stratum that differs only in fields no prompt reads (plan.identity): their values and quota.
+    key: the sha256 prefix of all its sampled values (numeric fields of the cell are drawn under it)."""
 
-    key: short sha256 of the sampled values, the prefix of its row ids. rows: rows the dataset keeps.
+    key: str
+    values: dict[str, Value]
+    rows: int
+
+
+class Stratum(_Frozen):
+    """One combination of the sampled categorical values (and numeric bins) the generation reads, with its quota.
+
+    key: short sha256 of those sampled values, the prefix of its row ids. rows: rows the dataset keeps.
     spare: extra rows requested in round 1 for expected rejections. expected: N times the fitted share.
     values: the sampled values, numeric bins as `low..high` labels, and derived categorical values.
+    cells: when some categorical field is read by no prompt, the quota split by its values (plan.identity);
+    empty otherwise.
     """
 
     key: str
@@ -60,6 +71,7 @@ class Stratum(_Frozen):
     rows: int
     spare: int = 0
     expected: float
+    cells: tuple[Cell, ...] = ()
 
     @property
     def requested(self) -> int:
@@ -130,6 +142,7 @@ class Plan(_Frozen):
     spec_digest: str
     profile: ModelProfile
     strata: tuple[Stratum, ...] = ()
+    dealt: tuple[Cell, ...] = ()  # values of fields no prompt reads, dealt over all rows after generation
     marginals: tuple[Marginal, ...] = ()
     prompts: tuple[PromptPlan, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -138,6 +151,11 @@ class Plan(_Frozen):
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def split(self) -> bool:
+        """Whether some sampled values are dealt to rows after generation (plan.identity)."""
+        return bool(self.dealt) or any(s.cells for s in self.strata)
 
     def profile_of(self, pp: "PromptPlan") -> ModelProfile:
         """The model profile a prompt's calls run on: the plan's, unless the prompt names its own model."""
@@ -212,7 +230,9 @@ class Plan(_Frozen):
                 for p in self.prompts
             ],
             "strata": [{"key": s.key, "values": dict(s.values), "rows": s.rows, "spare": s.spare}
+                       | ({"cells": [c.model_dump(mode="json") for c in s.cells]} if s.cells else {})
                        for s in self.strata],
+            **({"dealt": [c.model_dump(mode="json") for c in self.dealt]} if self.dealt else {}),
             "marginals": {
                 m.field: {value_label(v.value): {"target_share": v.target_share, "planned_rows": v.planned_rows}
                           for v in m.values}

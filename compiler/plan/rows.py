@@ -1,19 +1,22 @@
 """Rows and calls on demand: a plan stores quotas and batches; this turns them into row values and calls.
 
 Row `index` of a stratum always gets the same id and the same sampled values, whatever N is, because both
-are functions of (stratum values, index, seed) alone.
+are functions of (stratum values, index, seed) alone. In a stratum with cells (plan.identity) the values of
+fields no prompt reads are not known by index: `deal` gives them to the rows kept, cell by cell.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 from .. import ir
 from ..evaluate import Unknown, evaluate
 from .dims import Bin, read_layout
+from .identity import generation_fields
 from .model import Plan, PromptPlan, Stratum, row_id
-from .numeric import NumericDist, is_numeric_sampled, numeric_dist, unit_points
+from .numeric import NumericDist, is_numeric_sampled, numeric_dist, shift, unit_points
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,14 @@ class RowSource:
         self.spec, self.plan = spec, plan
         self.numeric = [f for f in spec.fields if is_numeric_sampled(f)]
         self.derived = [f for f in spec.fields if f.role == "derived" and f.expr is not None]
-        self.bins: dict[str, dict[str, Bin]] = {
-            d.field: {b.label: b for b in d.bins} for d in read_layout(spec).dims if d.bins}
+        layout = read_layout(spec)
+        self.bins: dict[str, dict[str, Bin]] = {d.field: {b.label: b for b in d.bins} for d in layout.dims if d.bins}
+        gen = generation_fields(spec, layout)
+        self.by_cell = [f for f in self.numeric if f.name not in gen]  # drawn per row by `finish` in split plans
         self._dists: dict[tuple, NumericDist | None] = {}
 
-    def _dist(self, f: ir.Field, stratum: Stratum) -> NumericDist | None:
-        on = stratum.values.get(f.given.on) if f.given is not None else None
+    def _dist(self, f: ir.Field, values: dict) -> NumericDist | None:
+        on = values.get(f.given.on) if f.given is not None else None
         if (f.name, on) not in self._dists:
             try:
                 self._dists[(f.name, on)] = numeric_dist(f, on)
@@ -61,26 +66,35 @@ class RowSource:
                 self._dists[(f.name, on)] = None
         return self._dists[(f.name, on)]
 
-    def numeric_values(self, f: ir.Field, stratum: Stratum, start: int, count: int) -> list:
-        """Values of numeric field f for rows start..start+count-1 of the stratum."""
-        dist = self._dist(f, stratum)
+    def numeric_values(self, f: ir.Field, values: dict, key: str, start: int, count: int) -> list:
+        """Values of numeric field f for rows start..start+count-1 of the stratum or cell with `values`, `key`."""
+        dist = self._dist(f, values)
         if dist is None:
             return [None] * count
         lo, hi = 0.0, 1.0
-        b = self.bins.get(f.name, {}).get(stratum.values.get(f.name))
+        b = self.bins.get(f.name, {}).get(values.get(f.name))
         if b is not None:
             lo, hi = dist.cdf(b.low), dist.cdf(b.high)
-        us = unit_points(self.plan.seed, f.name, stratum.key, start, count)
+        us = unit_points(self.plan.seed, f.name, key, start, count)
         return [dist.value(dist.quantile(lo + u * (hi - lo))) for u in us]
 
     def rows(self, stratum_index: int, start: int, count: int, fields: Iterable[str] | None = None) -> list[dict]:
         """Rows start..start+count-1 of a stratum: `id`, then field values (all, or just `fields`)."""
         s = self.plan.strata[stratum_index]
         out = [{"id": row_id(s.key, start + i), **s.values} for i in range(count)]
+        later = {f.name for f in self.by_cell} if self.plan.split else set()
         for f in self.numeric:
-            for row, v in zip(out, self.numeric_values(f, s, start, count)):
-                row[f.name] = v
-        for row in out:
+            if f.name not in later:
+                for row, v in zip(out, self.numeric_values(f, s.values, s.key, start, count)):
+                    row[f.name] = v
+        self._derive(out)
+        if fields is not None:
+            keep = {"id", *fields}
+            out = [{k: v for k, v in row.items() if k in keep} for row in out]
+        return out
+
+    def _derive(self, rows: list[dict]) -> None:
+        for row in rows:
             for f in self.derived:
                 if f.name in row:
                     continue
@@ -88,10 +102,42 @@ class RowSource:
                     row[f.name] = evaluate(f.expr, row)
                 except (Unknown, TypeError, ValueError, KeyError, ZeroDivisionError):
                     pass
-        if fields is not None:
-            keep = {"id", *fields}
-            out = [{k: v for k, v in row.items() if k in keep} for row in out]
-        return out
+
+    def deal(self, stratum_index: int, rows: list[dict]) -> None:
+        """Give the kept rows of a stratum with cells (as many as its quota) their cells' values: in the order
+        of a hash of (seed, row id), cell 0 takes the first `cells[0].rows` rows, and so on. A row's place in
+        that order is its own, so when quotas change (N, a share) the rows that leave are spread over the
+        cells as the quotas shrink, and few rows change cell; dealing by row index would move a boundary."""
+        _deal(self.plan.strata[stratum_index].cells, rows, self.plan.seed)
+
+    def finish(self, rows: list[dict]) -> None:
+        """After generation, on every kept row of a split plan (`Plan.split`): deal `Plan.dealt` over all rows
+        as `deal` does within a stratum, draw the numeric fields no prompt reads (one point per row, from a
+        hash of its id, inside its bin and condition: stable whatever other rows come and go), then compute
+        the derived fields that read them."""
+        _deal(self.plan.dealt, rows, self.plan.seed)
+        for f in self.by_cell:
+            for row in rows:
+                dist = self._dist(f, row)
+                if dist is None:
+                    row[f.name] = None
+                    continue
+                lo, hi = 0.0, 1.0
+                b = self.bins.get(f.name, {}).get(row.get(f.name))
+                if b is not None:
+                    lo, hi = dist.cdf(b.low), dist.cdf(b.high)
+                u = shift(self.plan.seed, f.name, row["id"])
+                row[f.name] = dist.value(dist.quantile(lo + u * (hi - lo)))
+        self._derive(rows)
 
     def row(self, stratum_index: int, index: int, fields: Iterable[str] | None = None) -> dict:
         return self.rows(stratum_index, index, 1, fields)[0]
+
+
+def _deal(cells, rows: list[dict], seed: int) -> None:
+    order = sorted(rows, key=lambda r: hashlib.sha256(f"{seed}\x1f{r['id']}".encode()).digest())
+    at = 0
+    for c in cells:
+        for row in order[at: at + c.rows]:
+            row.update(c.values)
+        at += c.rows
