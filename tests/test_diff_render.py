@@ -74,7 +74,8 @@ def test_json_keys(repo):
     assert len(plan["dropped_ids"]) == plan["rows_dropped"] > 0
     assert plan["calls"] == plan["calls_cached"] + plan["calls_new"]
     assert {"prompt", "calls", "rows", "cached", "new", "unknown", "unchanged", "new_cost_usd",
-            "cost_usd"} == set(plan["prompts"][0])
+            "cost_usd", "carried"} == set(plan["prompts"][0])
+    assert plan["rows_carried"] == 0  # no build has stored rows here
 
 
 def test_errors_on_a_side_yield_diagnostics_not_a_diff(tmp_path):

@@ -9,12 +9,15 @@ constraints its outputs make decidable drop rows. Rows whose answer is cached ca
 prompts, so a spec whose prompts read each other's outputs is predicted exactly as far as the cache reaches.
 A row whose answer is not cached is `unknown` from then on: a later call over it is counted as new, without a
 key (its request holds text not written yet).
+As in the executor, a row whose answer to its very request the row store holds (run.rowstore) is carried
+without a call, and when any row of a prompt is, the prompt's other rows are packed anew (batch.repack).
 Top-up rounds (k > 1) depend on how many rows the model gets wrong and are not predicted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from .. import ir
@@ -23,10 +26,12 @@ from ..build.executor import derivable, in_order
 from ..build.select import full_row
 from ..plan import Plan, PromptPlan, RowSource, iter_calls, row_id
 from ..plan.cost import cost_usd
-from ..plan.requests import request_body
+from ..plan.batch import repack
+from ..plan.requests import request_body, row_digest
 from ..plan.rows import Call, call_id
 from ..run.cache import AnswerCache, request_key
 from ..run.client import Answer
+from ..run.rowstore import RowStore
 from ..run.salvage import row_model, salvage
 
 _UNKNOWN = object()  # a row whose generated values wait for an answer the cache does not hold
@@ -52,10 +57,25 @@ def calls_cost(plan: Plan, pp: PromptPlan, calls: Sequence[PredictedCall]) -> Op
                     plan.profile_of(pp))
 
 
-def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCache]) -> list[PredictedCall]:
+@dataclass
+class Replay:
+    """Round 1 replayed: the calls it would make, and per prompt the rows carried from the row store."""
+
+    calls: list[PredictedCall] = field(default_factory=list)
+    carried: Counter = field(default_factory=Counter)
+
+
+def _asked(planned: dict, state: dict, r: tuple[int, int], rid: str, inputs) -> dict:
+    merged = {**planned[r], **state[r]}
+    return {"id": rid, **{k: merged[k] for k in inputs if k in merged}}
+
+
+def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCache],
+              store: Optional[RowStore] = None) -> Replay:
     """The calls round 1 of `synthc build` would make for this plan, in the order it makes them."""
+    replay = Replay()
     if not plan.ok or not plan.prompts:
-        return []
+        return replay
     source = RowSource(spec, plan)
     spans: dict[int, list[int]] = {}
     for pp in plan.prompts:
@@ -81,7 +101,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
     pending = [c for c in pending if c not in ready]
     _judge(spec, planned, state, list(state), ready)
 
-    out: list[PredictedCall] = []
+    out = replay.calls
     order = in_order(plan.prompts)
     for n, pp in enumerate(order):
         prompt = spec.prompt(pp.prompt)
@@ -93,7 +113,28 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
             newly += pending
         model = row_model([spec.field(o) for o in prompt.outputs])
         answered: list[tuple[int, int]] = []
-        for call in iter_calls(pp, plan.strata):
+        calls = list(iter_calls(pp, plan.strata))
+        if store is not None and len(store):
+            fresh = []
+            for call in calls:
+                for r in call.rows:
+                    if state.get(r) is None:
+                        continue
+                    rid = row_id(plan.strata[r[0]].key, r[1])
+                    e = None if state[r] is _UNKNOWN else store.get(
+                        rid, row_digest(spec, plan, pp, identity, _asked(planned, state, r, rid, prompt.inputs)))
+                    if e is None:
+                        fresh.append(r)
+                        continue
+                    replay.carried[pp.prompt] += 1
+                    if e["values"] is None:
+                        state[r] = None
+                    else:
+                        state[r].update(e["values"])
+                        answered.append(r)
+            if replay.carried[pp.prompt]:
+                calls = list(iter_calls(repack(spec, pp, plan.strata, fresh), plan.strata))
+        for call in calls:
             alive = [r for r in call.rows if state.get(r) is not None]
             if not alive:
                 continue
@@ -106,10 +147,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
                 out.append(PredictedCall(pp.prompt, call.id, len(alive), None, False))
                 continue
             ids = [row_id(plan.strata[si].key, i) for si, i in alive]
-            asked = []
-            for (si, i), rid in zip(alive, ids):
-                merged = {**planned[(si, i)], **state[(si, i)]}
-                asked.append({"id": rid, **{k: merged[k] for k in prompt.inputs if k in merged}})
+            asked = [_asked(planned, state, r, rid, prompt.inputs) for r, rid in zip(alive, ids)]
             key = request_key(identity, request_body(spec, plan, pp, call, asked))
             answer = _cached(cache, key)
             out.append(PredictedCall(pp.prompt, call.id, len(alive), key, answer is not None))
@@ -129,7 +167,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
         for r, s in state.items():  # rows this prompt did not reach are out of the round, as in the executor
             if isinstance(s, dict) and not set(prompt.outputs) <= set(s):
                 state[r] = None
-    return out
+    return replay
 
 
 def _cached(cache: Optional[AnswerCache], key: str) -> Optional[Answer]:

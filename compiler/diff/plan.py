@@ -7,6 +7,7 @@ rows drops exactly its ids -000003 and -000004, and a stratum that no longer exi
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Iterator, Optional
 
 from pydantic import BaseModel, ConfigDict
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from .. import ir
 from ..plan import Plan, iter_calls, row_id
 from ..run.cache import AnswerCache
+from ..run.rowstore import RowStore
 from .calls import PredictedCall, calls_cost, round_one
 
 
@@ -52,6 +54,7 @@ class PromptCalls(_Frozen):
     unchanged: int
     new_cost_usd: Optional[float]
     cost_usd: Optional[float]
+    carried: int = 0  # rows answered by the row store (earlier builds), asked in no call
 
 
 class PlanDelta(_Frozen):
@@ -77,6 +80,7 @@ class PlanDelta(_Frozen):
     calls_new: int
     calls_unknown: int
     calls_unchanged: int
+    rows_carried: int  # rows (per prompt) whose answer an earlier build's row store holds: no call for them
     cost_change_usd: Optional[float]  # estimate of the new calls only
     cache: str
     identity: Optional[str]
@@ -124,12 +128,18 @@ def plan_delta(old_spec: Optional[ir.Spec], old_plan: Optional[Plan], new_spec: 
         strata.append(StratumDelta(key=key, values=dict((n or o).values), old_rows=orows, new_rows=nrows))
 
     predicted: list[PredictedCall] = []
+    carried: Counter = Counter()
+    store = RowStore(cache.root) if cache is not None else None
     if new_plan is not None:
         # without an identity no key can be computed: the plan's calls, all new
-        predicted = round_one(new_spec, new_plan, identity, cache) if identity else _unkeyed(new_plan)
+        if identity:
+            replay = round_one(new_spec, new_plan, identity, cache, store)
+            predicted, carried = replay.calls, replay.carried
+        else:
+            predicted = _unkeyed(new_plan)
     base_keys: set[str] = set()
     if old_plan is not None and old_spec is not None and (old_identity or identity):
-        base_keys = {c.key for c in round_one(old_spec, old_plan, old_identity or identity, cache) if c.key}
+        base_keys = {c.key for c in round_one(old_spec, old_plan, old_identity or identity, cache).calls if c.key}
     prompts = []
     for pp in new_plan.prompts if new_plan is not None else ():
         mine = [c for c in predicted if c.prompt == pp.prompt]
@@ -138,7 +148,8 @@ def plan_delta(old_spec: Optional[ir.Spec], old_plan: Optional[Plan], new_spec: 
             prompt=pp.prompt, calls=len(mine), rows=sum(c.rows for c in mine), cached=len(mine) - len(new),
             new=len(new), unknown=sum(1 for c in mine if c.key is None),
             unchanged=sum(1 for c in mine if c.key in base_keys),
-            new_cost_usd=calls_cost(new_plan, pp, new), cost_usd=calls_cost(new_plan, pp, mine)))
+            new_cost_usd=calls_cost(new_plan, pp, new), cost_usd=calls_cost(new_plan, pp, mine),
+            carried=carried[pp.prompt]))
     if cache is None or identity is None:
         state = "off"
     else:
@@ -153,7 +164,7 @@ def plan_delta(old_spec: Optional[ir.Spec], old_plan: Optional[Plan], new_spec: 
         new_cost_usd=new_plan.cost_est_usd if new_plan else 0.0,
         prompts=tuple(prompts), calls=len(predicted), calls_cached=sum(p.cached for p in prompts),
         calls_new=sum(p.new for p in prompts), calls_unknown=sum(p.unknown for p in prompts),
-        calls_unchanged=sum(p.unchanged for p in prompts),
+        calls_unchanged=sum(p.unchanged for p in prompts), rows_carried=sum(p.carried for p in prompts),
         cost_change_usd=_sum_cost(p.new_cost_usd for p in prompts),
         cache=state, identity=identity)
 

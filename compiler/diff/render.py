@@ -62,12 +62,12 @@ def summary(result: "DiffResult") -> str:
     elif result.spec is not None:
         parts.append(", ".join(result.spec.summary_parts()) or "no change to the spec's meaning")
     p = result.plan
-    if p is not None and result.new.exists and p.calls:
+    if p is not None and result.new.exists and (p.calls or p.rows_carried):
         if p.cache == "off":
             parts.append(f"{_n(p.calls, 'call')} (~{usd(p.cost_change_usd)}), cache not consulted")
         else:
             parts.append(f"{_n(p.calls_new, 'new call')} (~{usd(p.cost_change_usd)}), "
-                         f"{p.calls_cached:,} answered by the cache")
+                         f"{p.calls_cached:,} answered by the cache" + _carried(p))
     if p is not None and (p.rows_dropped or p.rows_added) and result.old.exists and result.new.exists:
         rows = [f"{_n(p.rows_dropped, 'row')} dropped"] if p.rows_dropped else []
         if p.rows_added:
@@ -245,8 +245,8 @@ def to_markdown(result: "DiffResult") -> str:
     p = result.plan
     if p is not None:
         head = f"<b>Plan</b>: {opt_int(p.old_rows)} → {p.new_rows:,} rows"
-        if result.new.exists and p.calls:
-            head += f"; {_n(p.calls_new, 'new call')}, {p.calls_cached:,} from the cache"
+        if result.new.exists and (p.calls or p.rows_carried):
+            head += f"; {_n(p.calls_new, 'new call')}, {p.calls_cached:,} from the cache" + _carried(p)
         out += _details(head, _plan_md(p, result.old.exists))
     d = result.data
     if d is not None:
@@ -348,8 +348,8 @@ def to_json_dict(result: "DiffResult") -> dict:
     plan          {old_rows, new_rows, old_strata, new_strata, strata: [{key, values, old_rows, new_rows}] (changed
                   strata only), strata_unchanged, rows_kept, rows_dropped, rows_added, dropped_ids (first 1000),
                   old_calls, new_calls, old_cost_usd, new_cost_usd, prompts: [{prompt, calls, rows, cached, new, unknown,
-                  unchanged, new_cost_usd, cost_usd}], calls, calls_cached, calls_new, calls_unknown,
-                  calls_unchanged, cost_change_usd, cache (found | empty | off), identity}
+                  unchanged, new_cost_usd, cost_usd, carried}], calls, calls_cached, calls_new, calls_unknown,
+                  calls_unchanged, rows_carried, cost_change_usd, cache (found | empty | off), identity}
     data          null without build folders, else {old_rows, new_rows, rows_added, rows_removed, rows_changed,
                   rows_unchanged, added, removed (ids, first 1000), changed: [{id, fields}], changed_fields
                   {field: rows}, marginals: [{field, value, old, new}], marginals_from (report | rows),
@@ -381,3 +381,8 @@ def to_json_dict(result: "DiffResult") -> dict:
         "diagnostics": [{"side": "old" if side is result.old else "new", **d.as_json()}
                         for side, d in result.diagnostics()],
     }
+
+
+def _carried(p) -> str:
+    """rows_carried: row answers an earlier build stored, which the build takes without asking (run.rowstore)."""
+    return f", {_n(p.rows_carried, 'row')} carried from earlier builds" if p.rows_carried else ""
