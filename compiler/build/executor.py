@@ -30,7 +30,7 @@ from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row
 from ..plan.cost import cost_usd
 from ..plan.model import DEFAULT_ACCEPTANCE
 from ..plan.batch import repack
-from ..plan.requests import request_body, row_digest
+from ..plan.requests import RowDigest, request_body
 from ..plan.rows import Call, call_id
 from ..profiles import ModelProfile
 from ..run.cache import AnswerCache, canonical_bytes, request_key
@@ -177,6 +177,7 @@ class _Stage:
     last: bool
     buffer: list[tuple[int, int]] = field(default_factory=list)
     flushed_at: float = 0.0
+    digest: Any = None  # plan.requests.RowDigest of this prompt
 
 
 class Executor:
@@ -368,6 +369,7 @@ class Executor:
         when any does, the other rows are packed anew into the fewest calls; otherwise the plan's calls run
         as planned (a first build, or ingest's batch, asks exactly what the plan says)."""
         planned = list(iter_calls(stage.pp, self.plan.strata))
+        stage.digest = RowDigest(self.spec, self.plan, stage.pp, self.identity)
         if self.store is None or not len(self.store):
             return planned
         fresh, carried = [], False
@@ -376,8 +378,7 @@ class Executor:
                 if self._state.get(r) is None:
                     continue
                 rid = row_id(self.plan.strata[r[0]].key, r[1])
-                e = self.store.get(rid, row_digest(self.spec, self.plan, stage.pp, self.identity,
-                                                   self._asked(stage, r, rid)))
+                e = self.store.get(rid, stage.digest(self._asked(stage, r, rid)))
                 if e is None:
                     fresh.append(r)
                     continue
@@ -438,8 +439,7 @@ class Executor:
             values = found.rows.get(rid)
             why = reasons[n] if len(reasons) == len(alive) else "; ".join(dict.fromkeys(reasons)) or \
                 "no row for it in the answer"
-            digest = row_digest(self.spec, self.plan, stage.pp, self.identity, row)
-            self.new_rows[entry_key(rid, digest)] = entry(values, key, sha, why[:300])
+            self.new_rows[entry_key(rid, stage.digest(row))] = entry(values, key, sha, why[:300])
             self._take(stage, r, rid, values, why)
         now = time.monotonic()
         if len(stage.buffer) >= FLUSH_ROWS or now - stage.flushed_at >= FLUSH_SECONDS:

@@ -27,7 +27,7 @@ from ..build.select import full_row
 from ..plan import Plan, PromptPlan, RowSource, iter_calls, row_id
 from ..plan.cost import cost_usd
 from ..plan.batch import repack
-from ..plan.requests import request_body, row_digest
+from ..plan.requests import RowDigest, request_body
 from ..plan.rows import Call, call_id
 from ..run.cache import AnswerCache, request_key
 from ..run.client import Answer
@@ -115,14 +115,14 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
         answered: list[tuple[int, int]] = []
         calls = list(iter_calls(pp, plan.strata))
         if store is not None and len(store):
-            fresh = []
+            fresh, digest = [], RowDigest(spec, plan, pp, identity)
             for call in calls:
                 for r in call.rows:
                     if state.get(r) is None:
                         continue
                     rid = row_id(plan.strata[r[0]].key, r[1])
                     e = None if state[r] is _UNKNOWN else store.get(
-                        rid, row_digest(spec, plan, pp, identity, _asked(planned, state, r, rid, prompt.inputs)))
+                        rid, digest(_asked(planned, state, r, rid, prompt.inputs)))
                     if e is None:
                         fresh.append(r)
                         continue

@@ -136,17 +136,26 @@ def request_body(spec: ir.Spec, plan: Plan, plan_prompt: PromptPlan, call: Call,
     }
 
 
-def row_digest(spec: ir.Spec, plan: Plan, plan_prompt: PromptPlan, identity: str, row: Mapping) -> str:
-    """What asking for this row alone would send (endpoint, model, messages, schema, sampling, max_tokens), with
-    the dataset's seed and the row's id: the key under which a build stores the row's answer for this prompt
+class RowDigest:
+    """A row's digest for one prompt: what asking for that row alone would send (endpoint, model, messages,
+    schema, sampling, max_tokens), with the dataset's seed and the row's id. It keys the row's stored answer
     (run.rowstore). The packing of the call (its other rows, its seed) is left out, so a row keeps its answer
-    however later builds pack their calls, and loses it when anything it was asked with changes."""
-    prompt = spec.prompt(plan_prompt.prompt)
-    body = request_body(spec, plan, plan_prompt, Call(prompt.name, "", ()), [row])
-    del body["seed"]
-    text = json.dumps({"endpoint": identity, "seed": plan.seed, "id": row.get("id"), "body": body},
-                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    however later builds pack their calls, and loses it when anything it was asked with changes.
+
+    The request's fixed parts (templates unfilled, schema, sampling) are serialised once per prompt; a row adds
+    only its filled system and user templates and its id."""
+
+    def __init__(self, spec: ir.Spec, plan: Plan, plan_prompt: PromptPlan, identity: str):
+        self.prompt = spec.prompt(plan_prompt.prompt)
+        body = request_body(spec, plan, plan_prompt, Call(self.prompt.name, "", ()), [{}])
+        del body["seed"]
+        self.fixed = json.dumps({"endpoint": identity, "seed": plan.seed, "body": body}, sort_keys=True,
+                                ensure_ascii=False, separators=(",", ":"))
+
+    def __call__(self, row: Mapping) -> str:
+        system = fill(self.prompt.system.text, row) if self.prompt.system is not None else None
+        text = json.dumps([self.fixed, system, fill(self.prompt.user.text, row), row.get("id")], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def batch_requests(plan: Plan, spec: ir.Spec) -> Iterator[dict]:

@@ -1,6 +1,6 @@
 """The row store: what each row's answer was, per prompt, so a later build can carry the row over without a call.
 
-An entry is keyed by the row's id and its *row digest* (`plan.requests.row_digest`: what asking for that row
+An entry is keyed by the row's id and its *row digest* (`plan.requests.RowDigest`: what asking for that row
 alone would send, so the prompt's text, its schema, the row's input values, the model, the endpoint and the
 seed) and holds the row's generated values (None: the answer lacked the row or got it wrong, and why), the request that
 answered it and that answer's sha256 (so the lock can list it and `cache gc` can keep it).
