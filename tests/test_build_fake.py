@@ -22,6 +22,7 @@ from synthc.plan.requests import call_seed
 from synthc.plan.rows import call_id
 from synthc.profiles import profile_for
 from synthc.run.cache import AnswerCache
+from synthc.run.rowstore import RowStore
 
 SECRET = "sk-test-SECRET123"
 
@@ -407,9 +408,14 @@ def test_cache_stats_and_gc_keep_what_locks_list(env, fake, capsys, monkeypatch)
     lock_a = json.loads((env / "notes.sds.lock").read_text())
     assert main(["cache", "stats", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["entries"] == total
+    rows_before = len(RowStore(env / "cache"))
     assert main(["cache", "gc", "--keep-lock", str(env / "notes.sds.lock")]) == 0
     assert set(cache.keys()) == set(lock_a["calls"])
     assert total > len(lock_a["calls"])
+    # the row store keeps exactly the entries whose answer was kept: b's rows are gone, a's remain
+    kept_rows = RowStore(env / "cache")
+    assert 0 < len(kept_rows) < rows_before
+    assert {e["call"] for e in kept_rows._load().values()} <= set(lock_a["calls"])
     calls = fake.calls
     assert build(a, fake) == 0 and fake.calls == calls  # what it kept still rebuilds a with no call
     monkeypatch.chdir(env)

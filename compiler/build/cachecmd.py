@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..emit.lock import LockError, call_keys, read_lock
 from ..run.cache import ENV_VAR, AnswerCache, cache_root
+from ..run.rowstore import RowStore
 
 _SKIP = {"node_modules", "__pycache__", "build", "dist"}
 
@@ -58,5 +59,5 @@ def gc(locks: list[Path]) -> list[GcResult]:
     out = []
     for root, keys in sorted(keep.items()):
         removed = AnswerCache(root).gc(keys)
-        out.append(GcResult(root, AnswerCache(root).stats().entries, removed))
+        RowStore(root).gc(keys)  # a stored row answer lives as long as the answer it came from        out.append(GcResult(root, AnswerCache(root).stats().entries, removed))
     return out
