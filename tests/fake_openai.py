@@ -40,7 +40,8 @@ class Fault:
     kind: status (answer `status` with an error body, `retry_after` as a header), delay (answer normally
     after `delay` seconds), truncate (cut the content at `fraction`, finish_reason "length"), bad_rows (the
     first `count` rows get a null first field), wrong_count (`delta` rows fewer or more), empty (content ""),
-    echo_auth (status with the request's Authorization header in the error message).
+    echo_auth (status with the request's Authorization header in the error message), same_text (field `name`
+    of every row is "same old words").
     """
 
     kind: str
@@ -50,6 +51,7 @@ class Fault:
     fraction: float = 0.5
     count: int = 1
     delta: int = -1
+    name: str = ""
 
 
 def rate_limit(retry_after: Optional[float] = None) -> Fault:
@@ -78,6 +80,10 @@ def wrong_count(delta: int = -1) -> Fault:
 
 def empty() -> Fault:
     return Fault("empty")
+
+
+def same_text(name: str) -> Fault:
+    return Fault("same_text", name=name)
 
 
 def echo_auth(status: int = 401) -> Fault:
@@ -183,6 +189,10 @@ class FakeOpenAI:
         finish = "stop"
         if fault and fault.kind == "bad_rows":
             break_rows(instance, fault.count)
+        if fault and fault.kind == "same_text":
+            for row in _rows(instance):
+                if fault.name in row:
+                    row[fault.name] = "same old words"
         if fault and fault.kind == "wrong_count":
             instance = change_count(instance, fault.delta)
         content = json.dumps(instance, ensure_ascii=False)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fake_openai import (FakeOpenAI, Fault, bad_rows, echo_auth, empty, rate_limit, server_error, slow, truncated,
+from fake_openai import (FakeOpenAI, Fault, bad_rows, echo_auth, empty, rate_limit, same_text, server_error, slow,
+                         truncated,
                          wrong_count)
 from synthc.build.endpoint import choose
 from synthc.check import check_file
@@ -209,6 +210,30 @@ def test_rejected_rows_are_topped_up_with_only_the_deficit(env, fake):
         assert more == short_after_round_1, s.key
     assert r["calls"] > plan_of(spec).calls
     assert "| fits |" in (env / "out" / "report.md").read_text()
+
+
+def test_repeated_text_is_asked_again_until_unique_holds(env, fake):
+    """`unique(note)` is repaired, not just reported: the first call answers three rows with the same note;
+    the first copy (by `_id`) stays, the two repeats are rejected under the constraint and replaced (by spare
+    rows, else by a top-up round)."""
+    spec = write_spec(env, SPEC + "constraint distinct_notes: unique(note)\n")
+    fake.push(same_text("note"))
+    assert build(spec, fake) == 0
+    r = report_of(env)
+    rows = rows_of(env / "out" / "notes.jsonl")
+    assert_exact(spec, rows)
+    notes = [row["note"] for row in rows]
+    assert len(set(notes)) == len(notes) and notes.count("same old words") <= 1
+    assert r["rejected"]["distinct_notes"]["count"] == 2  # spare rows of the same round took their places
+    assert {c["name"]: c["passed"] for c in r["checks"]}["distinct_notes"]
+
+
+def test_unique_over_categories_is_reported_not_repaired(env, fake):
+    """A repeated category is a target problem, not a bad answer: no row is asked again for it."""
+    spec = write_spec(env, SPEC + "constraint one_per_topic: unique(topic)\n")
+    assert build(spec, fake) == 1
+    r = report_of(env)
+    assert "one_per_topic" not in r["rejected"] and r["rounds"] == 1
 
 
 # ---- faults ---------------------------------------------------------------------------------------------------

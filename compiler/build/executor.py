@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol, Sequence
 
 from .. import ir
+from ..evaluate import Unknown, evaluate
 from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row_id, top_up
 from ..plan.cost import cost_usd
+from ..plan.dims import generation_fields, read_layout
 from ..plan.model import DEFAULT_ACCEPTANCE
 from ..plan.batch import repack
 from ..plan.requests import RowDigest, request_body
@@ -210,6 +213,7 @@ class Executor:
         self._round_done = self._round_failed = 0
         self._last_error = ""
         self._constraints = row_constraints(spec, plan)
+        self._unique = unique_repairs(spec)
         self.new_rows: dict[str, dict] = {}
         self.carried = 0
         self._carried_from: dict[str, ModelProfile] = {}  # request key -> its profile
@@ -250,6 +254,7 @@ class Executor:
         while True:
             self.counters.rounds = number
             await self._round(number, pps)
+            self._drop_duplicates()
             short = self.shortfall()
             if not short:
                 return
@@ -266,6 +271,41 @@ class Executor:
                     for seg in b.segments:
                         key = plan.strata[seg.stratum].key
                         self.requested[key] = max(self.requested.get(key, 0), seg.start + seg.count)
+
+    def _drop_duplicates(self) -> None:
+        """Repairs `unique(...)` over generated text: among the rows the dataset would keep, visited in `_id`
+        order, a row repeating an earlier row's tuple is rejected (counted under the constraint) and its stratum
+        tops up in the next round, so the first copy stays and the repeat is written again. Only constraints
+        whose arguments read generated text and only fields rows have before they are dealt to cells."""
+        if not self._unique:
+            return
+        seen: list[set] = [set() for _ in self._unique]
+        dropped = False
+        for si in sorted(self.accepted, key=lambda i: self.plan.strata[i].key):
+            rows, quota = self.accepted[si], self.plan.strata[si].rows
+            kept = 0
+            for i in sorted(rows):
+                if kept == quota:
+                    break
+                full = full_row(self.spec, self._planned_row(si, i), rows[i])
+                keys = [_unique_key(call, full) for _, call in self._unique]
+                bad = [n for n, k in enumerate(keys) if k is not None and k in seen[n]]
+                if bad:
+                    del rows[i]
+                    dropped = True
+                    self._verdict(si, False)
+                    for n in bad:
+                        self.rejected.constraint(self._unique[n][0], full, (self.plan.strata[si].key, i))
+                    continue
+                for n, k in enumerate(keys):
+                    if k is not None:
+                        seen[n].add(k)
+                kept += 1
+        if dropped:
+            self._toward = self.toward_quota()
+
+    def _planned_row(self, si: int, i: int) -> dict:
+        return self.source.rows(si, i, 1)[0]
 
     def accepted_counts(self) -> dict[str, int]:
         return {self.plan.strata[si].key: len(rows) for si, rows in self.accepted.items()}
@@ -535,6 +575,34 @@ class Executor:
         self.attempted[key] = self.attempted.get(key, 0) + 1
         if ok:
             self.kept[key] = self.kept.get(key, 0) + 1
+
+
+def unique_repairs(spec: ir.Spec) -> list[tuple[ir.Constraint, ir.Expr]]:
+    """The dataset constraints that are one `unique(...)` call the build repairs (executor._drop_duplicates):
+    its arguments read generated text (a repeated category is a target problem, not a bad answer) and no
+    field dealt after generation (plan.identity)."""
+    fields = {f.name: f for f in spec.fields}
+    gen = generation_fields(spec, read_layout(spec))
+    out = []
+    for c in spec.constraints:
+        e = c.expr
+        if c.kind != "dataset" or e.kind != "call" or e.fn != "unique":
+            continue
+        refs = set().union(*(a.refs() for a in e.args))
+        texts = [n for n in refs if n in fields and fields[n].role == "generated" and fields[n].type.kind == "text"]
+        dealt = [n for n in refs if n in fields and fields[n].role == "sampled" and n not in gen]
+        if texts and not dealt:
+            out.append((c, e))
+    return out
+
+
+def _unique_key(call: ir.Expr, row: dict):
+    """The tuple unique(...) compares, as hashable JSON; None when it cannot be computed (NULL or error)."""
+    try:
+        values = [evaluate(a, row) for a in call.args]
+    except (Unknown, TypeError, ValueError, KeyError, ZeroDivisionError):
+        return None
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def derivable(spec: ir.Spec, known: set[str]) -> set[str]:
