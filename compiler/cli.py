@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true", help="print the plan summary as one JSON object")
     pl.add_argument("--emit-batch", metavar="FILE.jsonl", help="write round 1 in the OpenAI Batch API input format")
     pl.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics as text or JSON")
+    pl.add_argument("--endpoint", metavar="URL", help="as in synthc build: names the endpoint in cache keys, so the "
+                                                      "plan can say what this cache already answers")
+    pl.add_argument("--model", metavar="NAME", help="as in synthc build")
 
     d = sub.add_parser("diff", help="what a spec change does to the data and what it will cost")
     d.add_argument("paths", nargs="+", metavar="SPEC", help="OLD.sds NEW.sds, or one SPEC with --base REV")
@@ -229,7 +232,7 @@ def cmd_plan(args) -> int:
     # offline: planning needs no key or endpoint, only the profile.
     from .build.pipeline import BuildOptions, BuildResult, prepare
 
-    prep = prepare(result.spec, Path(args.spec), BuildOptions(offline=True))
+    prep = prepare(result.spec, Path(args.spec), BuildOptions(offline=True, endpoint=args.endpoint, model=args.model))
     if isinstance(prep, BuildResult):
         if not prep.problems:
             print(f"synthc: error: {prep.message}", file=sys.stderr)
@@ -243,13 +246,37 @@ def cmd_plan(args) -> int:
     if args.emit_batch:
         n = planning.write_batch(plan, result.spec, args.emit_batch)
         print(f"wrote {n} requests to {args.emit_batch}", file=sys.stderr)
+    now = _this_build(result.spec, prep)
     if args.json:
-        print(json.dumps(plan.to_json_dict(), indent=2, sort_keys=True))
+        out = plan.to_json_dict()
+        if now is not None:
+            out["this_build"] = now
+        print(json.dumps(out, indent=2, sort_keys=True))
     else:
         from rich.console import Console
 
-        planning.render(plan, Console(highlight=False))
+        console = Console(highlight=False)
+        planning.render(plan, console)
+        if now is not None:
+            cost = "" if now["cost_est_usd"] is None else f" (~${now['cost_est_usd']:.4f})"
+            console.print(f"With the cache at {prep.cache.root}: {now['calls']:,} new calls{cost}, "
+                          f"{now['calls_cached']:,} answered by the cache, {now['rows_carried']:,} row answers carried "
+                          "from earlier builds (round 1; top-ups depend on the answers)")
     return EXIT_OK
+
+
+def _this_build(spec, prep) -> dict | None:
+    """What round 1 of a build would spend with the cache as it is (the diff's replay of the executor):
+    None when the spec's cache holds nothing, so the plan's own figures are the build's."""
+    from .diff.plan import plan_delta
+
+    if not prep.cache.root.is_dir():
+        return None
+    d = plan_delta(None, None, spec, prep.plan, prep.cache, prep.endpoint.identity)
+    if d.calls_cached == 0 and d.rows_carried == 0:
+        return None
+    return {"calls": d.calls_new, "calls_cached": d.calls_cached, "rows_carried": d.rows_carried,
+            "cost_est_usd": d.cost_change_usd}
 
 
 def _problem_diagnostic(problem, spans) -> Diagnostic:

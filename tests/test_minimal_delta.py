@@ -85,9 +85,9 @@ def build(root: Path, fake: FakeOpenAI) -> int:
     return fake.calls - before
 
 
-def plan_json(root: Path, capsys) -> dict:
+def plan_json(root: Path, capsys, fake: FakeOpenAI) -> dict:
     capsys.readouterr()
-    assert main(["plan", str(root / "notes.sds"), "--json"]) == 0
+    assert main(["plan", str(root / "notes.sds"), "--json", "--endpoint", fake.base_url]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -104,7 +104,7 @@ def dataset(root: Path) -> dict[str, str]:
 
 
 def first_build(repo: Path, fake: FakeOpenAI, capsys):
-    plan = plan_json(repo, capsys)
+    plan = plan_json(repo, capsys, fake)
     made = build(repo, fake)
     assert made == plan["calls"]  # no rejection with the fake: round 1 is the whole build
     git(repo, "add", "-A")
@@ -133,9 +133,11 @@ def edit(repo: Path, old: str, new: str) -> None:
 def test_share_change_makes_only_the_rows_growing_strata_lack(repo, fake, capsys):
     old_plan, old_rows = first_build(repo, fake, capsys)
     edit(repo, '"dry": 25%\n  "warm": 75%', '"dry": 50%\n  "warm": 50%')
-    new_plan = plan_json(repo, capsys)
+    new_plan = plan_json(repo, capsys, fake)
     want = fewest_calls(old_plan, new_plan, prompts=2)
     assert 0 < want < new_plan["calls"]
+    assert "this_build" not in old_plan  # before any build, the plan's calls are the build's
+    assert new_plan["this_build"]["calls"] == want  # `synthc plan` says what the edit will cost
 
     d = diff_json(repo, capsys, fake)
     assert "dry" in json.dumps(d["spec"]["fields"]["changed"])
@@ -155,7 +157,7 @@ def test_share_change_makes_only_the_rows_growing_strata_lack(repo, fake, capsys
 def test_prompt_change_reissues_only_that_prompts_calls(repo, fake, capsys):
     old_plan, old_rows = first_build(repo, fake, capsys)
     edit(repo, "Give a short tag for {topic}.", "Give a one-word tag for {topic}.")
-    label_calls = next(p["calls"] for p in plan_json(repo, capsys)["prompts"] if p["prompt"] == "label")
+    label_calls = next(p["calls"] for p in plan_json(repo, capsys, fake)["prompts"] if p["prompt"] == "label")
     d = diff_json(repo, capsys, fake)
     assert d["plan"]["calls_new"] == label_calls
     assert build(repo, fake) == label_calls
@@ -180,7 +182,7 @@ def test_fewer_rows_make_no_call_and_keep_every_surviving_row(repo, fake, capsys
 def test_more_rows_ask_only_for_the_new_ones(repo, fake, capsys):
     old_plan, old_rows = first_build(repo, fake, capsys)
     edit(repo, "rows = 40", "rows = 60")
-    new_plan = plan_json(repo, capsys)
+    new_plan = plan_json(repo, capsys, fake)
     want = fewest_calls(old_plan, new_plan, prompts=2)
     assert diff_json(repo, capsys, fake)["plan"]["calls_new"] == want
     assert build(repo, fake) == want
@@ -212,7 +214,7 @@ def test_renaming_a_field_the_prompt_reads_regenerates_under_new_ids(repo, fake,
     first_build(repo, fake, capsys)
     edit(repo, "field tone:", "field voice:")
     edit(repo, "Write a {tone} note", "Write a {voice} note")
-    new_plan = plan_json(repo, capsys)
+    new_plan = plan_json(repo, capsys, fake)
     d = diff_json(repo, capsys, fake)
     assert d["spec"]["fields"]["renamed"] == [{"old": "tone", "new": "voice"}]
     assert d["plan"]["calls_new"] == new_plan["calls"]
