@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="allocate rows and calls; show tokens and cost before spending")
     pl.add_argument("spec", metavar="SPEC")
     pl.add_argument("--json", action="store_true", help="print the plan summary as one JSON object")
-    pl.add_argument("--emit-batch", metavar="FILE.jsonl", help="write round 1 in the OpenAI Batch API input format")
+    pl.add_argument("--emit-batch", metavar="FILE.jsonl", help="write round 1's calls (those the cache does not "
+                                                             "answer) in the OpenAI Batch API input format")
     pl.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics as text or JSON")
     pl.add_argument("--endpoint", metavar="URL", help="as in synthc build: names the endpoint in cache keys, so the "
                                                       "plan can say what this cache already answers")
@@ -244,7 +245,10 @@ def cmd_plan(args) -> int:
     if result.diagnostics and args.format == "text":
         emit_diagnostics(result.diagnostics, result.sources, "text")
     if args.emit_batch:
-        n = planning.write_batch(plan, result.spec, args.emit_batch)
+        from .build.predict import batch_lines, write_batch
+
+        lines = batch_lines(result.spec, plan, prep.endpoint.identity, prep.cache, new_only=True)
+        n = write_batch(lines, args.emit_batch)
         print(f"wrote {n} requests to {args.emit_batch}", file=sys.stderr)
     now = _this_build(result.spec, prep)
     if args.json:

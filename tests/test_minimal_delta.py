@@ -229,3 +229,25 @@ def test_unchanged_rebuild_after_a_change_makes_no_call(repo, fake, capsys):
     data = (repo / "build" / "notes.jsonl").read_bytes()
     assert build(repo, fake) == 0
     assert (repo / "build" / "notes.jsonl").read_bytes() == data
+
+
+def test_a_batch_after_an_edit_holds_only_the_new_calls(repo, fake, capsys):
+    """`plan --emit-batch` writes the calls the build will make (rows the store answers are left out), and
+    `ingest` of their answers leaves the build nothing to call."""
+    old_plan, _ = first_build(repo, fake, capsys)
+    edit(repo, '"dry": 25%\n  "warm": 75%', '"dry": 50%\n  "warm": 50%')
+    want = fewest_calls(old_plan, plan_json(repo, capsys, fake), prompts=2)
+    batch = repo / "batch.jsonl"
+    assert main(["plan", str(repo / "notes.sds"), "--endpoint", fake.base_url, "--emit-batch", str(batch)]) == 0
+    requests = [json.loads(line) for line in batch.read_text().splitlines()]
+    assert len(requests) == want
+    results = repo / "results.jsonl"
+    with results.open("w", encoding="utf-8") as out:
+        for req in requests:
+            status, _, body = fake.answer(req["body"])
+            out.write(json.dumps({"custom_id": req["custom_id"], "response": {"status_code": status, "body": body},
+                                  "error": None}) + "\n")
+    before = fake.calls
+    assert main(["ingest", str(repo / "notes.sds"), str(results), "--endpoint", fake.base_url, "--out",
+                 str(repo / "build")]) == 0
+    assert fake.calls == before  # every call the build needed was in the batch

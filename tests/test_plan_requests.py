@@ -10,7 +10,8 @@ from plan_specs import cat, reviews, spec
 from rich.console import Console
 
 from synthc import ir
-from synthc.plan import build_plan, iter_calls, render, write_batch
+from synthc.build.predict import batch_lines, write_batch
+from synthc.plan import build_plan, iter_calls, render
 from synthc.plan.requests import fill, max_tokens, messages, output_schema
 
 CONTRACT_KEYS = {"dataset", "rows", "seed", "calls", "lower_bound_calls", "rows_per_call", "prompt_tokens_est",
@@ -49,7 +50,7 @@ def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
     sp = reviews(120)
     plan = build_plan(sp)
     path = tmp_path / "batch.jsonl"
-    n = write_batch(plan, sp, str(path))
+    n = write_batch(batch_lines(sp, plan, "https://api.openai.com/v1", None, new_only=True), str(path))
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert n == len(lines) == plan.calls
     (pp,) = plan.prompts
@@ -74,7 +75,7 @@ def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
         assert 0 < body["max_tokens"] <= plan.profile.max_output_tokens
     assert len({x["body"]["seed"] for x in lines}) == len(lines)
     again = io.StringIO()
-    write_batch(plan, sp, again)
+    write_batch(batch_lines(sp, plan, "https://api.openai.com/v1", None, new_only=True), again)
     assert again.getvalue() == path.read_text()
 
 
@@ -135,7 +136,7 @@ def test_batch_schema_types_every_output_field():
               prompts=[prompt("p", "About {topic}: {{literal}}", ("topic",), tuple(f.name for f in outputs))])
     plan = build_plan(sp)
     buf = io.StringIO()
-    write_batch(plan, sp, buf)
+    write_batch(batch_lines(sp, plan, "https://api.openai.com/v1", None, new_only=True), buf)
     line = json.loads(buf.getvalue().splitlines()[0])
     item = line["body"]["response_format"]["json_schema"]["schema"]["properties"]["rows"]["items"]
     props = item["properties"]

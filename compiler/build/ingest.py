@@ -1,9 +1,9 @@
 """`synthc ingest`: OpenAI Batch API output for a plan emitted with `plan --emit-batch`, into the answer cache.
 
 Each output line is `{"custom_id", "response": {"status_code", "body": <chat completion>}}` (or an `error`).
-custom_id is a call id of round 1; the request body it stands for is rebuilt from the build's own plan
-(`plan.batch_requests`), and the answer is stored under the key the build will look up, so the build that
-follows finds it and makes only the calls the batch did not answer.
+custom_id is a call id of round 1; the request body it stands for is rebuilt as the build will ask it
+(`build.predict.batch_lines`, which `plan --emit-batch` wrote), and the answer is stored under the key the build
+will look up, so the build that follows finds it and makes only the calls the batch did not answer.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ir
-from ..plan import Plan, batch_requests
+from ..plan import Plan
+from .predict import batch_lines
 from ..run.cache import AnswerCache, canonical_request, request_key
 from ..run.client import Answer
 
@@ -44,7 +45,7 @@ def answer_of(body: dict) -> Answer:
 
 
 def ingest(spec: ir.Spec, plan: Plan, identity: str, cache: AnswerCache, results: Path) -> IngestSummary:
-    requests = {r["custom_id"]: r["body"] for r in batch_requests(plan, spec)}
+    requests = {r["custom_id"]: r["body"] for r in batch_lines(spec, plan, identity, cache, new_only=False)}
     out = IngestSummary()
     try:
         lines = Path(results).read_text(encoding="utf-8").splitlines()

@@ -16,7 +16,7 @@ from .. import ir
 from ..plan import Plan, iter_calls, row_id
 from ..run.cache import AnswerCache
 from ..run.rowstore import RowStore
-from .calls import PredictedCall, calls_cost, round_one
+from ..build.predict import PredictedCall, calls_cost, round_one
 
 
 class _Frozen(BaseModel):

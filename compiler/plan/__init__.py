@@ -19,10 +19,9 @@ from .model import (AcceptanceStats, CallBatch, Cell, Marginal, MarginalValue, P
                     Stratum, row_id)
 from .numeric import is_numeric_sampled
 from .render import render
-from .requests import batch_requests, write_batch
 from .rows import Call, RowSource, iter_calls
 
-__all__ = ["build_plan", "render", "write_batch", "batch_requests", "top_up", "Plan", "PlanProblem", "Stratum",
+__all__ = ["build_plan", "render", "top_up", "Plan", "PlanProblem", "Stratum",
            "PromptPlan", "CallBatch", "Cell", "Segment", "Marginal", "MarginalValue", "AcceptanceStats", "RowSource",
            "Call", "iter_calls", "row_id"]
 

@@ -1,6 +1,6 @@
 """The one place a call becomes an OpenAI chat request: messages with templates filled from row values, and
-the JSON schema of the call's rows for `response_format`. `synthc plan --emit-batch` writes these in the
-Batch API input format; the build runner sends the same bodies.
+the JSON schema of the call's rows for `response_format`. The build runner sends these bodies, and
+`synthc plan --emit-batch` writes them in the Batch API input format (build.predict).
 
 Messages: [system (when the prompt has one), user]. The user message renders the template once per row under
 a numbered header with the row's id, then asks for `{"rows": [...]}` with exactly k items in order. A one-row
@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import IO, Iterator, Mapping
+from typing import Mapping
 
 from .. import ir
 from ..run.schema import response_format, row_schema, rows_schema
 from .model import Plan, PromptPlan
-from .rows import Call, RowSource, iter_calls
+from .rows import Call
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 URL = "/v1/chat/completions"
@@ -156,28 +156,3 @@ class RowDigest:
         system = fill(self.prompt.system.text, row) if self.prompt.system is not None else None
         text = json.dumps([self.fixed, system, fill(self.prompt.user.text, row), row.get("id")], ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def batch_requests(plan: Plan, spec: ir.Spec) -> Iterator[dict]:
-    """Round 1 as Batch API lines. Prompts that read another prompt's outputs wait for a later batch."""
-    source = RowSource(spec, plan)
-    for pp in plan.prompts:
-        if pp.after:
-            continue
-        inputs = spec.prompt(pp.prompt).inputs
-        for call in iter_calls(pp, plan.strata):
-            rows = [source.row(s, i, inputs) for s, i in call.rows]
-            yield {"custom_id": call.id, "method": "POST", "url": URL,
-                   "body": request_body(spec, plan, pp, call, rows)}
-
-
-def write_batch(plan: Plan, spec: ir.Spec, out: str | IO[str]) -> int:
-    """Write round 1's requests as JSONL (OpenAI Batch API / vLLM run_batch input); returns how many."""
-    if isinstance(out, str):
-        with open(out, "w", encoding="utf-8") as fp:
-            return write_batch(plan, spec, fp)
-    n = 0
-    for line in batch_requests(plan, spec):
-        out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
-        n += 1
-    return n

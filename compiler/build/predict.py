@@ -1,5 +1,6 @@
 """Round 1 of a build, replayed without calling anything: which requests it would send and which of them the
-cache already answers.
+cache already answers. `synthc diff` prices a change with it, `synthc plan` says what a build will spend now, and
+`plan --emit-batch` / `ingest` emit and map back exactly the calls the build will make.
 
 The replay follows the executor (build/executor.py) step by step, with the build's own pieces (`RowSource`,
 `iter_calls`, `request_body`, `request_key`, `salvage`, `full_row`, `accept.broken`): rows that break a
@@ -7,8 +8,9 @@ constraint on planned values alone are dropped before any call; prompts run in t
 leaves out rows rejected at an earlier stage (and so gets another id, seed and key); after each prompt, the
 constraints its outputs make decidable drop rows. Rows whose answer is cached carry its values to later
 prompts, so a spec whose prompts read each other's outputs is predicted exactly as far as the cache reaches.
-A row whose answer is not cached is `unknown` from then on: a later call over it is counted as new, without a
-key (its request holds text not written yet).
+A row whose answer is not cached has those outputs `unknown`: a later prompt that reads them makes a call
+counted as new, without a key (its request holds text not written yet); a later prompt that does not read them
+asks for the row as usual (assuming the unknown answer is accepted).
 As in the executor, a row whose answer to its very request the row store holds (run.rowstore) is carried
 without a call, and when any row of a prompt is, the prompt's other rows are packed anew (batch.repack).
 Top-up rounds (k > 1) depend on how many rows the model gets wrong and are not predicted.
@@ -18,34 +20,35 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+import json
+from typing import IO, Optional, Sequence
 
 from .. import ir
-from ..build.accept import broken, row_constraints
-from ..build.executor import derivable, in_order
-from ..build.select import full_row
+from .accept import broken, row_constraints
+from .executor import derivable, in_order
+from .select import full_row
 from ..plan import Plan, PromptPlan, RowSource, iter_calls, row_id
 from ..plan.cost import cost_usd
 from ..plan.batch import repack
-from ..plan.requests import RowDigest, request_body
+from ..plan.requests import URL, RowDigest, request_body
 from ..plan.rows import Call, call_id
 from ..run.cache import AnswerCache, request_key
 from ..run.client import Answer
 from ..run.rowstore import RowStore
 from ..run.salvage import row_model, salvage
 
-_UNKNOWN = object()  # a row whose generated values wait for an answer the cache does not hold
 
 
 @dataclass(frozen=True)
 class PredictedCall:
-    """key: the request's cache key; None when the request depends on an answer not made yet."""
+    """key: the request's cache key, body: the request; both None when it depends on an answer not made yet."""
 
     prompt: str
     id: str
     rows: int
     key: Optional[str]
     cached: bool
+    body: Optional[dict] = None
 
 
 def calls_cost(plan: Plan, pp: PromptPlan, calls: Sequence[PredictedCall]) -> Optional[float]:
@@ -102,6 +105,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
     _judge(spec, planned, state, list(state), ready)
 
     out = replay.calls
+    unknown: dict[tuple[int, int], set[str]] = {}  # per row: outputs waiting for an answer the cache lacks
     order = in_order(plan.prompts)
     for n, pp in enumerate(order):
         prompt = spec.prompt(pp.prompt)
@@ -112,6 +116,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
         if n == len(order) - 1:
             newly += pending
         model = row_model([spec.field(o) for o in prompt.outputs])
+        inputs = set(prompt.inputs)
         answered: list[tuple[int, int]] = []
         calls = list(iter_calls(pp, plan.strata))
         if store is not None and len(store):
@@ -121,7 +126,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
                     if state.get(r) is None:
                         continue
                     rid = row_id(plan.strata[r[0]].key, r[1])
-                    e = None if state[r] is _UNKNOWN else store.get(
+                    e = None if unknown.get(r, set()) & inputs else store.get(
                         rid, digest(_asked(planned, state, r, rid, prompt.inputs)))
                     if e is None:
                         fresh.append(r)
@@ -141,19 +146,20 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
             if len(alive) != len(call.rows):
                 first = row_id(plan.strata[alive[0][0]].key, alive[0][1])
                 call = Call(call.prompt, call_id(call.prompt, first, len(alive)), tuple(alive))
-            if any(state[r] is _UNKNOWN for r in alive):
+            if any(unknown.get(r, set()) & inputs for r in alive):
                 for r in alive:
-                    state[r] = _UNKNOWN
+                    unknown.setdefault(r, set()).update(prompt.outputs)
                 out.append(PredictedCall(pp.prompt, call.id, len(alive), None, False))
                 continue
             ids = [row_id(plan.strata[si].key, i) for si, i in alive]
             asked = [_asked(planned, state, r, rid, prompt.inputs) for r, rid in zip(alive, ids)]
-            key = request_key(identity, request_body(spec, plan, pp, call, asked))
+            body = request_body(spec, plan, pp, call, asked)
+            key = request_key(identity, body)
             answer = _cached(cache, key)
-            out.append(PredictedCall(pp.prompt, call.id, len(alive), key, answer is not None))
+            out.append(PredictedCall(pp.prompt, call.id, len(alive), key, answer is not None, body))
             if answer is None:
                 for r in alive:
-                    state[r] = _UNKNOWN
+                    unknown.setdefault(r, set()).update(prompt.outputs)
                 continue
             found = salvage(answer.content, ids, model)
             for r, rid in zip(alive, ids):
@@ -163,11 +169,32 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
                 else:
                     state[r].update(values)
                     answered.append(r)
-        _judge(spec, planned, state, answered, newly)
+        _judge(spec, planned, state, [r for r in answered if r not in unknown], newly)
         for r, s in state.items():  # rows this prompt did not reach are out of the round, as in the executor
-            if isinstance(s, dict) and not set(prompt.outputs) <= set(s):
+            if s is not None and not set(prompt.outputs) <= set(s) | unknown.get(r, set()):
                 state[r] = None
     return replay
+
+
+def batch_lines(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCache], new_only: bool) -> list[dict]:
+    """Round 1 as the build will ask it, in the OpenAI Batch API input format (`custom_id` = call id): the calls
+    whose request is known now (a prompt reading another's outputs waits for them, unless they are cached),
+    leaving out rows the row store answers and, with `new_only`, calls the cache answers. `plan --emit-batch`
+    writes the new ones; `ingest` maps every one back to its request."""
+    store = RowStore(cache.root) if cache is not None else None
+    return [{"custom_id": c.id, "method": "POST", "url": URL, "body": c.body}
+            for c in round_one(spec, plan, identity, cache, store).calls
+            if c.body is not None and not (new_only and c.cached)]
+
+
+def write_batch(lines: list[dict], out: str | IO[str]) -> int:
+    """Batch lines as JSONL, one request per line with sorted keys; returns how many."""
+    if isinstance(out, str):
+        with open(out, "w", encoding="utf-8") as fp:
+            return write_batch(lines, fp)
+    for line in lines:
+        out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+    return len(lines)
 
 
 def _cached(cache: Optional[AnswerCache], key: str) -> Optional[Answer]:
