@@ -1,6 +1,6 @@
 """synthc build vs a naive one-call-per-row-per-field loop on the reviews example, against the loopback fake
 OpenAI server with 200 ms per call: calls, calls vs L, tokens per row, TVD per categorical field, wall time,
-and synthc's no-op rebuild time. One run each.
+and synthc's no-op rebuild time and the rebuild after a share edit (calls made vs a full build's). One run each.
 
     .venv/bin/python bench/build_bench.py [--rows 200 10000] [--write]
 
@@ -107,10 +107,20 @@ def run_synthc(fake: SlowFake, spec: Path, work: Path, conc: int, env: dict) -> 
     t = time.perf_counter()
     again = synthc(args, env)
     noop = time.perf_counter() - t
-    return {"exit": done.returncode, "calls": calls, "L": plan["lower_bound_calls"], "planned": plan["calls"],
+    noop_calls = fake.calls - c1
+    # an edit a pull request makes: 5 points of share move from positive to negative reviews
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(text.replace('"positive": 40%', '"positive": 35%').replace('"negative": 35%', '"negative": 40%'),
+                    encoding="utf-8")
+    full = json.loads(synthc(["plan", str(spec), "--json"], env).stdout)["calls"]
+    c2 = fake.calls
+    t = time.perf_counter()
+    edited = synthc(args, env)
+    edit = {"calls": fake.calls - c2, "wall": time.perf_counter() - t, "full": full, "exit": edited.returncode}
+    return {"edit": edit,"exit": done.returncode, "calls": calls, "L": plan["lower_bound_calls"], "planned": plan["calls"],
             "rounds": report.get("rounds"), "failed_calls": report.get("failed_calls"), "prompt": prompt,
             "completion": completion, "wall": wall,
-            "tvd": report["tvd"], "noop": noop, "noop_calls": fake.calls - c1, "noop_exit": again.returncode,
+            "tvd": report["tvd"], "noop": noop, "noop_calls": noop_calls, "noop_exit": again.returncode,
             "targets": {f: {k: v["target_share"] for k, v in m.items()} for f, m in plan["marginals"].items()},
             "system": system_prompt(spec, work, env), "rows": report.get("rows")}
 
@@ -203,19 +213,22 @@ def bench(n: int, conc: int) -> tuple[dict, dict]:
 
 def table(results: list[tuple[int, int, dict, dict]]) -> str:
     out = ["| rows | concurrency | method | calls | calls/row | calls / L | prompt tok/row | completion tok/row "
-           "| max TVD (field) | wall (s) | no-op rebuild (s) |",
-           "|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+           "| max TVD (field) | wall (s) | no-op rebuild (s) | share-edit rebuild: calls of a full build's (s) |",
+           "|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for n, conc, s, b in results:
-        for name, r, noop in (("synthc", s, f"{s['noop']:.2f} ({s['noop_calls']} calls)"), ("naive", b, "n/a"),):
+        e = s["edit"]
+        edit = f"{e['calls']:,} of {e['full']:,} ({e['wall']:.2f})"
+        for name, r, noop, ed in (("synthc", s, f"{s['noop']:.2f} ({s['noop_calls']} calls)", edit),
+                                  ("naive", b, "n/a", "n/a")):
             f, v = max(r["tvd"].items(), key=lambda kv: kv[1])
             out.append(f"| {n:,} | {conc} | {name} | {r['calls']:,} | {r['calls'] / n:.3f} | {r['calls'] / s['L']:.2f} "
                        f"| {r['prompt'] / n:.0f} | {r['completion'] / n:.0f} | {v:.3f} ({f}) | {r['wall']:.2f} "
-                       f"| {noop} |")
+                       f"| {noop} | {ed} |")
         ratio = lambda k: b[k] / s[k] if s[k] else float("inf")  # noqa: E731
         tv = f"{max(b['tvd'].values()):.3f} vs {max(s['tvd'].values()):.3f}"
         out.append(f"| {n:,} | {conc} | **naive / synthc** | {ratio('calls'):.1f}x | | | "
                    f"{b['prompt'] / s['prompt']:.1f}x | {b['completion'] / s['completion']:.2f}x | "
-                   f"{tv} | {ratio('wall'):.1f}x | |")
+                   f"{tv} | {ratio('wall'):.1f}x | | |")
     return "\n".join(out)
 
 
