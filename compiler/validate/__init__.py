@@ -6,9 +6,9 @@ render(report, console)                           rich tables (render.py)
 
 Rows go into the DuckDB table `data` (load.py), each spec field typed as the spec says. Each row constraint
 compiles to one predicate (sql.py): a row breaks it unless the predicate is TRUE, so a NULL (missing value,
-division by zero) is a violation. Dataset constraints and the marginals of categorical sampled fields run as
-SQL on the same table (checks.py). Every check keeps its SQL, with literals inlined for display, and
-ValidationReport.load_sql recreates `data`, so a reviewer can rerun any check in the duckdb shell.
+division by zero) is a violation; one scan counts them all. Dataset constraints and the marginals of categorical
+sampled fields run as SQL on the same table (checks.py). Every check keeps its SQL, with literals inlined for
+display, and ValidationReport.load_sql recreates `data`, so a reviewer can rerun any check in the duckdb shell.
 """
 
 from __future__ import annotations

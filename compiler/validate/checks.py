@@ -1,4 +1,15 @@
-"""Runs a spec's checks on the table `data`: schema, each constraint, and the marginals of categorical fields."""
+"""Runs a spec's checks on the table `data`: schema, each constraint, and the marginals of categorical fields.
+
+The row constraints are counted together in ONE scan of `data` (count_violations): a projection computes every
+predicate per row and `count(*) FILTER` counts each. Besides reading the table once, this lets DuckDB compute an
+expression several predicates share, e.g. sds_word_count(body) for two bounds on it, once per row (its common
+subexpression elimination works within a projection, not across queries or in a WHERE). Each check still keeps
+its own SQL, `SELECT * FROM data WHERE <predicate> IS NOT TRUE`, which a reviewer can run alone and which counts
+the same rows.
+
+A distinct_ratio or unique first runs distinct_probe (sql.py): when it proves the values all distinct, the query
+run leaves out collecting them, and the report still keeps the exact query, which gives the same row.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +21,11 @@ from typing import Any
 
 import duckdb
 
-from ..ir import Constraint, Spec, Value
+from ..ir import Constraint, Expr, Spec, Value
 from .load import TABLE, Loaded, coerce
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
-from .sql import dataset_query, duplicates_query, ident, inline_sql, marginal_query, row_predicate, violations_query
+from .sql import (aggregates, dataset_query, distinct_probe, duplicates_query, expr_text, ident, inline_sql,
+                  marginal_query, row_predicate, violations_query)
 from .targets import target_shares
 
 EXAMPLES = 3
@@ -24,9 +36,10 @@ def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> Validat
     targets = {f.name: {coerce(v, loaded.columns.get(f.name)): s for v, s in t.items()}
                for f in spec.fields if f.role == "sampled" and f.categorical
                for t in [target_shares(spec, f.name)] if t is not None}
+    counted = iter(count_violations([c for c in spec.constraints if c.kind == "row"], loaded))
     checks = [schema_check(spec, loaded)]
     for c in spec.constraints:
-        checks.append(row_check(c, loaded) if c.kind == "row" else dataset_check(c, loaded, targets))
+        checks.append(row_check(c, loaded, next(counted)) if c.kind == "row" else dataset_check(c, loaded, targets))
     marginals = [marginal(name, t, loaded) for name, t in targets.items() if name in loaded.columns]
     return ValidationReport(rows=loaded.rows, checks=tuple(checks), marginals=tuple(marginals), source=source,
                             load_sql=loaded.load_sql or None)
@@ -46,8 +59,34 @@ def schema_check(spec: Spec, loaded: Loaded) -> CheckResult:
                        examples=tuple(examples[:2 * EXAMPLES]), detail="; ".join(problems) or None)
 
 
-def row_check(c: Constraint, loaded: Loaded) -> CheckResult:
-    """Counts the rows whose predicate is not TRUE (false or NULL) and keeps the first few."""
+def count_violations(constraints: list[Constraint], loaded: Loaded) -> list[tuple[int, list | None] | None]:
+    """For each row constraint, in order: how many rows break it and the first few of their row ids, all from one
+    scan; None for a constraint reading a missing column. All None when DuckDB cannot run the scan: each check
+    then runs on its own, so the one it cannot run is reported as such and the others still count."""
+    runnable = [i for i, c in enumerate(constraints) if all(f in loaded.columns for f in c.fields)]
+    counted: list[tuple[int, list | None] | None] = [None] * len(constraints)
+    if not runnable:
+        return counted
+    flags, params = [], []
+    for i in runnable:
+        pred, p = row_predicate(constraints[i].expr)
+        flags.append(f"{pred} IS NOT TRUE AS b{i}")
+        params += p
+    counts = ", ".join(f"count(*) FILTER (WHERE b{i}), min(rowid, {EXAMPLES}) FILTER (WHERE b{i})"
+                       for i in runnable)
+    sql = f"SELECT {counts}\nFROM (SELECT rowid, {', '.join(flags)}\n      FROM {ident(TABLE)})"
+    try:
+        row = loaded.con.execute(sql, params).fetchone()
+    except duckdb.Error:
+        return counted
+    for k, i in enumerate(runnable):
+        counted[i] = (row[2 * k], row[2 * k + 1])
+    return counted
+
+
+def row_check(c: Constraint, loaded: Loaded, counted: tuple[int, list | None] | None = None) -> CheckResult:
+    """Counts the rows whose predicate is not TRUE (false or NULL) and keeps the first few; `counted` is that
+    count and the first row ids when count_violations already has them."""
     shown = inline_sql(*violations_query(c.expr, TABLE))
     missing = [f for f in c.fields if f not in loaded.columns]
     if missing:
@@ -56,7 +95,8 @@ def row_check(c: Constraint, loaded: Loaded) -> CheckResult:
     where = f"FROM {ident(TABLE)} WHERE {pred} IS NOT TRUE"
     try:
         # one pass of the predicate: the count and the first few offending row ids
-        n, first = loaded.con.execute(f"SELECT count(*), min(rowid, {EXAMPLES}) {where}", params).fetchone()
+        n, first = counted or loaded.con.execute(f"SELECT count(*), min(rowid, {EXAMPLES}) {where}",
+                                                 params).fetchone()
         examples = []
         if n:
             cols = ", ".join(ident(f) for f in c.fields)
@@ -82,18 +122,30 @@ def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, 
         return CheckResult(name=c.name, kind="dataset", passed=False, violations=None, sql=shown,
                            detail=_missing(missing))
     try:
-        cur = loaded.con.execute(sql, params)
+        # the report keeps the exact query; the one run skips collecting values the probe found all distinct
+        distinct = frozenset(expr_text(a) for a in aggregates(c.expr) if _all_distinct(a, loaded))
+        cur = loaded.con.execute(*(dataset_query(c, TABLE, targets, distinct) if distinct else (sql, params)))
         row = cur.fetchone()
         names = [d[0] for d in cur.description]
         values = {n: jsonable(v) for n, v in zip(names[:-1], row[:-1])}
         passed = bool(row[-1])
         violations, examples = (0 if passed else 1), []
-        if c.expr.kind == "call" and c.expr.fn == "unique":
+        if c.expr.kind == "call" and c.expr.fn == "unique" and not passed:  # passed: no duplicates to list
             violations, examples = _duplicates(c, loaded)
     except duckdb.Error as e:
         return _could_not_run(c, shown, e)
     return CheckResult(name=c.name, kind="dataset", passed=passed, violations=violations, sql=shown,
                        values=values, examples=tuple(examples))
+
+
+def _all_distinct(call: Expr, loaded: Loaded) -> bool:
+    """distinct_probe for a distinct_ratio or unique call (False for other aggregates, or if the probe fails)."""
+    if call.fn not in ("distinct_ratio", "unique"):
+        return False
+    try:
+        return bool(loaded.con.execute(*distinct_probe(call, TABLE)).fetchone()[0])
+    except duckdb.Error:
+        return False
 
 
 def _duplicates(c: Constraint, loaded: Loaded) -> tuple[int, list[dict]]:

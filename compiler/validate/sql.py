@@ -30,17 +30,40 @@ from ..ir import Constraint, Expr, Value
 OTHER_WS = r"\x{9}-\x{d}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}-\x{2029}\x{202f}\x{205f}\x{3000}"
 WS = OTHER_WS.replace(r"\x{1c}-\x{1f}", r"\x{1c}-\x{20}")
 
+# word_count counts plain texts of up to this many bytes in one pass (hamming() against as many spaces); longer
+# ones take the other way. A run of 1 MiB made the check 6% slower on texts of ~400 bytes.
+PLAIN_MAX = 1 << 16
+
 # Python's len(s.split()) and s.strip(), as macros so that a check's SQL stays readable.
-# word_count: every run of whitespace becomes one space (a text of single spaces matches nothing, so the regex
-# only scans it), then the non-empty pieces between spaces are the words. Counting matches of a word regex
-# instead is ~5x slower on 1e6 bodies. trim: text whose first and last characters are not whitespace is
-# already stripped, the common case, and skips the regex.
+# word_count is exactly len(s.split()) whichever way a text takes (tests compare it with Python):
+#   - a plain text, ASCII words between single spaces, has one word more than spaces, and hamming() against a
+#     run of spaces counts its other characters in one pass. Proving it plain takes json_quote, which escapes
+#     every control character (and `"` and `\`: texts with those take the other way), and a search for two spaces.
+#   - any other text: its whitespace becomes spaces, then the non-empty pieces between spaces are the words.
+#     replace() does it when newlines are the only other whitespace (json_quote escapes nothing else, and the
+#     text is ASCII): paragraph breaks, the common case. Else a regex turns each run of whitespace into one
+#     space (a text of single spaces matches nothing, so the regex only scans it).
+# On the benchmark's 1e6 review bodies (40-120 words, a fifth with paragraph breaks) word_count takes 0.7 s where
+# the regex way alone took 1.5 s: 2.7x faster on the plain texts, 1.2x on the others. Counting matches of a word
+# regex instead is ~5x slower still.
+# trim: text whose first and last characters are not whitespace is already stripped, the common case, and skips
+# the regex; characters 33-132 (printable ASCII and a few controls) are never whitespace, which is cheaper to ask
+# than the regex (0.05 s instead of 0.08 s on 1e6 titles).
 MACROS = (
     "CREATE OR REPLACE TEMP MACRO sds_word_count(s) AS\n"
-    f"  len(list_filter(string_split(regexp_replace(s, '[{WS}]{{2,}}|[{OTHER_WS}]', ' ', 'g'), ' '),\n"
-    "                   lambda w: w <> ''))",
+    f"  CASE WHEN strlen(s) BETWEEN 1 AND {PLAIN_MAX} AND length(s) = strlen(s)\n"
+    "            AND strlen(json_quote(s)) = strlen(s) + 2\n"
+    "            AND NOT starts_with(s, ' ') AND NOT ends_with(s, ' ') AND NOT contains(s, '  ')\n"
+    f"       THEN strlen(s) + 1 - hamming(s, substr(repeat(' ', {PLAIN_MAX}), 1, strlen(s)))\n"
+    "       ELSE len(list_filter(string_split(\n"
+    "              CASE WHEN length(s) = strlen(s)\n"
+    "                        AND strlen(json_quote(s)) = 2 * strlen(s) + 2 - strlen(replace(s, chr(10), ''))\n"
+    "                   THEN replace(s, chr(10), ' ')\n"
+    f"                   ELSE regexp_replace(s, '[{WS}]{{2,}}|[{OTHER_WS}]', ' ', 'g') END, ' '),\n"
+    "            lambda w: w <> '')) END",
     "CREATE OR REPLACE TEMP MACRO sds_trim(s) AS\n"
-    f"  CASE WHEN regexp_matches(left(s, 1) || right(s, 1), '[{WS}]')\n"
+    "  CASE WHEN ascii(s) BETWEEN 33 AND 132 AND ascii(right(s, 1)) BETWEEN 33 AND 132 THEN s\n"
+    f"       WHEN regexp_matches(left(s, 1) || right(s, 1), '[{WS}]')\n"
     f"       THEN regexp_replace(s, '^[{WS}]+|[{WS}]+$', '', 'g') ELSE s END",
 )
 
@@ -177,8 +200,12 @@ def aggregates(expr: Expr) -> list[Expr]:
     return list(out.values())
 
 
-def aggregate_sql(call: Expr, table: str, targets: Mapping[str, Mapping[Value, float]]) -> tuple[str, list]:
-    """One aggregate as a scalar subquery over `table`."""
+def aggregate_sql(call: Expr, table: str, targets: Mapping[str, Mapping[Value, float]],
+                  all_distinct: bool = False) -> tuple[str, list]:
+    """One aggregate as a scalar subquery over `table`. `all_distinct`: distinct_probe found the values of this
+    distinct_ratio or unique all distinct, so the same value comes without collecting them."""
+    if call.fn == "unique" and all_distinct:
+        return "TRUE", []
     c = _Compiler()
     t = ident(table)
     fn = call.fn
@@ -191,7 +218,8 @@ def aggregate_sql(call: Expr, table: str, targets: Mapping[str, Mapping[Value, f
     if fn == "quantile":
         return f"(SELECT quantile_cont({args[0]}, {args[1]}) FROM {t})", c.params
     if fn == "distinct_ratio":
-        return f"(SELECT count(DISTINCT {args[0]}) / nullif(count(*), 0) FROM {t})", c.params
+        counted = args[0] if all_distinct else f"DISTINCT {args[0]}"
+        return f"(SELECT count({counted}) / nullif(count(*), 0) FROM {t})", c.params
     if fn == "share":
         return f"(SELECT count(*) FILTER (WHERE {args[0]}) / nullif(count(*), 0) FROM {t})", c.params
     if fn == "unique":
@@ -211,17 +239,33 @@ def aggregate_sql(call: Expr, table: str, targets: Mapping[str, Mapping[Value, f
     raise ValueError(f"unknown aggregate {fn}")
 
 
+def distinct_probe(call: Expr, table: str = "data") -> tuple[str, list]:
+    """For distinct_ratio(x) or unique(...): TRUE when the values it looks at (the non-NULL values of x, the
+    tuples of unique) are all distinct. Equal values hash alike (DuckDB's grouping relies on it), so as many
+    distinct hashes as values proves it without a hash table of the values themselves: on 1e6 texts of ~400 bytes
+    this takes 0.15 s where count(DISTINCT x) takes 0.35 s. When it is FALSE (duplicates, or two values whose
+    hashes collide) the exact query runs after it, so data with repeated values pays the probe on top."""
+    c = _Compiler()
+    args = ", ".join(c.sql(a) for a in call.args)
+    if call.fn == "unique":
+        return f"SELECT count(DISTINCT hash({args})) = count(*)\nFROM {ident(table)}", c.params
+    return (f"SELECT count(DISTINCT hash(v)) = count(*)\nFROM (SELECT {args} AS v FROM {ident(table)})\n"
+            f"WHERE v IS NOT NULL", c.params)
+
+
 def dataset_query(constraint: Constraint, table: str = "data",
-                  targets: Mapping[str, Mapping[Value, float]] | None = None) -> tuple[str, list]:
+                  targets: Mapping[str, Mapping[Value, float]] | None = None,
+                  all_distinct: frozenset[str] = frozenset()) -> tuple[str, list]:
     """One row: each aggregate's value (named by its spec text) and `passed` (NULL counts as failed).
 
     `targets` gives the target shares of the fields that tvd/drift compare (see targets.target_shares);
-    a missing one raises KeyError(field).
+    a missing one raises KeyError(field). `all_distinct` names (by spec text) the distinct_ratio and unique calls
+    whose values distinct_probe found all distinct: the query gives the same row, faster (see aggregate_sql).
     """
     params: list = []
     columns = []
     for call in aggregates(constraint.expr):
-        sql, p = aggregate_sql(call, table, targets or {})
+        sql, p = aggregate_sql(call, table, targets or {}, expr_text(call) in all_distinct)
         columns.append(f"    {sql} AS {ident(expr_text(call))}")
         params += p
     c = _Compiler(aggregate=lambda e: ident(expr_text(e)))
