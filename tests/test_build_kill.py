@@ -125,3 +125,40 @@ def test_kill_9_at_random_points_then_resume(tmp_path, fake):
             assert (out / name).read_bytes() == reference[name], (trial, name)
         lock = json.loads((spec.parent / "notes.sds.lock").read_text())
         assert lock == reference_lock
+
+
+def test_kill_9_during_an_incremental_build_then_resume(tmp_path, fake):
+    """After an edit, the build carries stored rows and packs the others anew: killed at random points and
+    resumed from the same store, it asks each new call once and writes what the uninterrupted rebuild wrote."""
+    import shutil
+
+    edited = SPEC.replace("rows = 30", "rows = 44").replace('"a": 50%\n  "b": 50%', '"a": 25%\n  "b": 75%')
+    base = _project(tmp_path / "base")
+    _finish(_start(base, base.parent / "out", base.parent / "cache", fake.base_url))
+    ref = _project(tmp_path / "ref")
+    shutil.copytree(base.parent / "cache", ref.parent / "cache")
+    ref.write_text(edited)
+    since = fake.calls
+    _finish(_start(ref, ref.parent / "out", ref.parent / "cache", fake.base_url))
+    total = fake.calls - since
+    assert total >= 3
+    reference = {name: (ref.parent / "out" / name).read_bytes() for name in DATA}
+    rng = random.Random(7)
+    for trial, kill_after in enumerate(sorted(rng.sample(range(1, total), 2))):
+        spec = _project(tmp_path / f"k{trial}")
+        out, cache = spec.parent / "out", spec.parent / "cache"
+        shutil.copytree(base.parent / "cache", cache)
+        spec.write_text(edited)
+        since = fake.calls
+        proc = _start(spec, out, cache, fake.base_url)
+        while _answered(fake, since) < kill_after and proc.poll() is None:
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        resumed_from = fake.calls
+        _finish(_start(spec, out, cache, fake.base_url))
+        asked = [_digest(r.body) for r in fake.chat_requests[since:] if r.status]
+        assert len(asked) - len(set(asked)) <= CONCURRENCY, trial  # at most the calls in flight were lost
+        assert fake.calls - resumed_from <= total
+        for name in DATA:
+            assert (out / name).read_bytes() == reference[name], (trial, name)
