@@ -68,6 +68,16 @@ def _answered(fake: FakeOpenAI, since: int) -> int:
     return sum(1 for r in fake.chat_requests[since:] if r.status)
 
 
+def _kill_after(spec: Path, fake: FakeOpenAI, answers: int) -> None:
+    """Start a build of `spec` (its out/ and cache/ beside it) and kill -9 it once `answers` calls were answered."""
+    since = fake.calls
+    proc = _start(spec, spec.parent / "out", spec.parent / "cache", fake.base_url)
+    while _answered(fake, since) < answers and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+
+
 def _project(root: Path) -> Path:
     root.mkdir()
     (root / "synthc.toml").write_text("")
@@ -103,11 +113,7 @@ def test_kill_9_at_random_points_then_resume(tmp_path, fake):
         spec = _project(tmp_path / f"t{trial}")
         out, cache = spec.parent / "out", spec.parent / "cache"
         since = fake.calls
-        proc = _start(spec, out, cache, fake.base_url)
-        while _answered(fake, since) < kill_after and proc.poll() is None:
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        _kill_after(spec, fake, kill_after)
         answered = {_digest(r.body) for r in fake.chat_requests[since:] if r.status}
         stored = _cached_bodies(cache)
         assert stored <= answered
@@ -150,11 +156,7 @@ def test_kill_9_during_an_incremental_build_then_resume(tmp_path, fake):
         shutil.copytree(base.parent / "cache", cache)
         spec.write_text(edited)
         since = fake.calls
-        proc = _start(spec, out, cache, fake.base_url)
-        while _answered(fake, since) < kill_after and proc.poll() is None:
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        _kill_after(spec, fake, kill_after)
         resumed_from = fake.calls
         _finish(_start(spec, out, cache, fake.base_url))
         asked = [_digest(r.body) for r in fake.chat_requests[since:] if r.status]
