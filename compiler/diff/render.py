@@ -177,12 +177,13 @@ def _plan_md(p: PlanDelta, old_exists: bool) -> list[str]:
                f"{_n(p.strata_unchanged, 'stratum')} unchanged, {len(p.strata):,} changed.")
     out.append("")
     if p.prompts:
-        out += ["| prompt | calls | answered by the cache | new | new calls' cost | same request as base |",
-                "| --- | --: | --: | --: | --: | --: |"]
+        out += ["| prompt | calls | answered by the cache | new | new calls' cost | same request as base "
+                "| rows carried |",
+                "| --- | --: | --: | --: | --: | --: | --: |"]
         for c in p.prompts:
             new = f"{c.new:,}" + (f" ({c.unknown:,} after new answers)" if c.unknown else "")
             out.append(f"| {_cell(c.prompt)} | {c.calls:,} | {c.cached:,} | {new} | {usd(c.new_cost_usd)} | "
-                       f"{c.unchanged:,} |")
+                       f"{c.unchanged:,} | {c.carried:,} |")
         out.append("")
     if p.cache == "off":
         out += ["The cache was not consulted (no endpoint identity to compute keys with).", ""]
@@ -294,11 +295,11 @@ def render(result: "DiffResult", console: "Console") -> None:
         console.print(Text(f"rows kept {p.rows_kept:,}, dropped {p.rows_dropped:,}, added {p.rows_added:,}"))
         if p.prompts:
             c = Table(title="Calls of the new plan (round 1)", title_justify="left")
-            for col in ("prompt", "calls", "cached", "new", "new cost", "same as base"):
+            for col in ("prompt", "calls", "cached", "new", "new cost", "same as base", "rows carried"):
                 c.add_column(col, justify="left" if col == "prompt" else "right")
             for pc in p.prompts:
                 c.add_row(pc.prompt, f"{pc.calls:,}", f"{pc.cached:,}", f"{pc.new:,}", usd(pc.new_cost_usd),
-                          f"{pc.unchanged:,}")
+                          f"{pc.unchanged:,}", f"{pc.carried:,}")
             console.print(c)
         if p.strata:
             names = list(dict.fromkeys(n for s in p.strata for n in s.values))
@@ -384,5 +385,6 @@ def to_json_dict(result: "DiffResult") -> dict:
 
 
 def _carried(p) -> str:
-    """rows_carried: row answers an earlier build stored, which the build takes without asking (run.rowstore)."""
-    return f", {_n(p.rows_carried, 'row')} carried from earlier builds" if p.rows_carried else ""
+    """rows_carried: row answers (rows times prompts) an earlier build stored, which the build takes without
+    asking (run.rowstore)."""
+    return f", {_n(p.rows_carried, 'row answer')} carried from earlier builds" if p.rows_carried else ""
