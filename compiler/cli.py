@@ -471,19 +471,22 @@ def cmd_cache(args) -> int:
     from .build.cachecmd import find_locks, find_roots, gc
     from .emit.lock import LockError
     from .run.cache import AnswerCache
+    from .run.rowstore import RowStore
 
     if args.cache_command == "stats":
         roots = find_roots(Path.cwd())
         stats = [(r, AnswerCache(r).stats()) for r in roots]
+        rows = {r: len(RowStore(r)) for r in roots}
         if args.json:
-            print(json.dumps({"caches": [{"path": str(r), "entries": s.entries, "bytes": s.bytes} for r, s in stats],
+            print(json.dumps({"caches": [{"path": str(r), "entries": s.entries, "bytes": s.bytes,
+                                          "stored_rows": rows[r]} for r, s in stats],
                               "entries": sum(s.entries for _, s in stats),
                               "bytes": sum(s.bytes for _, s in stats)}, indent=2))
         elif not stats:
             print("no cache found (set SYNTHC_CACHE, or run from a folder holding .synthc/)", file=sys.stderr)
         else:
             for r, s in stats:
-                print(f"{r}: {s.entries:,} answers, {s.bytes / 1e6:,.1f} MB")
+                print(f"{r}: {s.entries:,} answers, {s.bytes / 1e6:,.1f} MB; {rows[r]:,} stored row answers")
         return EXIT_OK
     locks = [Path(p) for p in args.keep_lock] or find_locks(Path.cwd())
     if not locks:

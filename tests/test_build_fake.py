@@ -432,7 +432,8 @@ def test_cache_stats_and_gc_keep_what_locks_list(env, fake, capsys, monkeypatch)
     total = cache.stats().entries
     lock_a = json.loads((env / "notes.sds.lock").read_text())
     assert main(["cache", "stats", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["entries"] == total
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["entries"] == total and listed["caches"][0]["stored_rows"] == len(RowStore(env / "cache")) > 0
     rows_before = len(RowStore(env / "cache"))
     assert main(["cache", "gc", "--keep-lock", str(env / "notes.sds.lock")]) == 0
     assert set(cache.keys()) == set(lock_a["calls"])
