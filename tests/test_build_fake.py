@@ -436,6 +436,8 @@ def test_cache_stats_and_gc_keep_what_locks_list(env, fake, capsys, monkeypatch)
     assert listed["entries"] == total and listed["caches"][0]["stored_rows"] == len(RowStore(env / "cache")) > 0
     rows_before = len(RowStore(env / "cache"))
     assert main(["cache", "gc", "--keep-lock", str(env / "notes.sds.lock")]) == 0
+    removed = total - len(lock_a["calls"])
+    assert f"removed {removed:,} answers, kept {len(lock_a['calls']):,}" in capsys.readouterr().out
     assert set(cache.keys()) == set(lock_a["calls"])
     assert total > len(lock_a["calls"])
     # the row store keeps exactly the entries whose answer was kept: b's rows are gone, a's remain

@@ -22,11 +22,12 @@ ID = "_id"
 
 
 def row_constraints(spec: ir.Spec, plan: Plan | None = None) -> list[ir.Constraint]:
-    """The row constraints a build judges row by row. When the plan's strata have cells (plan.identity), the
-    rules the planner settles by itself (forbidden cells) are left out: they may read fields a row only gets
-    once it is dealt to a cell, and the quotas already keep them (the final checks still run them)."""
+    """The row constraints a build judges row by row. When the plan deals some values after generation
+    (`Plan.split`: stratum cells or `Plan.dealt`), the rules the planner settles by itself (forbidden cells) are
+    left out: they may read fields a row only gets once it is dealt, and the quotas already keep them (the
+    final checks still run them)."""
     out = [c for c in spec.constraints if c.kind == "row"]
-    if plan is not None and any(s.cells for s in plan.strata):
+    if plan is not None and plan.split:
         settled = {r.name for r in read_layout(spec).rules}
         out = [c for c in out if c.name not in settled]
     return out

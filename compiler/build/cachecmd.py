@@ -59,5 +59,6 @@ def gc(locks: list[Path]) -> list[GcResult]:
     out = []
     for root, keys in sorted(keep.items()):
         removed = AnswerCache(root).gc(keys)
-        RowStore(root).gc(keys)  # a stored row answer lives as long as the answer it came from        out.append(GcResult(root, AnswerCache(root).stats().entries, removed))
+        RowStore(root).gc(keys)  # a stored row answer lives as long as the answer it came from
+        out.append(GcResult(root, AnswerCache(root).stats().entries, removed))
     return out
