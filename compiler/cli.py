@@ -241,16 +241,16 @@ def cmd_plan(args) -> int:
         problems = [_problem_diagnostic(p, result.spans) for p in prep.problems]
         emit_diagnostics(result.diagnostics + problems, result.sources, args.format)
         return EXIT_ERROR
+    from .build.predict import batch_lines, this_build, write_batch
+
     plan = prep.plan
     if result.diagnostics and args.format == "text":
         emit_diagnostics(result.diagnostics, result.sources, "text")
     if args.emit_batch:
-        from .build.predict import batch_lines, write_batch
-
         lines = batch_lines(result.spec, plan, prep.endpoint.identity, prep.cache, new_only=True)
         n = write_batch(lines, args.emit_batch)
         print(f"wrote {n} requests to {args.emit_batch}", file=sys.stderr)
-    now = _this_build(result.spec, prep)
+    now = this_build(result.spec, plan, prep.endpoint.identity, prep.cache)
     if args.json:
         out = plan.to_json_dict()
         if now is not None:
@@ -267,20 +267,6 @@ def cmd_plan(args) -> int:
                           f"{now['calls_cached']:,} answered by the cache, {now['rows_carried']:,} row answers carried "
                           "from earlier builds (round 1; top-ups depend on the answers)")
     return EXIT_OK
-
-
-def _this_build(spec, prep) -> dict | None:
-    """What round 1 of a build would spend with the cache as it is (the diff's replay of the executor):
-    None when the spec's cache holds nothing, so the plan's own figures are the build's."""
-    from .diff.plan import plan_delta
-
-    if not prep.cache.root.is_dir():
-        return None
-    d = plan_delta(None, None, spec, prep.plan, prep.cache, prep.endpoint.identity)
-    if d.calls_cached == 0 and d.rows_carried == 0:
-        return None
-    return {"calls": d.calls_new, "calls_cached": d.calls_cached, "rows_carried": d.rows_carried,
-            "cost_est_usd": d.cost_change_usd}
 
 
 def _problem_diagnostic(problem, spans) -> Diagnostic:

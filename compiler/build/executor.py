@@ -180,7 +180,7 @@ class _Stage:
     last: bool
     buffer: list[tuple[int, int]] = field(default_factory=list)
     flushed_at: float = 0.0
-    digest: Any = None  # plan.requests.RowDigest of this prompt
+    digest: Optional[RowDigest] = None  # set by _stage_calls
 
 
 class Executor:
@@ -287,15 +287,15 @@ class Executor:
             for i in sorted(rows):
                 if kept == quota:
                     break
-                full = full_row(self.spec, self._planned_row(si, i), rows[i])
-                keys = [_unique_key(call, full) for _, call in self._unique]
+                full = full_row(self.spec, self.source.row(si, i), rows[i])
+                keys = [_unique_key(c.expr, full) for c in self._unique]
                 bad = [n for n, k in enumerate(keys) if k is not None and k in seen[n]]
                 if bad:
                     del rows[i]
                     dropped = True
                     self._verdict(si, False)
                     for n in bad:
-                        self.rejected.constraint(self._unique[n][0], full, (self.plan.strata[si].key, i))
+                        self.rejected.constraint(self._unique[n], full, (self.plan.strata[si].key, i))
                     continue
                 for n, k in enumerate(keys):
                     if k is not None:
@@ -303,9 +303,6 @@ class Executor:
                 kept += 1
         if dropped:
             self._toward = self.toward_quota()
-
-    def _planned_row(self, si: int, i: int) -> dict:
-        return self.source.rows(si, i, 1)[0]
 
     def accepted_counts(self) -> dict[str, int]:
         return {self.plan.strata[si].key: len(rows) for si, rows in self.accepted.items()}
@@ -400,9 +397,7 @@ class Executor:
         await asyncio.gather(*(worker() for _ in range(self.workers)))
 
     def _asked(self, stage: _Stage, r: tuple[int, int], rid: str) -> dict:
-        """What a call tells the model about row r: its id and the prompt's inputs (planned or generated)."""
-        merged = {**self._planned[r], **self._state[r]}
-        return {"id": rid, **{k: merged[k] for k in stage.prompt.inputs if k in merged}}
+        return asked(self._planned[r], self._state[r], rid, stage.prompt.inputs)
 
     def _stage_calls(self, stage: _Stage) -> list[Call]:
         """The stage's calls. Rows whose answer to this very request the row store holds take it from there;
@@ -577,7 +572,7 @@ class Executor:
             self.kept[key] = self.kept.get(key, 0) + 1
 
 
-def unique_repairs(spec: ir.Spec) -> list[tuple[ir.Constraint, ir.Expr]]:
+def unique_repairs(spec: ir.Spec) -> list[ir.Constraint]:
     """The dataset constraints that are one `unique(...)` call the build repairs (executor._drop_duplicates):
     its arguments read generated text (a repeated category is a target problem, not a bad answer) and no
     field dealt after generation (plan.identity)."""
@@ -592,7 +587,7 @@ def unique_repairs(spec: ir.Spec) -> list[tuple[ir.Constraint, ir.Expr]]:
         texts = [n for n in refs if n in fields and fields[n].role == "generated" and fields[n].type.kind == "text"]
         dealt = [n for n in refs if n in fields and fields[n].role == "sampled" and n not in gen]
         if texts and not dealt:
-            out.append((c, e))
+            out.append(c)
     return out
 
 
@@ -603,6 +598,12 @@ def _unique_key(call: ir.Expr, row: dict):
     except (Unknown, TypeError, ValueError, KeyError, ZeroDivisionError):
         return None
     return json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def asked(planned: dict, generated: dict, rid: str, inputs) -> dict:
+    """What a call tells the model about a row: its id and the prompt's inputs (planned or generated)."""
+    merged = {**planned, **generated}
+    return {"id": rid, **{k: merged[k] for k in inputs if k in merged}}
 
 
 def derivable(spec: ir.Spec, known: set[str]) -> set[str]:

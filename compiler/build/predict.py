@@ -18,14 +18,14 @@ Top-up rounds (k > 1) depend on how many rows the model gets wrong and are not p
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
-import json
 from typing import IO, Optional, Sequence
 
 from .. import ir
 from .accept import broken, row_constraints
-from .executor import derivable, in_order
+from .executor import asked, derivable, in_order
 from .select import full_row
 from ..plan import Plan, PromptPlan, RowSource, iter_calls, row_id
 from ..plan.cost import cost_usd
@@ -66,11 +66,6 @@ class Replay:
 
     calls: list[PredictedCall] = field(default_factory=list)
     carried: Counter = field(default_factory=Counter)
-
-
-def _asked(planned: dict, state: dict, r: tuple[int, int], rid: str, inputs) -> dict:
-    merged = {**planned[r], **state[r]}
-    return {"id": rid, **{k: merged[k] for k in inputs if k in merged}}
 
 
 def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCache],
@@ -127,7 +122,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
                         continue
                     rid = row_id(plan.strata[r[0]].key, r[1])
                     e = None if unknown.get(r, set()) & inputs else store.get(
-                        rid, digest(_asked(planned, state, r, rid, prompt.inputs)))
+                        rid, digest(asked(planned[r], state[r], rid, prompt.inputs)))
                     if e is None:
                         fresh.append(r)
                         continue
@@ -152,8 +147,8 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
                 out.append(PredictedCall(pp.prompt, call.id, len(alive), None, False))
                 continue
             ids = [row_id(plan.strata[si].key, i) for si, i in alive]
-            asked = [_asked(planned, state, r, rid, prompt.inputs) for r, rid in zip(alive, ids)]
-            body = request_body(spec, plan, pp, call, asked)
+            rows = [asked(planned[r], state[r], rid, prompt.inputs) for r, rid in zip(alive, ids)]
+            body = request_body(spec, plan, pp, call, rows)
             key = request_key(identity, body)
             answer = _cached(cache, key)
             out.append(PredictedCall(pp.prompt, call.id, len(alive), key, answer is not None, body))
@@ -185,6 +180,22 @@ def batch_lines(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[Answer
     return [{"custom_id": c.id, "method": "POST", "url": URL, "body": c.body}
             for c in round_one(spec, plan, identity, cache, store).calls
             if c.body is not None and not (new_only and c.cached)]
+
+
+def this_build(spec: ir.Spec, plan: Plan, identity: str, cache: AnswerCache) -> Optional[dict]:
+    """What round 1 of a build will spend with the cache as it is: `{calls, calls_cached, rows_carried,
+    cost_est_usd}` (new calls, calls the cache answers, row answers the row store carries, the new calls'
+    estimated cost); None when the cache answers nothing, so the plan's own figures are the build's."""
+    if not cache.root.is_dir():
+        return None
+    replay = round_one(spec, plan, identity, cache, RowStore(cache.root))
+    new = [c for c in replay.calls if not c.cached]
+    carried = sum(replay.carried.values())
+    if len(new) == len(replay.calls) and not carried:
+        return None
+    costs = [calls_cost(plan, pp, [c for c in new if c.prompt == pp.prompt]) for pp in plan.prompts]
+    return {"calls": len(new), "calls_cached": len(replay.calls) - len(new), "rows_carried": carried,
+            "cost_est_usd": None if any(c is None for c in costs) else round(sum(costs), 6)}
 
 
 def write_batch(lines: list[dict], out: str | IO[str]) -> int:

@@ -1,6 +1,6 @@
 """The dataset's rows: per stratum, the first `quota` accepted rows by row index, each with its planned values
-(sampled, derived; in a stratum with cells, the cell values dealt in row-id order), its generated fields and `_id`. A pure function of the accepted rows: no clock, no order
-of arrival."""
+(sampled, derived; values of fields no prompt reads dealt by RowSource.deal/finish), its generated fields and
+`_id`. A pure function of the accepted rows: no clock, no order of arrival."""
 
 from __future__ import annotations
 

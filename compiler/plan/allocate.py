@@ -342,13 +342,17 @@ def _table(spec: ir.Spec, layout: Layout, comps: list[Component], total: int) ->
     return out
 
 
-def _shorten_keys(strata: list[StratumAlloc]) -> None:
+def short_keys(keys: list[str]) -> list[str]:
     """Ten hex digits per key, sixteen for the rare keys whose first ten collide."""
-    short: dict[str, int] = {}
-    for s in strata:
-        short[s.key[:10]] = short.get(s.key[:10], 0) + 1
-    for s in strata:
-        s.key = s.key[:10] if short[s.key[:10]] == 1 else s.key[:16]
+    seen: dict[str, int] = {}
+    for k in keys:
+        seen[k[:10]] = seen.get(k[:10], 0) + 1
+    return [k[:10] if seen[k[:10]] == 1 else k[:16] for k in keys]
+
+
+def _shorten_keys(strata: list[StratumAlloc]) -> None:
+    for s, k in zip(strata, short_keys([s.key for s in strata])):
+        s.key = k
 
 
 def _fitted_shares(layout: Layout, comps: list[Component], name: str, limit: int = 1_000_000):

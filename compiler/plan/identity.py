@@ -9,7 +9,9 @@ field a conditional numeric field is drawn `given`).
 The allocation's strata cross every sampled categorical field. Strata that agree on the generation fields form
 one *group*: the planner's Stratum, whose key hashes the generation values alone and whose rows are asked as
 one run of indices. Its cells are the allocation's strata inside it, each with the values of the other fields
-and its quota; after generation the group's kept rows are dealt to its cells in row-id order (build.select).
+and its quota; after generation the group's kept rows are dealt to its cells (rows.RowSource.deal, in the
+order of a hash of seed and row id). Components that hold no generation field at all are not in the strata:
+allocate pairs them on their own into `Plan.dealt`, dealt over all rows the same way (RowSource.finish).
 So a field no prompt or judged constraint reads (a `split`, a `source` tag) changes no id and no request:
 adding it, or moving its shares, makes no call. When every field is a generation field (the usual spec),
 groups are the strata themselves and have no cells.
@@ -18,7 +20,7 @@ groups are the strata themselves and have no cells.
 from __future__ import annotations
 
 from .. import ir
-from .allocate import StratumAlloc, stratum_key
+from .allocate import StratumAlloc, short_keys, stratum_key
 from .dims import Layout, generation_fields
 from .model import Cell
 
@@ -47,7 +49,4 @@ def group_strata(spec: ir.Spec, layout: Layout, strata: list[StratumAlloc]
                       for s in members)
         out.append((key, values, sum(s.rows for s in members), float(f"{sum(s.expected for s in members):.12g}"),
                     cells))
-    short: dict[str, int] = {}
-    for key, *_ in out:
-        short[key[:10]] = short.get(key[:10], 0) + 1
-    return [(k[:10] if short[k[:10]] == 1 else k[:16], *rest) for k, *rest in out]
+    return [(k, *rest) for k, (_, *rest) in zip(short_keys([o[0] for o in out]), out)]

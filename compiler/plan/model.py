@@ -49,7 +49,7 @@ def row_id(key: str, index: int) -> str:
 
 class Cell(_Frozen):
     """Part of a stratum that differs only in fields no prompt reads (plan.identity): their values and quota.
-    key: the sha256 prefix of all its sampled values (numeric fields of the cell are drawn under it)."""
+    key: the sha256 prefix of all its sampled values (the stratum key it would have if every field were read)."""
 
     key: str
     values: dict[str, Value]

@@ -13,8 +13,7 @@ from typing import Iterable, Iterator, Sequence
 
 from .. import ir
 from ..evaluate import Unknown, evaluate
-from .dims import Bin, read_layout
-from .identity import generation_fields
+from .dims import Bin, generation_fields, read_layout
 from .model import Plan, PromptPlan, Stratum, row_id
 from .numeric import NumericDist, is_numeric_sampled, numeric_dist, shift, unit_points
 
@@ -68,14 +67,17 @@ class RowSource:
 
     def numeric_values(self, f: ir.Field, values: dict, key: str, start: int, count: int) -> list:
         """Values of numeric field f for rows start..start+count-1 of the stratum or cell with `values`, `key`."""
+        return self._draw(f, values, unit_points(self.plan.seed, f.name, key, start, count))
+
+    def _draw(self, f: ir.Field, values: dict, us: list[float]) -> list:
+        """Field f's values at unit points `us`, inside the bin and condition `values` give it."""
         dist = self._dist(f, values)
         if dist is None:
-            return [None] * count
+            return [None] * len(us)
         lo, hi = 0.0, 1.0
         b = self.bins.get(f.name, {}).get(values.get(f.name))
         if b is not None:
             lo, hi = dist.cdf(b.low), dist.cdf(b.high)
-        us = unit_points(self.plan.seed, f.name, key, start, count)
         return [dist.value(dist.quantile(lo + u * (hi - lo))) for u in us]
 
     def rows(self, stratum_index: int, start: int, count: int, fields: Iterable[str] | None = None) -> list[dict]:
@@ -118,16 +120,7 @@ class RowSource:
         _deal(self.plan.dealt, rows, self.plan.seed)
         for f in self.by_cell:
             for row in rows:
-                dist = self._dist(f, row)
-                if dist is None:
-                    row[f.name] = None
-                    continue
-                lo, hi = 0.0, 1.0
-                b = self.bins.get(f.name, {}).get(row.get(f.name))
-                if b is not None:
-                    lo, hi = dist.cdf(b.low), dist.cdf(b.high)
-                u = shift(self.plan.seed, f.name, row["id"])
-                row[f.name] = dist.value(dist.quantile(lo + u * (hi - lo)))
+                row[f.name] = self._draw(f, row, [shift(self.plan.seed, f.name, row["id"])])[0]
         self._derive(rows)
 
     def row(self, stratum_index: int, index: int, fields: Iterable[str] | None = None) -> dict:
