@@ -97,10 +97,22 @@ def _build_flags(b: argparse.ArgumentParser) -> None:
     b.add_argument("--max-calls", type=_positive_int, metavar="N", help="stop (exit 3) before call N+1")
     b.add_argument("--max-cost", type=float, metavar="USD", help="stop (exit 3) before spending more")
     b.add_argument("--max-rounds", type=_positive_int, metavar="N", help="stop (exit 3) after N rounds (default 10)")
+    b.add_argument("--min-yield", type=_fraction, metavar="FRACTION",
+                   help="stop (exit 3) when a prompt's rows are accepted at less than this (default 0.25; 0: never)")
     b.add_argument("--frozen", action="store_true", help="fail (exit 2) if the spec changed since its lock")
     b.add_argument("--offline", action="store_true", help="no network: answers from the cache only")
     b.add_argument("--csv", action="store_true", help="also write <dataset>.csv")
     b.add_argument("--json", action="store_true", help="print report.json on stdout")
+
+
+def _fraction(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= x <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text}")
+    return x
 
 
 def _positive_int(text: str) -> int:
@@ -304,12 +316,13 @@ def _checked(path: str):
 
 def _build_options(args):
     from .build.pipeline import BuildOptions
-    from .build.executor import DEFAULT_MAX_ROUNDS
+    from .build.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD
 
     return BuildOptions(out=Path(args.out), endpoint=args.endpoint, model=args.model, concurrency=args.concurrency,
                         max_calls=args.max_calls, max_cost=args.max_cost,
-                        max_rounds=args.max_rounds or DEFAULT_MAX_ROUNDS, frozen=args.frozen, offline=args.offline,
-                        csv=args.csv)
+                        max_rounds=args.max_rounds or DEFAULT_MAX_ROUNDS,
+                        min_yield=MIN_YIELD if args.min_yield is None else args.min_yield, frozen=args.frozen,
+                        offline=args.offline, csv=args.csv)
 
 
 def _prepared(checked, args):
@@ -375,6 +388,8 @@ def _run_build(spec, prep, args) -> int:
     _render_build(result, spec, console, time.monotonic() - started)
     if args.json and result.report is not None:
         print(json.dumps(result.report, indent=2, sort_keys=True, ensure_ascii=False))
+    elif args.json and result.outcome is not None and result.outcome.stopped is not None:
+        print(json.dumps({"stopped": result.outcome.stopped.details}, indent=2, sort_keys=True, ensure_ascii=False))
     return result.exit_code
 
 
@@ -389,9 +404,11 @@ def _render_build(result, spec, console, seconds: float) -> None:
             console.print(Text(f"  {c.calls} calls made, {c.cache_hits} answers from the cache, "
                                f"{c.failed_calls} failed; every answer received is in {result.cache_dir}: "
                                "run the same command again to resume"))
-        if o is not None and o.rejected.counts:
-            top = sorted(o.rejected.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-            console.print(Text("  rejected rows: " + ", ".join(f"{n} {k}" for k, n in top)))
+        if o is not None and o.stopped is not None:
+            from .build.diagnosis import lines
+
+            for line in lines(o.stopped.details):
+                console.print(Text(f"  {line}", style="green" if line.startswith("help:") else ""))
         return
     r = result.report
     failed = [ch["name"] for ch in r["checks"] if not ch["passed"]]

@@ -295,7 +295,7 @@ def test_max_cost_stops_before_spending_more(env, fake, capsys):
 
 def test_max_rounds_stops_when_rows_are_still_short(env, fake, capsys):
     spec = write_spec(env, SPEC.replace("word_count(note) <= 6", "word_count(note) <= 2"))
-    assert build(spec, fake, "--max-rounds", "1") == 3
+    assert build(spec, fake, "--max-rounds", "1", "--min-yield", "0") == 3
     err = capsys.readouterr().err
     assert "--max-rounds" in err and "fits" in err
     assert AnswerCache(env / "cache").stats().entries == fake.calls == plan_of(spec).calls

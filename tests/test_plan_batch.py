@@ -12,7 +12,7 @@ from plan_specs import cat, prompt, reviews, spec, text
 
 from synthc import ir
 from synthc.plan import AcceptanceStats, build_plan, iter_calls, top_up
-from synthc.plan.batch import CONFIDENCE, pack, rows_per_call, spare_rows
+from synthc.plan.batch import CONFIDENCE, TOPUP_FACTOR, call_ceiling, pack, rows_per_call, spare_rows
 from synthc.plan.cost import TokenModel, token_model
 from synthc.profiles import BUILTIN, ModelProfile, profile_for
 
@@ -245,3 +245,44 @@ def test_expensive_spares_are_reported():
     assert plan.spare_rows > 32 and any("spare rows" in w for w in plan.warnings)
     assert not any("spare rows" in w for w in build_plan(many).warnings)  # at p = 0.9 one-row strata need none
     assert not any("spare rows" in w for w in build_plan(reviews(1000)).warnings)
+
+
+_REVIEWS_200 = reviews(200)
+_PLAN_200 = build_plan(_REVIEWS_200, None, profile_for("gpt-4o-mini"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_a_top_up_never_asks_past_its_bound_or_the_ceiling(data):
+    """For any acceptance so far and any measured rates (0 included), a top-up asks at most TOPUP_FACTOR rows per
+    missing row, and with a ceiling its calls never exceed it."""
+    sp, plan = _REVIEWS_200, _PLAN_200
+    accepted = {s.key: data.draw(st.integers(0, s.rows), label=s.key) for s in plan.strata[:40]}
+    accepted |= {s.key: s.rows for s in plan.strata[40:]}
+    rate = data.draw(st.floats(0, 1), label="rate")
+    by = {s.key: data.draw(st.floats(0, 1)) for s in plan.strata[:5]}
+    ceiling = data.draw(st.one_of(st.none(), st.integers(0, 40)), label="ceiling")
+    pps = top_up(sp, plan, accepted, None, AcceptanceStats(rate=rate, by_stratum=by), ceiling=ceiling)
+    asked = Counter(plan.strata[si].key for pp in pps for call in iter_calls(pp, plan.strata) for si, _ in call.rows)
+    for s in plan.strata:
+        assert asked[s.key] <= TOPUP_FACTOR * (s.rows - accepted[s.key])
+    if ceiling is not None:
+        assert sum(pp.calls for pp in pps) <= ceiling
+    else:  # sized with a rate of at least the floor: never 100x the missing rows
+        missing = sum(s.rows - accepted[s.key] for s in plan.strata)
+        assert sum(asked.values()) <= TOPUP_FACTOR * missing
+
+
+def test_a_tight_ceiling_still_asks_for_what_fits():
+    sp, plan = _REVIEWS_200, _PLAN_200
+    accepted = {s.key: 0 for s in plan.strata}  # nothing accepted: the floor rate sizes the spares
+    unbounded = top_up(sp, plan, accepted, None, AcceptanceStats(rate=0.0))
+    assert sum(pp.calls for pp in unbounded) > 3
+    (pp,) = top_up(sp, plan, accepted, None, AcceptanceStats(rate=0.0), ceiling=3)
+    assert 0 < pp.calls <= 3
+    assert not any(p.calls for p in top_up(sp, plan, accepted, None, AcceptanceStats(rate=0.0), ceiling=0))
+
+
+def test_plan_states_its_ceiling():
+    assert _PLAN_200.max_calls == call_ceiling(_PLAN_200.calls) == 3 * _PLAN_200.calls + 10
+    assert _PLAN_200.to_json_dict()["max_calls"] == _PLAN_200.max_calls

@@ -104,8 +104,50 @@ def test_rows_without_ids_match_by_position_and_extras_are_rejected():
 def test_the_one_row_of_a_one_row_call_is_kept_whatever_its_id():
     got = salvage(json.dumps({"rows": [{**_row(0), "id": "garbled"}]}), IDS[:1], MODEL)
     assert list(got.rows) == IDS[:1]
-    got = salvage(json.dumps({"rows": [{**_row(0), "id": "garbled"}, _row(1)]}), IDS[:2], MODEL)
-    assert list(got.rows) == IDS[1:2]  # with more rows the id decides
+    got = salvage(json.dumps({"rows": [{**_row(0), "id": "garbled"}, _row(1), _row(0)]}), IDS[:2], MODEL)
+    assert list(got.rows) == IDS[:2]  # with more rows than asked the ids decide
+    assert got.rows[IDS[0]] == _plain(_row(0)) and len(got.rejected) == 1 and "not asked for" in got.rejected[0][1]
+
+
+def test_invented_ids_with_the_right_count_match_by_position():
+    rows = [{**_row(i), "id": f"made-up-{i}"} for i in range(3)]
+    got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
+    assert [got.rows[IDS[i]]["title"] for i in range(3)] == ["t0", "t1", "t2"]
+    assert got.by_position == 3 and got.failed == {}
+    # one right id in its place and one invented: still in order
+    got = salvage(json.dumps({"rows": [_row(0), {**_row(1), "id": "x"}, _row(2)]}), IDS, MODEL)
+    assert list(got.rows) == IDS and got.by_position == 1
+
+
+def test_header_numbers_instead_of_ids_match_their_row():
+    rows = [{**_row(2), "id": "3"}, {**_row(0), "id": "Row 1"}]
+    got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
+    assert got.rows[IDS[2]]["title"] == "t2" and got.rows[IDS[0]]["title"] == "t0"
+    assert got.failed == {IDS[1]: ("missing", "the answer held 2 rows for 3 asked")}
+
+
+def test_a_right_id_out_of_place_turns_off_the_positional_match():
+    rows = [{**_row(1), "id": IDS[1]}, {**_row(0), "id": "x"}, {**_row(2), "id": "y"}]
+    got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
+    assert list(got.rows) == [IDS[1]]  # reordered and invented: nothing else can be matched safely
+    assert got.failed[IDS[0]][0] == "unmatched_ids" and got.failed[IDS[2]][0] == "unmatched_ids"
+
+
+def test_a_row_echoing_another_rows_input_is_not_given_to_this_row():
+    asked = [{"id": IDS[i], "sentiment": s} for i, s in enumerate(["positive", "negative", "neutral"])]
+    rows = [{**_row(i), "id": f"inv{i}", "sentiment": s} for i, s in enumerate(["Positive", "neutral", "negative"])]
+    got = salvage(json.dumps({"rows": rows}), IDS, MODEL, asked)
+    assert list(got.rows) == IDS[:1]  # row 1 and 2 answer each other's requests
+    assert got.failed[IDS[1]][0] == "unmatched_ids" and "sentiment" in got.failed[IDS[1]][1]
+
+
+def test_failure_kinds():
+    assert set(k for k, _ in salvage("", IDS, MODEL).failed.values()) == {"empty"}
+    text = json.dumps({"rows": [_row(0), _row(1), _row(2)]})
+    cut = salvage(text[: text.index('"id": "ab12-000001"') + 5], IDS, MODEL)
+    assert [cut.failed[i][0] for i in IDS[1:]] == ["truncated", "truncated"]
+    bad = salvage(json.dumps({"rows": [_row(0, rating=9), _row(1), _row(2)]}), IDS, MODEL)
+    assert bad.failed == {IDS[0]: ("schema", bad.rejected[0][1])}
 
 
 def test_unknown_and_duplicate_ids_are_rejected():

@@ -78,15 +78,28 @@ class Rejections:
 
     counts: dict[str, int] = field(default_factory=dict)
     _examples: dict[str, list[tuple[Any, dict]]] = field(default_factory=dict)
+    kinds: dict[str, int] = field(default_factory=dict)  # `schema` rows by kind (run.salvage: empty, truncated, ...)
+    _kind_examples: dict[str, list[tuple[Any, dict]]] = field(default_factory=dict)
 
     def add(self, name: str, sort_key: Any, example: dict) -> None:
         self.counts[name] = self.counts.get(name, 0) + 1
-        shown = self._examples.setdefault(name, [])
-        keys = [k for k, _ in shown]
-        if len(shown) < EXAMPLES or sort_key < keys[-1]:
-            i = bisect.bisect(keys, sort_key)
-            shown.insert(i, (sort_key, example))
-            del shown[EXAMPLES:]
+        _keep(self._examples.setdefault(name, []), sort_key, example)
+
+    def answer(self, kind: str, sort_key: Any, example: dict) -> None:
+        """A row its answer did not give (counted under `schema`), by kind."""
+        self.add(SCHEMA, sort_key, example)
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        _keep(self._kind_examples.setdefault(kind, []), sort_key, example)
+
+    def by_reason(self) -> dict[str, dict]:
+        """{reason: {"count", "examples"}}: each constraint, and each kind of answer problem instead of
+        `schema` (the stop diagnosis), most rows first."""
+        out = {n: (c, self._examples.get(n, [])) for n, c in self.counts.items() if n != SCHEMA}
+        out |= {k: (c, self._kind_examples.get(k, [])) for k, c in self.kinds.items()}
+        if self.counts.get(SCHEMA, 0) > sum(self.kinds.values()):  # rows recorded without a kind
+            out[SCHEMA] = (self.counts[SCHEMA] - sum(self.kinds.values()), self._examples.get(SCHEMA, []))
+        return {n: {"count": c, "examples": [e for _, e in ex]}
+                for n, (c, ex) in sorted(out.items(), key=lambda kv: (-kv[1][0], kv[0]))}
 
     def constraint(self, c: ir.Constraint, row: Mapping, sort_key: Any) -> None:
         values = {f: jsonable(row.get(f)) for f in c.fields}
@@ -100,4 +113,15 @@ class Rejections:
         """{name: {"count", "examples"}}: `order` first (constraint declaration order), then the rest by name."""
         order = [n for n in order if n in self.counts]
         names = order + sorted(n for n in self.counts if n not in order)
-        return {n: {"count": self.counts[n], "examples": [e for _, e in self._examples.get(n, [])]} for n in names}
+        out = {n: {"count": self.counts[n], "examples": [e for _, e in self._examples.get(n, [])]} for n in names}
+        if SCHEMA in out and self.kinds:
+            out[SCHEMA]["kinds"] = dict(sorted(self.kinds.items()))
+        return out
+
+
+def _keep(shown: list[tuple[Any, dict]], sort_key: Any, example: dict) -> None:
+    """Keep the EXAMPLES smallest examples by sort key."""
+    keys = [k for k, _ in shown]
+    if len(shown) < EXAMPLES or sort_key < keys[-1]:
+        shown.insert(bisect.bisect(keys, sort_key), (sort_key, example))
+        del shown[EXAMPLES:]

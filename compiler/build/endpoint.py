@@ -85,9 +85,13 @@ def choose(spec_model: str, spec_path: Path, *, endpoint: Optional[str] = None, 
            concurrency: Optional[int] = None, offline: bool = False) -> Endpoint:
     """The endpoint for a spec whose dataset model is `spec_model`. The plan is sized by the profile of the
     spec's model (a synthc.toml profile of that name overrides the built-in); `--model` only renames the model
-    the endpoint is asked for."""
-    table = read_profiles(spec_path).get(spec_model, {})
-    profile = _profile(spec_model, table, model)
+    the endpoint is asked for, except for a spec that names no model (the embedded default): then the model
+    the user names is the one the plan is sized by, and its endpoint is found as for a spec naming it."""
+    named = spec_model
+    if spec_model == EMBEDDED and model and model != EMBEDDED:
+        named = model
+    table = read_profiles(spec_path).get(named, {})
+    profile = _profile(named, table, model)
     conc = concurrency or profile.concurrency
 
     def made(base_url, source, embedded=False, key_env=None):
@@ -96,12 +100,12 @@ def choose(spec_model: str, spec_path: Path, *, endpoint: Optional[str] = None, 
     if endpoint:
         return made(endpoint, "--endpoint", key_env=table.get("api_key_env"))
     if table.get("endpoint"):
-        return made(table["endpoint"], f"synthc.toml [profiles.{spec_model}]", key_env=table.get("api_key_env"))
-    if spec_model != EMBEDDED and (os.environ.get("OPENAI_BASE_URL") or os.environ.get(KEY_ENV) or offline):
+        return made(table["endpoint"], f"synthc.toml [profiles.{named}]", key_env=table.get("api_key_env"))
+    if named != EMBEDDED and (os.environ.get("OPENAI_BASE_URL") or os.environ.get(KEY_ENV) or offline):
         # offline needs no key: only the endpoint's name, for the cache keys
         return made(os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL, "environment")
-    if spec_model == EMBEDDED:
+    if named == EMBEDDED:
         return made(None, "embedded", embedded=True)
     raise EndpointError(
-        f"no endpoint for model {spec_model!r}: pass --endpoint URL, set OPENAI_BASE_URL and OPENAI_API_KEY, "
-        f"or add [profiles.{spec_model}] with an endpoint to synthc.toml")
+        f"no endpoint for model {named!r}: pass --endpoint URL, set OPENAI_BASE_URL and OPENAI_API_KEY, "
+        f"or add [profiles.{named}] with an endpoint to synthc.toml")

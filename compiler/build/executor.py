@@ -32,7 +32,7 @@ from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row
 from ..plan.cost import cost_usd
 from ..plan.dims import generation_fields, read_layout
 from ..plan.model import DEFAULT_ACCEPTANCE
-from ..plan.batch import repack
+from ..plan.batch import CEILING_FACTOR, CEILING_SLACK, repack
 from ..plan.requests import RowDigest, request_body
 from ..plan.rows import Call, call_id
 from ..profiles import ModelProfile
@@ -40,11 +40,17 @@ from ..run.cache import AnswerCache, canonical_bytes, request_key
 from ..run.client import Answer, CallError
 from ..run.fetch import fetch
 from ..run.rowstore import RowStore, entry, entry_key
-from ..run.salvage import row_model, salvage
+from ..run.salvage import MISSING, row_model, salvage
 from .accept import SCHEMA, Rejections, broken, row_constraints
 from .select import full_row
 
 DEFAULT_MAX_ROUNDS = 10
+# The yield breaker (docs/BUILD.md "What a build may spend"): after each prompt's calls in a round, a prompt
+# whose rows were accepted at less than MIN_YIELD, over at least YIELD_MIN_ROWS rows answered (this round's,
+# or all rounds' so far), stops the build: the model keeps failing for the same reason, and top-ups would pay
+# for answers the build cannot use. --min-yield lowers (0: turns off) the floor.
+MIN_YIELD = 0.25
+YIELD_MIN_ROWS = 20
 BREAKER_MIN = 10  # calls of a round that must have ended before the share failed can stop the build
 BREAKER_SHARE = 0.5
 FIRST_FAILURES = 3  # calls failing before any call of the build has succeeded: the endpoint is down
@@ -55,18 +61,25 @@ PRIOR_WEIGHT = 4  # rows' worth of the overall rate a stratum's own rate is smoo
 
 @dataclass(frozen=True)
 class Budget:
+    """max_calls: --max-calls, or the plan's default ceiling when `ceiling` (no --max-calls or --max-cost)."""
+
     max_calls: Optional[int] = None
     max_cost: Optional[float] = None
     max_rounds: int = DEFAULT_MAX_ROUNDS
+    min_yield: float = MIN_YIELD
+    ceiling: bool = False
 
 
 class Stopped(Exception):
-    """The build stopped before its quotas were met (exit 3). kind: budget | rounds | endpoint | offline."""
+    """The build stopped before its quotas were met (exit 3). kind: budget | ceiling | yield | rounds |
+    endpoint | offline. details: the `stopped` object of --json (build.diagnosis), set by the executor."""
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: str, message: str, **facts):
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.facts = facts
+        self.details: dict = {}
 
 
 class Progress(Protocol):
@@ -148,6 +161,7 @@ class Outcome:
     stopped: Optional[Stopped] = None
     new_rows: dict[str, dict] = field(default_factory=dict)  # row store entries this build's calls produced
     carried: int = 0  # (row, prompt) answers taken from the row store instead of a call
+    by_position: int = 0  # rows matched to their request by position (run.salvage)
 
 
 def answer_sha256(answer: Answer) -> str:
@@ -181,6 +195,8 @@ class _Stage:
     buffer: list[tuple[int, int]] = field(default_factory=list)
     flushed_at: float = 0.0
     digest: Optional[RowDigest] = None  # set by _stage_calls
+    asked: int = 0  # rows whose answer (a call's or the row store's) this stage judged
+    lost: int = 0  # of those, rows the answer lacked or this stage's constraints rejected
 
 
 class Executor:
@@ -218,6 +234,9 @@ class Executor:
         self.carried = 0
         self._carried_from: dict[str, ModelProfile] = {}  # request key -> its profile
         self._fetched: set[str] = set()
+        self._yield: dict[str, list[int]] = {}  # prompt -> [rows asked, rows lost] over all rounds so far
+        self._last: Optional[_Stage] = None  # the round's last stage (unique repairs count against it)
+        self.by_position = 0  # rows matched to their request by position (their ids were not copied)
 
     # ---- rounds ---------------------------------------------------------------------------------------
 
@@ -226,9 +245,14 @@ class Executor:
             await self._rounds()
         except Stopped as s:
             self._stop = s
+        if self._stop is not None:
+            from .diagnosis import diagnose
+
+            self._stop.details = diagnose(self.spec, self._stop, self.rejected, self.counters.calls,
+                                          self.budget, self.counters.rounds)
         self._count_carried()
         return Outcome(self.accepted, self.counters, dict(sorted(self.calls.items())), self.rejected,
-                       self.estimates(), self.shortfall(), self._stop, self.new_rows, self.carried)
+                       self.estimates(), self.shortfall(), self._stop, self.new_rows, self.carried, self.by_position)
 
     def _count_carried(self) -> None:
         """The earlier calls that answered carried rows count toward what the dataset cost in all (`full_*`),
@@ -255,6 +279,8 @@ class Executor:
             self.counters.rounds = number
             await self._round(number, pps)
             self._drop_duplicates()
+            if self._last is not None:
+                self._check_yield(self._last, number)
             short = self.shortfall()
             if not short:
                 return
@@ -265,7 +291,12 @@ class Executor:
                                         f"strat{'a' if len(short) != 1 else 'um'}; the rejections below say which "
                                         "constraints the model keeps breaking")
             number += 1
-            pps = top_up(self.spec, plan, self.accepted_counts(), self.requested, self.estimates())
+            left = None if self.budget.max_calls is None else max(0, self.budget.max_calls - self._started)
+            pps = top_up(self.spec, plan, self.accepted_counts(), self.requested, self.estimates(), ceiling=left)
+            if not any(pp.calls for pp in pps):
+                missing = sum(short.values())
+                raise self._budget_stop(f"{missing} row{'s are' if missing != 1 else ' is'} still missing and no "
+                                        "top-up call fits")
             for pp in pps:
                 for b in pp.batches:
                     for seg in b.segments:
@@ -294,6 +325,7 @@ class Executor:
                     del rows[i]
                     dropped = True
                     self._verdict(si, False)
+                    self._lost(self._last)
                     for n in bad:
                         self.rejected.constraint(self._unique[n], full, (self.plan.strata[si].key, i))
                     continue
@@ -347,6 +379,7 @@ class Executor:
             last = n == len(pps) - 1
             stage = _Stage(pp, prompt, row_model([self.spec.field(o) for o in prompt.outputs]),
                            newly + (pending if last else []), last, flushed_at=time.monotonic())
+            self._last = stage
             await self._stage(stage)
             self._flush(stage)
             for k in list(self._state):  # rows this stage did not reach (failed calls, budget): out of the round
@@ -359,6 +392,20 @@ class Executor:
                                          f"call{'s' * (self._offline_misses != 1)}; run without --offline to make them")
             if self._round_failed and self._round_failed >= BREAKER_SHARE * self._round_done:
                 raise Stopped("endpoint", self._breaker_message())
+            self._check_yield(stage, number)
+
+    def _check_yield(self, stage: _Stage, number: int) -> None:
+        """The yield breaker: stop when this prompt's rows keep being rejected (MIN_YIELD, YIELD_MIN_ROWS)."""
+        floor = self.budget.min_yield
+        asked, lost = self._yield.get(stage.prompt.name, [0, 0])
+        for n, bad, scope in ((stage.asked, stage.lost, f"round {number}"), (asked, lost, "all rounds")):
+            if floor <= 0 or n < YIELD_MIN_ROWS or (n - bad) / n >= floor:
+                continue
+            raise Stopped("yield", f"prompt {stage.prompt.name}: {n - bad} of {n} rows answered in {scope} were "
+                                   f"accepted ({(n - bad) / n:.0%}, below the {floor:.0%} floor of --min-yield); "
+                                   "more top-ups would pay for answers the build cannot use",
+                          prompt=stage.prompt.name, rows_asked=n, rows_accepted=n - bad,
+                          yield_rate=round((n - bad) / n, 4), min_yield=floor, round=number)
 
     def _round_rows(self, pps: Sequence[PromptPlan]) -> tuple[dict, dict]:
         """The round's rows: planned values (from the plan) and generated values so far (None: rejected)."""
@@ -419,20 +466,35 @@ class Executor:
                     continue
                 carried = True
                 self.carried += 1
+                self._asked_one(stage)
                 self.calls[e["call"]] = e["answer"]
                 self._carried_from[e["call"]] = self.plan.profile_of(stage.pp)
-                self._take(stage, r, rid, e["values"], e.get("reason") or "no row for it in the answer")
+                self._take(stage, r, rid, e["values"], e.get("reason") or "no row for it in the answer",
+                           e.get("kind") or MISSING)
         if not carried:
             return planned
         self._flush(stage)
         return list(iter_calls(repack(self.spec, stage.pp, self.plan.strata, fresh), self.plan.strata))
 
-    def _take(self, stage: _Stage, r: tuple[int, int], rid: str, values: Optional[dict], why: str) -> None:
-        """Row r's answer for this stage: its values go to judging, or the row is out (`why` it had none)."""
+    def _asked_one(self, stage: _Stage) -> None:
+        stage.asked += 1
+        self._yield.setdefault(stage.prompt.name, [0, 0])[0] += 1
+
+    def _lost(self, stage: Optional[_Stage]) -> None:
+        if stage is not None:
+            stage.lost += 1
+            self._yield.setdefault(stage.prompt.name, [0, 0])[1] += 1
+
+    def _take(self, stage: _Stage, r: tuple[int, int], rid: str, values: Optional[dict], why: str,
+              kind: str = MISSING) -> None:
+        """Row r's answer for this stage: its values go to judging, or the row is out (`why` it had none, of
+        which kind: run.salvage)."""
         if values is None:
             self._state[r] = None
             self._verdict(r[0], False)
-            self.rejected.add(SCHEMA, (self.plan.strata[r[0]].key, r[1]), {"_id": rid, "reason": why[:300]})
+            self._lost(stage)
+            self.rejected.answer(kind, (self.plan.strata[r[0]].key, r[1]),
+                                 {"_id": rid, "kind": kind, "reason": why[:300]})
         else:
             self._state[r].update(values)
             stage.buffer.append(r)
@@ -468,14 +530,14 @@ class Executor:
         self._count(answer, from_cache, profile)
         self._fetched.add(key)
         sha = self.calls[key] = answer_sha256(answer)
-        found = salvage(answer.content, ids, stage.model)
-        reasons = [r for _, r in found.rejected]
-        for n, (r, rid, row) in enumerate(zip(alive, ids, asked)):
+        found = salvage(answer.content, ids, stage.model, asked)
+        self.by_position += found.by_position
+        for r, rid, row in zip(alive, ids, asked):
             values = found.rows.get(rid)
-            why = reasons[n] if len(reasons) == len(alive) else "; ".join(dict.fromkeys(reasons)) or \
-                "no row for it in the answer"
-            self.new_rows[entry_key(rid, stage.digest(row))] = entry(values, key, sha, why[:300])
-            self._take(stage, r, rid, values, why)
+            kind, why = found.failed.get(rid, (MISSING, "no row for it in the answer"))
+            self.new_rows[entry_key(rid, stage.digest(row))] = entry(values, key, sha, why[:300], kind)
+            self._asked_one(stage)
+            self._take(stage, r, rid, values, why, kind)
         now = time.monotonic()
         if len(stage.buffer) >= FLUSH_ROWS or now - stage.flushed_at >= FLUSH_SECONDS:
             self._flush(stage)
@@ -484,7 +546,7 @@ class Executor:
         """Whether a budget allows one more call; its reserved cost (None: stop instead)."""
         b = self.budget
         if b.max_calls is not None and self._started >= b.max_calls:
-            self._halt(Stopped("budget", f"--max-calls {b.max_calls} reached"))
+            self._halt(self._budget_stop("the next call would pass it"))
             return None
         reserve = 0.0
         if b.max_cost is not None:
@@ -523,6 +585,14 @@ class Executor:
             self._halt(Stopped("endpoint", f"the first {self.counters.failed_calls} calls all failed; "
                                            f"last error: {e.message}"))
 
+    def _budget_stop(self, why: str) -> Stopped:
+        b = self.budget
+        if b.ceiling:
+            return Stopped("ceiling", f"the build's ceiling of {b.max_calls:,} calls is reached ({why}): "
+                                      f"{CEILING_FACTOR} x round 1's {self.plan.calls:,} calls + {CEILING_SLACK}, as "
+                                      "`synthc plan` states; pass --max-calls N to allow more", max_calls=b.max_calls)
+        return Stopped("budget", f"--max-calls {b.max_calls} reached ({why})", max_calls=b.max_calls)
+
     def _breaker_message(self) -> str:
         return (f"{self._round_failed} of {self._round_done} calls of round {self.counters.rounds} failed; "
                 f"last error: {self._last_error}")
@@ -537,9 +607,10 @@ class Executor:
         rows, stage.buffer = stage.buffer, []
         stage.flushed_at = time.monotonic()
         if rows:
-            self._judge(rows, stage.newly, stage.last)
+            self._judge(rows, stage.newly, stage.last, stage)
 
-    def _judge(self, rows: list[tuple[int, int]], constraints: list[ir.Constraint], last: bool) -> None:
+    def _judge(self, rows: list[tuple[int, int]], constraints: list[ir.Constraint], last: bool,
+               stage: Optional[_Stage] = None) -> None:
         """Checks `constraints` on rows (stratum number, index): breakers are dropped and counted, and on the
         last stage the rest are accepted."""
         rows = [r for r in rows if self._state.get(r) is not None]
@@ -556,6 +627,7 @@ class Executor:
                         self.rejected.constraint(c, full[r], (self.plan.strata[si].key, i))
                 self._state[r] = None
                 self._verdict(si, False)
+                self._lost(stage)
             elif last:
                 kept = self.accepted.setdefault(si, {})
                 if i not in kept and len(kept) < self.plan.strata[si].rows:

@@ -23,7 +23,7 @@ from ..emit.lock import LockError, lock_path, make_lock, plan_stats, read_lock, 
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
 from ..emit.report import RunFacts, json_bytes, report_json, report_md
 from .endpoint import Endpoint, EndpointError, choose
-from .executor import DEFAULT_MAX_ROUNDS, Budget, Executor, Outcome, offline_client
+from .executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
 from .select import select_rows
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_STOPPED = 0, 1, 2, 3
@@ -41,6 +41,7 @@ class BuildOptions:
     max_calls: Optional[int] = None
     max_cost: Optional[float] = None
     max_rounds: int = DEFAULT_MAX_ROUNDS
+    min_yield: float = MIN_YIELD
     frozen: bool = False
     offline: bool = False
     csv: bool = False
@@ -160,6 +161,13 @@ class LazyEmbedded:
             self.server.stop()
 
 
+def budget_for(plan: Plan, opts: BuildOptions) -> Budget:
+    """The build's limits: the flags, and without --max-calls/--max-cost the plan's default ceiling on calls."""
+    ceiling = opts.max_calls is None and opts.max_cost is None
+    return Budget(plan.max_calls if ceiling else opts.max_calls, opts.max_cost, opts.max_rounds, opts.min_yield,
+                  ceiling=ceiling)
+
+
 async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> Outcome:
     ep = prep.endpoint
     policy = retry_policy()
@@ -169,7 +177,7 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> O
         client = LazyEmbedded(ep.concurrency, policy, say)
     else:
         client = ChatClient(ep.base_url, ep.api_key(), concurrency=ep.concurrency, policy=policy)
-    budget = Budget(opts.max_calls, opts.max_cost, opts.max_rounds)
+    budget = budget_for(prep.plan, opts)
     try:
         return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
                               prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
@@ -219,7 +227,9 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      failed_calls=c.failed_calls, prompt_tokens=c.prompt_tokens,
                      completion_tokens=c.completion_tokens, cost_usd=c.cost_usd,
                      full_prompt_tokens=c.full_prompt_tokens, full_completion_tokens=c.full_completion_tokens,
-                     full_cost_usd=c.full_cost_usd, acceptance_rate=outcome.acceptance.rate)
+                     full_cost_usd=c.full_cost_usd, acceptance_rate=outcome.acceptance.rate,
+                     max_calls=budget_for(prep.plan, opts).max_calls, rows_by_position=outcome.by_position,
+                     profile=prep.endpoint.profile.name)
     order = [k.name for k in spec.constraints]
     report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]))
     write_atomic(out / "report.json", json_bytes(report))
@@ -228,7 +238,8 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
     if not opts.frozen:
         lock = make_lock(spec_sha256=_file_sha256(spec_path), ir_sha256=prep.ir_sha256, model=prep.endpoint.model,
                          endpoint=prep.endpoint.identity, seed=spec.dataset.seed, calls=outcome.calls,
-                         dataset_sha256=sha256(data), acceptance=outcome.acceptance, planned_with=prep.stats)
+                         dataset_sha256=sha256(data), acceptance=outcome.acceptance, planned_with=prep.stats,
+                         profile=prep.endpoint.profile.name)
         write_lock(lock_path(spec_path), lock)
         written.append(lock_path(spec_path))
     return report

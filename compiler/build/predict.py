@@ -156,7 +156,7 @@ def round_one(spec: ir.Spec, plan: Plan, identity: str, cache: Optional[AnswerCa
                 for r in alive:
                     unknown.setdefault(r, set()).update(prompt.outputs)
                 continue
-            found = salvage(answer.content, ids, model)
+            found = salvage(answer.content, ids, model, rows)
             for r, rid in zip(alive, ids):
                 values = found.rows.get(rid)
                 if values is None:

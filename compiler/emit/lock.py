@@ -51,7 +51,8 @@ def _stats_json(s: AcceptanceStats) -> dict:
 
 
 def make_lock(*, spec_sha256: str, ir_sha256: str, model: str, endpoint: str, seed: int, calls: Mapping[str, str],
-              dataset_sha256: str, acceptance: AcceptanceStats, planned_with: AcceptanceStats) -> dict:
+              dataset_sha256: str, acceptance: AcceptanceStats, planned_with: AcceptanceStats,
+              profile: str | None = None) -> dict:
     return {
         "lock_version": LOCK_VERSION,
         "spec_sha256": spec_sha256,
@@ -63,6 +64,7 @@ def make_lock(*, spec_sha256: str, ir_sha256: str, model: str, endpoint: str, se
         "dataset_sha256": dataset_sha256,
         "acceptance": _stats_json(acceptance),
         "planned_with": _stats_json(planned_with),
+        **({"profile": profile} if profile else {}),  # the model profile that sized the plan
     }
 
 

@@ -39,6 +39,9 @@ class RunFacts:
     full_completion_tokens: int
     full_cost_usd: Optional[float]
     acceptance_rate: Optional[float]
+    max_calls: Optional[int] = None  # the most calls this build was allowed (--max-calls or the plan's ceiling)
+    rows_by_position: int = 0  # rows matched to their request by position: their ids were not copied
+    profile: Optional[str] = None  # the model profile that sized the plan
 
 
 def _usd(x: Optional[float]) -> Optional[float]:
@@ -67,6 +70,9 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
         "completion_tokens_full_rebuild": run.full_completion_tokens,
         "cost_usd_full_rebuild": _usd(run.full_cost_usd),
         "acceptance_rate": run.acceptance_rate,
+        "max_calls": run.max_calls,
+        "profile": run.profile,
+        "rows_matched_by_position": run.rows_by_position,
         "checks": v["checks"],
         "marginals": v["marginals"],
         "tvd": v["tvd"],
@@ -234,4 +240,7 @@ def _calls_md(r: dict) -> list[str]:
             f"| completion tokens | {_int(r['completion_tokens'])} | {_int(r['completion_tokens_full_rebuild'])} |",
             f"| cost | {_cost(r['cost_usd'])} | {_cost(r['cost_usd_full_rebuild'])} |",
             f"| rounds | {r['rounds']} | |",
+            *([f"| most calls allowed | {_int(r['max_calls'])} | |"] if r.get("max_calls") is not None else []),
+            *([f"| rows matched by position (ids not copied) | {_int(r['rows_matched_by_position'])} | |"]
+              if r.get("rows_matched_by_position") else []),
             ""]

@@ -28,6 +28,21 @@ CONFIDENCE = 0.8
 OUTPUT_HEADROOM = 1.25
 _EXACT_UP_TO = 2000  # quota size up to which the binomial tail is summed exactly
 
+# Bounded top-ups (docs/BUILD.md "What a build may spend"). A round that accepted few rows must not ask for
+# 100x the missing rows: top-ups are sized with a rate of at least RATE_FLOOR, and ask at most TOPUP_FACTOR
+# rows per missing row. A rate below the floor, measured on enough rows, stops the build instead (the yield
+# breaker, build.executor), so sizing for a worse rate would only pay for answers the build cannot use.
+RATE_FLOOR = 0.25
+TOPUP_FACTOR = 4
+# Without --max-calls/--max-cost a build makes at most CEILING_FACTOR x round 1's calls + CEILING_SLACK.
+CEILING_FACTOR = 3
+CEILING_SLACK = 10
+
+
+def call_ceiling(round_one_calls: int) -> int:
+    """The default most calls a build may make (`max_calls` in `plan --json` and the report)."""
+    return CEILING_FACTOR * round_one_calls + CEILING_SLACK
+
 
 # ---- spare rows -------------------------------------------------------------------------------------
 
@@ -205,19 +220,36 @@ def repack(spec: ir.Spec, pp: PromptPlan, strata: Sequence[Stratum], rows) -> Pr
 
 
 def top_up(spec: ir.Spec, plan, accepted: Mapping[str, int], requested: Mapping[str, int] | None = None,
-           stats: AcceptanceStats | None = None) -> tuple[PromptPlan, ...]:
+           stats: AcceptanceStats | None = None, ceiling: int | None = None) -> tuple[PromptPlan, ...]:
     """The next round: for each stratum short of its quota, the missing rows plus spares for them, at row
-    indices after every row already requested (so no id is reused). Strata that are full get no calls."""
+    indices after every row already requested (so no id is reused). Strata that are full get no calls.
+
+    Bounded: spares are sized with an acceptance rate of at least RATE_FLOOR and a stratum asks at most
+    TOPUP_FACTOR rows per missing row. With `ceiling` (calls the build may still make), the round never has
+    more calls: every stratum's rows are capped at the largest level t that fits (small deficits first, so
+    a tight ceiling still fills as many strata as it can); the round is empty when not one call fits."""
     stats = stats or AcceptanceStats()
     starts, counts = {}, {}
     for i, s in enumerate(plan.strata):
         missing = s.rows - accepted.get(s.key, 0)
         if missing > 0:
             starts[i] = (requested or {}).get(s.key, s.requested)
-            counts[i] = missing + spare_rows(missing, round(stats.rate_for(s.key), 6))
-    out = []
-    for pp in plan.prompts:
-        prompt = spec.prompt(pp.prompt)
-        out.append(plan_prompt(spec, prompt, plan.profile, plan.strata, starts,
-                               {i: counts.get(i, 0) for i in range(len(plan.strata))})[0])
-    return tuple(out)
+            rate = max(RATE_FLOOR, round(stats.rate_for(s.key), 6))
+            counts[i] = min(missing + spare_rows(missing, rate), TOPUP_FACTOR * missing)
+
+    def round_at(cap: int | None) -> tuple[PromptPlan, ...]:
+        capped = {i: counts.get(i, 0) if cap is None else min(cap, counts.get(i, 0)) for i in range(len(plan.strata))}
+        return tuple(plan_prompt(spec, spec.prompt(pp.prompt), plan.profile, plan.strata, starts, capped)[0]
+                     for pp in plan.prompts)
+
+    out = round_at(None)
+    if ceiling is None or sum(pp.calls for pp in out) <= ceiling:
+        return out
+    lo, hi = 0, max(counts.values(), default=0)  # calls grow with the cap: the largest cap that fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(pp.calls for pp in round_at(mid)) <= max(0, ceiling):
+            lo = mid
+        else:
+            hi = mid - 1
+    return round_at(lo)

@@ -172,6 +172,13 @@ class Plan(_Frozen):
         return sum(p.lower_bound_calls for p in self.prompts)
 
     @property
+    def max_calls(self) -> int:
+        """The default ceiling on a build's calls (without --max-calls/--max-cost): plan.batch.call_ceiling."""
+        from .batch import call_ceiling
+
+        return call_ceiling(self.calls) if self.prompts else 0
+
+    @property
     def spare_rows(self) -> int:
         return sum(s.spare for s in self.strata)
 
@@ -217,6 +224,7 @@ class Plan(_Frozen):
             "spec_digest": self.spec_digest,
             "calls": self.calls,
             "lower_bound_calls": self.lower_bound_calls,
+            "max_calls": self.max_calls,
             "rows_per_call": self.rows_per_call,
             "rows_requested": self.rows + self.spare_rows,
             "spare_rows": self.spare_rows,

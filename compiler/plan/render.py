@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .batch import CEILING_FACTOR, CEILING_SLACK
 from .model import Plan, value_label
 
 SHOWN_STRATA = 20
@@ -73,5 +74,8 @@ def render(plan: Plan, console: Console) -> None:
     total.append(f"{plan.calls:,} calls, {plan.prompt_tokens_est:,} prompt + {plan.completion_tokens_est:,} "
                  f"completion tokens, cost {_usd(plan.cost_est_usd)}")
     console.print(total)
+    if plan.prompts:
+        console.print(Text(f"a build makes at most {plan.max_calls:,} calls ({CEILING_FACTOR} x round 1 + {CEILING_SLACK}) unless --max-calls or "
+                           "--max-cost says otherwise"))
     for w in plan.warnings:
         console.print(Text(f"warning: {w}", style="yellow"))

@@ -26,11 +26,13 @@ STORE_VERSION = 1
 _TMP_PREFIX = ".tmp-"
 
 
-def entry(values: Optional[Mapping[str, Any]], call: str, answer: str, reason: str = "") -> dict:
-    """values None: the answer lacked the row or got it wrong, for `reason`."""
+def entry(values: Optional[Mapping[str, Any]], call: str, answer: str, reason: str = "", kind: str = "") -> dict:
+    """values None: the answer lacked the row or got it wrong, for `reason` (of `kind`: run.salvage)."""
     e = {"values": dict(values) if values is not None else None, "call": call, "answer": answer}
     if values is None:
         e["reason"] = reason
+        if kind:
+            e["kind"] = kind
     return e
 
 

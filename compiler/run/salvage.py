@@ -4,8 +4,8 @@ Accepted shapes: `{"rows": [...]}` (or any object holding one list of rows), a b
 row. A truncated answer (finish_reason "length") keeps every row object that was complete before the cut:
 a small scanner tracks strings, escapes and nesting instead of guessing with regexes, and nothing is eval'd.
 Rows are checked with a pydantic model built from the IR types of the prompt's outputs; length hints are
-left to constraints. Rows match requested ids by their `id` key when present, else by position (and the one
-row of a one-row call is that row, whatever id it wrote).
+left to constraints. Rows reach the rows they were asked for by the rule in `salvage` (docs/BUILD.md
+"Matching rows to what was asked"): by position when the count is right and no id contradicts it, else by id.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Optional, Sequence
+from typing import Annotated, Any, Literal, Mapping, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field as PField, ValidationError, create_model
 
@@ -181,50 +181,133 @@ def _unwrap(value: Any, row_keys: frozenset[str]) -> list[Any]:
 
 # ---- matching and checking --------------------------------------------------------------------------------
 
+# Why a requested row got no values (docs/BUILD.md "Matching rows to what was asked"): the yield breaker and
+# the stop diagnosis count rejected rows by these kinds.
+EMPTY = "empty"  # the answer was empty, or held no JSON at all
+TRUNCATED = "truncated"  # the answer was cut off before this row
+UNMATCHED = "unmatched_ids"  # the answer's rows could not be matched to the rows asked for
+SCHEMA = "schema"  # the row was there but did not fit the row's types
+MISSING = "missing"  # the answer held fewer rows than asked, and none for this one
+
 
 @dataclass
 class Salvage:
     """rows: row id -> checked values, in the order the ids were requested. rejected: (raw JSON, reason).
-    missing: requested ids with no good row. complete: the whole answer parsed (not a salvaged prefix)."""
+    missing: requested ids with no good row. complete: the whole answer parsed (not a salvaged prefix).
+    failed: requested id -> (kind, reason) for every id without a good row. by_position: rows matched by
+    their place in the answer because their ids were not the asked ones."""
 
     rows: dict[str, dict] = field(default_factory=dict)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     complete: bool = True
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    by_position: int = 0
 
 
-def salvage(content: Optional[str], row_ids: Sequence[str], model: type[BaseModel]) -> Salvage:
+def salvage(content: Optional[str], row_ids: Sequence[str], model: type[BaseModel],
+            asked: Optional[Sequence[Mapping]] = None) -> Salvage:
     """The good rows of one answer for the rows `row_ids` that the call asked for. A truncated answer
-    (finish_reason "length") needs no flag: whatever does not parse whole is salvaged row by row."""
+    (finish_reason "length") needs no flag: whatever does not parse whole is salvaged row by row.
+
+    Matching (docs/BUILD.md): one row asked and one given are each other's. Otherwise, when the answer holds
+    exactly as many rows as were asked and no row names an asked id (or its header number) at another
+    position, rows match by position: a model that wrote the rows in order but invented their ids still
+    builds. Otherwise rows match by their `id` (or header number); rows without an `id` key by position.
+    `asked` (what the call told the model about each row) guards against a row answering another row: a row
+    that echoes an input with another value than its own row was asked with is rejected as unmatched."""
     values, rejected, complete = raw_rows(content or "", frozenset(model.model_fields[n].alias or n
                                                                    for n in model.model_fields))
-    wanted = {str(r): r for r in row_ids}
-    got: dict[str, dict] = {}
+    k = len(row_ids)
+    wanted = {str(r): n for n, r in enumerate(row_ids)}
+    named = [_named(raw, wanted, k) for raw in values]
+    if k == 1 and len(values) == 1:
+        assign: dict[int, Optional[int]] = {0: 0}
+    elif len(values) == k and all(n is None or n == pos for pos, n in enumerate(named)):
+        assign = {pos: pos for pos in range(k)}
+    else:
+        assign = {pos: (n if n is not None else (pos if not _has_id(raw) and pos < k else None))
+                  for pos, (raw, n) in enumerate(zip(values, named))}
+    outputs = {model.model_fields[n].alias or n for n in model.model_fields}
+    got: dict[int, dict] = {}
+    failed: dict[int, tuple[str, str]] = {}
+    unmatched = by_position = 0
     for pos, raw in enumerate(values):
         text = _dump(raw)
-        rid = _row_id(raw, pos, row_ids, len(values))
-        if rid is None:
-            rejected.append((text, _no_id_reason(raw, pos, len(row_ids))))
+        n = assign.get(pos)
+        if n is None:
+            rejected.append((text, _no_id_reason(raw, pos, k)))
+            unmatched += 1
             continue
-        rid = wanted[rid]
-        if rid in got:
-            rejected.append((text, f"a second row for id {rid!r}"))
+        if n in got:
+            rejected.append((text, f"a second row for id {row_ids[n]!r}"))
+            continue
+        clash = _echo_clash(raw, asked[n] if asked is not None and n < len(asked) else None, outputs)
+        if clash:
+            rejected.append((text, clash))
+            failed.setdefault(n, (UNMATCHED, clash))
+            unmatched += 1
             continue
         try:
-            got[rid] = check_row(model, raw)
+            got[n] = check_row(model, raw)
+            failed.pop(n, None)
+            by_position += named[pos] is None and _has_id(raw) and k > 1
         except ValueError as e:
             rejected.append((text, str(e)))
-    rows = {r: got[r] for r in row_ids if r in got}
-    return Salvage(rows=rows, rejected=rejected, missing=[r for r in row_ids if r not in got], complete=complete)
+            failed.setdefault(n, (SCHEMA, str(e)))
+    for n in range(k):
+        if n in got or n in failed:
+            continue
+        if not values:
+            why = rejected[0][1] if rejected else "empty answer"
+            failed[n] = (EMPTY if complete else TRUNCATED, why)
+        elif not complete:
+            failed[n] = (TRUNCATED, "the answer was cut off before this row")
+        elif unmatched:
+            failed[n] = (UNMATCHED, f"{unmatched} row{'s' * (unmatched != 1)} of the answer matched no row "
+                                    f"asked for (ids not copied, and {len(values)} rows for {k} asked)")
+        else:
+            failed[n] = (MISSING, f"the answer held {len(values)} row{'s' * (len(values) != 1)} for {k} asked")
+    rows = {row_ids[n]: got[n] for n in range(k) if n in got}
+    return Salvage(rows=rows, rejected=rejected, missing=[r for n, r in enumerate(row_ids) if n not in got],
+                   complete=complete, failed={row_ids[n]: failed[n] for n in sorted(failed)},
+                   by_position=by_position)
 
 
-def _row_id(raw: Any, pos: int, row_ids: Sequence[str], n_values: int) -> Optional[str]:
-    if len(row_ids) == 1 and n_values == 1:
-        return str(row_ids[0])  # one row asked, one given: small models garble ids, and nothing is ambiguous
-    if isinstance(raw, dict) and "id" in raw:
-        rid = str(raw["id"])
-        return rid if rid in {str(r) for r in row_ids} else None
-    return str(row_ids[pos]) if pos < len(row_ids) else None
+def _has_id(raw: Any) -> bool:
+    return isinstance(raw, dict) and "id" in raw
+
+
+def _named(raw: Any, wanted: Mapping[str, int], k: int) -> Optional[int]:
+    """The asked row a row names: by its `id`, or by its header number ("Row 3" -> 3) when the model wrote
+    that instead; None when it names none."""
+    if not _has_id(raw):
+        return None
+    rid = str(raw["id"]).strip()
+    if rid in wanted:
+        return wanted[rid]
+    digits = rid.lower().removeprefix("row").strip(" #")
+    if digits.isdigit() and 1 <= int(digits) <= k and k > 1:
+        return int(digits) - 1
+    return None
+
+
+def _echo_clash(raw: Any, asked: Optional[Mapping], outputs: set[str]) -> Optional[str]:
+    """A reason when the row repeats one of its request's inputs with another value (it answers another
+    row); None when it echoes nothing or echoes its own values."""
+    if not isinstance(raw, dict) or not asked:
+        return None
+    from ..plan.requests import format_value
+
+    for key, want in asked.items():
+        if key == "id" or key in outputs or key not in raw:
+            continue
+        said = raw[key]
+        if isinstance(said, (dict, list)) or isinstance(want, (dict, list)) or said is None:
+            continue
+        if format_value(said).strip().casefold() != format_value(want).strip().casefold():
+            return f"the row says {key} = {format_value(said)!r}, but its row was asked with {format_value(want)!r}"
+    return None
 
 
 def _no_id_reason(raw: Any, pos: int, k: int) -> str:
