@@ -6,6 +6,11 @@ Its normal answer is a deterministic instance of the request's JSON schema, draw
 body. Row ids (`<hex>-<6 digits>`, the planner's row id format) found in the last user message are used as
 the `id` values of the rows, one row per id.
 
+Real models do not answer the way our prompts expect, so the fake can also misbehave on every call
+(`Misbehaviour`, set as `FakeOpenAI(misbehave=...)` or later as `fake.misbehave = ...`): a field that always
+has one value (so a named constraint is never met), invented ids with the right count, fewer rows than
+asked, rows in another order. A run of empty answers is `fake.push(*[empty()] * n)`.
+
     with FakeOpenAI() as fake:
         fake.push(rate_limit(retry_after=0.2), server_error())
         ... AsyncOpenAI(base_url=fake.base_url, ...) ...
@@ -90,6 +95,35 @@ def echo_auth(status: int = 401) -> Fault:
     return Fault("echo_auth", status=status)
 
 
+@dataclass(frozen=True)
+class Misbehaviour:
+    """What the fake does to every answer. constant: field -> the value every row gets. invent_ids: rows keep
+    their order and count but carry ids nobody asked for. fewer: that many rows fewer than asked (calls of
+    more than one row). reorder: rows in reverse order (ids copied)."""
+
+    constant: tuple[tuple[str, Any], ...] = ()
+    invent_ids: bool = False
+    fewer: int = 0
+    reorder: bool = False
+
+    def apply(self, instance: Any, rng: random.Random) -> Any:
+        rows = _rows(instance)
+        for row in rows:
+            for name, value in self.constant:
+                if name in row:
+                    row[name] = value
+        listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
+        if listed and self.invent_ids:
+            for row in rows:
+                if "id" in row:
+                    row["id"] = f"{rng.getrandbits(32):08x}-{rng.randrange(10 ** 6):06d}"
+        if listed and self.fewer and len(rows) > 1:
+            del rows[max(1, len(rows) - self.fewer):]
+        if listed and self.reorder:
+            rows.reverse()
+        return instance
+
+
 @dataclass
 class Recorded:
     """One request as it arrived: monotonic time, headers (lower-case names), JSON body, the status answered."""
@@ -108,6 +142,7 @@ class FakeOpenAI:
 
     modes: frozenset[str] = ALL_MODES
     model: str = "fake-model"
+    misbehave: Misbehaviour = Misbehaviour()
     requests: list[Recorded] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -195,6 +230,7 @@ class FakeOpenAI:
                     row[fault.name] = "same old words"
         if fault and fault.kind == "wrong_count":
             instance = change_count(instance, fault.delta)
+        instance = self.misbehave.apply(instance, random.Random(_digest(body) + "misbehave"))
         content = json.dumps(instance, ensure_ascii=False)
         if fault and fault.kind == "truncate":
             content, finish = content[: int(len(content) * fault.fraction)], "length"

@@ -68,17 +68,22 @@ class FakeModel:
     async def complete(self, body):
         self.calls += 1
         user = body["messages"][-1]["content"]
-        m = re.search(r"Length: (short|medium|long)", user)
-        length = {"short": 20, "medium": 50, "long": 100}[m.group(1)] if m else 12
         seed = json.dumps(body, sort_keys=True)
         schema = body["response_format"]["json_schema"]["schema"]
         if "rows" in schema["properties"]:
-            ids = re.findall(r"\(id: ([^)]+)\)", user)
+            sections = re.split(r"### Row \d+ ", user)[1:]  # one per row, each from its "(id: ...)" header
+            ids = [re.match(r"\(id: ([^)]+)\)", t).group(1) for t in sections]
             props = schema["properties"]["rows"]["items"]["properties"]
-            content = {"rows": [{"id": i, **self._row(props, seed + i, length)} for i in ids]}
+            content = {"rows": [{"id": i, **self._row(props, seed + i, _length(t))} for i, t in zip(ids, sections)]}
         else:
-            content = self._row(schema["properties"], seed, length)
+            content = self._row(schema["properties"], seed, _length(user))
         return Answer(json.dumps(content), "stop", 100, 50, "fake")
+
+
+def _length(request: str) -> int:
+    """Body words for the `Length:` a row's request asks for."""
+    m = re.search(r"Length: (short|medium|long)", request)
+    return {"short": 20, "medium": 50, "long": 100}[m.group(1)] if m else 12
 
 
 def checked(tmp_path: Path, text: str, name: str = "s.sds"):

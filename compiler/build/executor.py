@@ -290,6 +290,7 @@ class Executor:
                                         f"row{'s are' if missing != 1 else ' is'} still missing in {len(short)} "
                                         f"strat{'a' if len(short) != 1 else 'um'}; the rejections below say which "
                                         "constraints the model keeps breaking")
+            self._forecast(short, number)
             number += 1
             left = None if self.budget.max_calls is None else max(0, self.budget.max_calls - self._started)
             pps = top_up(self.spec, plan, self.accepted_counts(), self.requested, self.estimates(), ceiling=left)
@@ -393,6 +394,20 @@ class Executor:
             if self._round_failed and self._round_failed >= BREAKER_SHARE * self._round_done:
                 raise Stopped("endpoint", self._breaker_message())
             self._check_yield(stage, number)
+
+    def _forecast(self, short: dict[str, int], number: int) -> None:
+        """Before a top-up: the strata it would ask for have accepted rows at some rate so far; below the floor
+        (over YIELD_MIN_ROWS rows judged in them) the next round would mostly pay for rejections, so stop."""
+        floor = self.budget.min_yield
+        n = sum(self.attempted.get(k, 0) for k in short)
+        ok = sum(self.kept.get(k, 0) for k in short)
+        if floor <= 0 or n < YIELD_MIN_ROWS or ok / n >= floor:
+            return
+        raise Stopped("yield", f"the {len(short):,} strat{'a' if len(short) != 1 else 'um'} still short of rows "
+                               f"accepted {ok:,} of the {n:,} rows judged in them ({ok / n:.0%}, below the "
+                               f"{floor:.0%} floor of --min-yield); a top-up round would mostly pay for answers the "
+                               "build cannot use", rows_asked=n, rows_accepted=ok, yield_rate=round(ok / n, 4),
+                      min_yield=floor, round=number, strata_short=len(short))
 
     def _check_yield(self, stage: _Stage, number: int) -> None:
         """The yield breaker: stop when this prompt's rows keep being rejected (MIN_YIELD, YIELD_MIN_ROWS)."""
