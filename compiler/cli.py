@@ -243,7 +243,7 @@ def cmd_plan(args) -> int:
         return EXIT_ERROR
     # Planned exactly as `build` would plan it: the synthc.toml profile and the lock's acceptance rates.
     # offline: planning needs no key or endpoint, only the profile.
-    from .build.pipeline import BuildOptions, BuildResult, prepare
+    from .tasks.build import BuildOptions, BuildResult, prepare
 
     prep = prepare(result.spec, Path(args.spec), BuildOptions(offline=True, endpoint=args.endpoint, model=args.model))
     if isinstance(prep, BuildResult):
@@ -253,7 +253,7 @@ def cmd_plan(args) -> int:
         problems = [_problem_diagnostic(p, result.spans) for p in prep.problems]
         emit_diagnostics(result.diagnostics + problems, result.sources, args.format)
         return EXIT_ERROR
-    from .build.predict import batch_lines, this_build, write_batch
+    from .generate.predict import batch_lines, this_build, write_batch
 
     plan = prep.plan
     if result.diagnostics and args.format == "text":
@@ -315,8 +315,8 @@ def _checked(path: str):
 
 
 def _build_options(args):
-    from .build.pipeline import BuildOptions
-    from .build.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD
+    from .tasks.build import BuildOptions
+    from .generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD
 
     return BuildOptions(out=Path(args.out), endpoint=args.endpoint, model=args.model, concurrency=args.concurrency,
                         max_calls=args.max_calls, max_cost=args.max_cost,
@@ -327,7 +327,7 @@ def _build_options(args):
 
 def _prepared(checked, args):
     """(Prepared, None) or (None, exit code) after printing why the build cannot start."""
-    from .build.pipeline import BuildResult, prepare
+    from .tasks.build import BuildResult, prepare
 
     opts = _build_options(args)
     prep = prepare(checked.spec, Path(args.spec), opts)
@@ -367,8 +367,8 @@ def _run_build(spec, prep, args) -> int:
 
     from rich.text import Text
 
-    from .build.pipeline import run
-    from .build.progress import make_progress
+    from .tasks.build import run
+    from .generate.progress import make_progress
 
     console = _stderr_console()
     progress = make_progress(console)
@@ -405,7 +405,7 @@ def _render_build(result, spec, console, seconds: float) -> None:
                                f"{c.failed_calls} failed; every answer received is in {result.cache_dir}: "
                                "run the same command again to resume"))
         if o is not None and o.stopped is not None:
-            from .build.diagnosis import lines
+            from .generate.diagnosis import lines
 
             for line in lines(o.stopped.details):
                 console.print(Text(f"  {line}", style="green" if line.startswith("help:") else ""))
@@ -427,7 +427,7 @@ def _render_build(result, spec, console, seconds: float) -> None:
 
 
 def cmd_ingest(args) -> int:
-    from .build.ingest import IngestError, ingest
+    from .tasks.ingest import IngestError, ingest
 
     checked, prep, code = _ready(args)
     if prep is None:
@@ -471,7 +471,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from .build.cachecmd import find_locks, find_roots, gc
+    from .tasks.cache import find_locks, find_roots, gc
     from .emit.lock import LockError
     from .run.cache import AnswerCache
     from .run.rowstore import RowStore

@@ -15,7 +15,7 @@ import pytest
 from fake_openai import (FakeOpenAI, Fault, bad_rows, echo_auth, empty, rate_limit, same_text, server_error, slow,
                          truncated,
                          wrong_count)
-from synthc.build.endpoint import choose
+from synthc.endpoint import choose
 from synthc.check import check_file
 from synthc.cli import main
 from synthc.plan import build_plan, row_id

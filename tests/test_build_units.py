@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from fake_openai import FakeOpenAI
-from synthc.build.accept import Rejections, broken, row_constraints
-from synthc.build.endpoint import EndpointError, choose
-from synthc.build.executor import Budget, Executor
-from synthc.build.select import select_rows
+from synthc.generate.accept import Rejections, broken, row_constraints
+from synthc.endpoint import EndpointError, choose
+from synthc.generate.executor import Budget, Executor
+from synthc.generate.select import select_rows
 from synthc.check import check_file
 from synthc.emit.lock import make_lock, plan_stats
 from synthc.emit.report import bar, cell, report_md
@@ -219,7 +219,7 @@ def test_progress_draws_bars_on_a_terminal_and_lines_elsewhere():
 
     from rich.console import Console
 
-    from synthc.build.progress import PlainProgress, make_progress
+    from synthc.generate.progress import PlainProgress, make_progress
 
     term = Console(file=io.StringIO(), force_terminal=True, width=120)
     bars = make_progress(term)

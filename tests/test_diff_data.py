@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from test_diff_support import REVIEWS, FakeModel, checked, identity_of, prepared
 
-from synthc.build.executor import Executor
-from synthc.build.pipeline import BuildOptions, write_outputs
-from synthc.build.select import select_rows
+from synthc.generate.executor import Executor
+from synthc.tasks.build import BuildOptions, write_outputs
+from synthc.generate.select import select_rows
 from synthc.diff import DiffError, data_delta, diff_files
 from synthc.run.cache import AnswerCache
 from synthc.validate import validate_rows

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from test_diff_support import REVIEWS, fill_cache, offline_round, prepared
 
-from synthc.build.endpoint import choose
-from synthc.build.pipeline import LazyEmbedded
+from synthc.endpoint import choose
+from synthc.tasks.build import LazyEmbedded
 from synthc.diff import diff_files
 from synthc.plan import row_id
 

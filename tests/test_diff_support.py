@@ -10,8 +10,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from synthc.build.executor import Executor, offline_client
-from synthc.build.pipeline import BuildOptions, LazyEmbedded, prepare
+from synthc.generate.executor import Executor, offline_client
+from synthc.tasks.build import BuildOptions, LazyEmbedded, prepare
 from synthc.check import check_file
 from synthc.run.cache import AnswerCache
 from synthc.run.client import Answer

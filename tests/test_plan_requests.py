@@ -10,7 +10,7 @@ from plan_specs import cat, reviews, spec
 from rich.console import Console
 
 from synthc import ir
-from synthc.build.predict import batch_lines, write_batch
+from synthc.generate.predict import batch_lines, write_batch
 from synthc.plan import build_plan, iter_calls, render
 from synthc.plan.requests import fill, max_tokens, messages, output_schema
 

@@ -22,7 +22,7 @@ from synthc.run.client import Answer, CallError, ChatClient, RetryPolicy, apply_
 from synthc.run.fetch import fetch
 from synthc.run.limiter import AdaptiveLimiter
 from synthc.run.salvage import row_model, salvage
-from synthc.run.schema import response_format
+from synthc.plan.schema import response_format
 
 FAST = RetryPolicy(attempts=4, backoff_base=0.002, backoff_cap=0.01, timeout=5.0)
 SECRET = "sk-synthc-test-SECRET-4242-do-not-leak"

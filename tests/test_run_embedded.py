@@ -21,7 +21,7 @@ from synthc.plan.requests import messages, output_schema, schema_name
 from synthc.run.client import ChatClient, RetryPolicy
 from synthc.run.embedded import MODE, MODEL_NAME, EmbeddedError, EmbeddedServer, gguf_path, notice
 from synthc.run.salvage import row_model, salvage
-from synthc.run.schema import response_format
+from synthc.plan.schema import response_format
 
 _needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
                                   reason="llama-cpp-python is not installed")

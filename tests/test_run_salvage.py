@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from synthc import ir
 from synthc.run.salvage import complete_objects, raw_rows, row_model, salvage
-from synthc.run.schema import response_format, row_schema, rows_schema, type_schema
+from synthc.plan.schema import response_format, row_schema, rows_schema, type_schema
 
 
 def _field(name: str, **type_kw) -> ir.Field:

@@ -9,7 +9,7 @@ Parts:
   data      the dataset delta of two build folders (DataDelta): rows by `_id`, marginal shifts, checks
   render    GitHub markdown (PR comment), a rich terminal view, and the JSON object (keys: render.to_json_dict)
 
-Each side is planned as `synthc build` plans it (build.pipeline.prepare): the lock beside the spec on that side
+Each side is planned as `synthc build` plans it (tasks.build.prepare): the lock beside the spec on that side
 sizes the spares, synthc.toml on that side picks the profile, and cache keys name the endpoint by the same
 identity (`embedded` for the embedded model, else the base URL). Pass the build's --endpoint/--model so the
 keys match the ones the build will ask.
@@ -116,7 +116,7 @@ def _problem(problem, spans) -> Diagnostic:
 
 def _prepare(side: Side, path: Path, display: str, endpoint: Optional[str], model: Optional[str]) -> None:
     """Check and plan one side as the build would."""
-    from ..build.pipeline import BuildOptions, BuildResult, prepare
+    from ..tasks.build import BuildOptions, BuildResult, prepare
 
     side.check = check_file(path, display)
     side.diagnostics = list(side.check.diagnostics)

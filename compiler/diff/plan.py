@@ -16,7 +16,7 @@ from .. import ir
 from ..plan import Plan, iter_calls, row_id
 from ..run.cache import AnswerCache
 from ..run.rowstore import RowStore
-from ..build.predict import PredictedCall, calls_cost, round_one
+from ..generate.predict import PredictedCall, calls_cost, round_one
 
 
 class _Frozen(BaseModel):
@@ -108,7 +108,7 @@ def plan_delta(old_spec: Optional[ir.Spec], old_plan: Optional[Plan], new_spec: 
                new_plan: Optional[Plan], cache: Optional[AnswerCache], identity: Optional[str],
                old_identity: Optional[str] = None) -> PlanDelta:
     """Compare two plans (None: the spec does not exist on that side). identity: the endpoint identity the
-    build names in cache keys (build.endpoint.Endpoint.identity: `embedded` for the embedded model); None:
+    build names in cache keys (endpoint.Endpoint.identity: `embedded` for the embedded model); None:
     no key can be computed, so every call counts as new. old_identity: the base's, when it differs."""
     if new_plan is None or new_spec is None:
         new_spec, new_plan = None, None

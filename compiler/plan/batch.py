@@ -31,7 +31,7 @@ _EXACT_UP_TO = 2000  # quota size up to which the binomial tail is summed exactl
 # Bounded top-ups (docs/BUILD.md "What a build may spend"). A round that accepted few rows must not ask for
 # 100x the missing rows: top-ups are sized with a rate of at least RATE_FLOOR, and ask at most TOPUP_FACTOR
 # rows per missing row. A rate below the floor, measured on enough rows, stops the build instead (the yield
-# breaker, build.executor), so sizing for a worse rate would only pay for answers the build cannot use.
+# breaker, generate.guard), so sizing for a worse rate would only pay for answers the build cannot use.
 RATE_FLOOR = 0.25
 TOPUP_FACTOR = 4
 # Without --max-calls/--max-cost a build makes at most CEILING_FACTOR x round 1's calls + CEILING_SLACK.

@@ -1,6 +1,6 @@
 """The one place a call becomes an OpenAI chat request: messages with templates filled from row values, and
 the JSON schema of the call's rows for `response_format`. The build runner sends these bodies, and
-`synthc plan --emit-batch` writes them in the Batch API input format (build.predict).
+`synthc plan --emit-batch` writes them in the Batch API input format (generate.predict).
 
 Messages: [system (when the prompt has one), user]. The user message renders the template once per row under
 a numbered header with the row's id, then asks for `{"rows": [...]}` with exactly k items in order. A one-row
@@ -15,7 +15,7 @@ import re
 from typing import Mapping
 
 from .. import ir
-from ..run.schema import response_format, row_schema, rows_schema
+from .schema import response_format, row_schema, rows_schema
 from .model import Plan, PromptPlan
 from .rows import Call
 
@@ -47,7 +47,7 @@ def fill(text: str, row: Mapping) -> str:
 
 
 # ---- schema -----------------------------------------------------------------------------------------
-# The schema itself is the run layer's (`run.schema`, tuned for OpenAI strict mode and llama.cpp grammars), so
+# The schema (`plan.schema`, tuned for OpenAI strict mode and llama.cpp grammars) is shared with salvage, so
 # the planner's requests and the runner's validation can never disagree about a row's shape.
 
 

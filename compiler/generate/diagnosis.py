@@ -25,7 +25,7 @@ _ADVICE = {
 
 
 def diagnose(spec: ir.Spec, stop, rejected: Rejections, calls: int, budget, rounds: int) -> dict[str, Any]:
-    """The `stopped` object for a Stopped `stop` (build.executor)."""
+    """The `stopped` object for a Stopped `stop` (generate.guard)."""
     reasons = rejected.by_reason()
     constraints = {c.name for c in spec.constraints}
     advice = []

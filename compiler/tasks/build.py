@@ -22,9 +22,9 @@ from ..validate import ValidationReport, validate_rows
 from ..emit.lock import LockError, lock_path, make_lock, plan_stats, read_lock, write_lock
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
 from ..emit.report import RunFacts, json_bytes, report_json, report_md
-from .endpoint import Endpoint, EndpointError, choose
-from .executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
-from .select import select_rows
+from ..endpoint import Endpoint, EndpointError, choose
+from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
+from ..generate.select import select_rows
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_STOPPED = 0, 1, 2, 3
 # For tests (documented in docs/BUILD.md): seconds of the first retry's backoff, and of one attempt.

@@ -2,7 +2,7 @@
 
 Each output line is `{"custom_id", "response": {"status_code", "body": <chat completion>}}` (or an `error`).
 custom_id is a call id of round 1; the request body it stands for is rebuilt as the build will ask it
-(`build.predict.batch_lines`, which `plan --emit-batch` wrote), and the answer is stored under the key the build
+(`generate.predict.batch_lines`, which `plan --emit-batch` wrote), and the answer is stored under the key the build
 will look up, so the build that follows finds it and makes only the calls the batch did not answer.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import ir
 from ..plan import Plan
-from .predict import batch_lines
+from ..generate.predict import batch_lines
 from ..run.cache import AnswerCache, canonical_request, request_key
 from ..run.client import Answer
 

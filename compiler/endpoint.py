@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..check.modules import project_root
-from ..profiles import ModelProfile, profile_for
-from ..run.cache import endpoint_identity
-from ..run.client import DEFAULT_BASE_URL
+from .check.modules import project_root
+from .profiles import ModelProfile, profile_for
+from .run.cache import endpoint_identity
+from .run.client import DEFAULT_BASE_URL
 
 EMBEDDED = "embedded"
 KEY_ENV = "OPENAI_API_KEY"
