@@ -1,0 +1,69 @@
+"""`unique(...)` over generated text, repaired by the build: among the rows the dataset would keep, visited in
+`_id` order, a row repeating an earlier row's tuple is rejected (counted under the constraint) and its stratum
+tops up in the next round, so the first copy stays and the repeat is written again."""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+from .. import ir
+from ..evaluate import Unknown, evaluate
+from ..plan import Plan, RowSource
+from ..plan.dims import generation_fields, read_layout
+from .select import full_row
+
+
+def unique_repairs(spec: ir.Spec) -> list[ir.Constraint]:
+    """The dataset constraints that are one `unique(...)` call the build repairs: its arguments read generated
+    text (a repeated category is a target problem, not a bad answer) and no field dealt after generation
+    (plan.identity)."""
+    fields = {f.name: f for f in spec.fields}
+    gen = generation_fields(spec, read_layout(spec))
+    out = []
+    for c in spec.constraints:
+        e = c.expr
+        if c.kind != "dataset" or e.kind != "call" or e.fn != "unique":
+            continue
+        refs = set().union(*(a.refs() for a in e.args))
+        texts = [n for n in refs if n in fields and fields[n].role == "generated" and fields[n].type.kind == "text"]
+        dealt = [n for n in refs if n in fields and fields[n].role == "sampled" and n not in gen]
+        if texts and not dealt:
+            out.append(c)
+    return out
+
+
+def repeats(spec: ir.Spec, plan: Plan, source: RowSource, accepted: Mapping[int, Mapping[int, dict]],
+            repairs: list[ir.Constraint]) -> list[tuple[int, int, dict, list[ir.Constraint]]]:
+    """The accepted rows to reject as repeats: (stratum number, index, full row, constraints it repeats), in
+    the order they are found (strata by key, rows by index, up to each stratum's quota of kept rows)."""
+    if not repairs:
+        return []
+    seen: list[set] = [set() for _ in repairs]
+    out = []
+    for si in sorted(accepted, key=lambda i: plan.strata[i].key):
+        rows, quota = accepted[si], plan.strata[si].rows
+        kept = 0
+        for i in sorted(rows):
+            if kept == quota:
+                break
+            full = full_row(spec, source.row(si, i), rows[i])
+            keys = [_unique_key(c.expr, full) for c in repairs]
+            bad = [n for n, k in enumerate(keys) if k is not None and k in seen[n]]
+            if bad:
+                out.append((si, i, full, [repairs[n] for n in bad]))
+                continue
+            for n, k in enumerate(keys):
+                if k is not None:
+                    seen[n].add(k)
+            kept += 1
+    return out
+
+
+def _unique_key(call: ir.Expr, row: dict):
+    """The tuple unique(...) compares, as hashable JSON; None when it cannot be computed (NULL or error)."""
+    try:
+        values = [evaluate(a, row) for a in call.args]
+    except (Unknown, TypeError, ValueError, KeyError, ZeroDivisionError):
+        return None
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
