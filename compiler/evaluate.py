@@ -44,6 +44,19 @@ _ROW_FUNCTIONS = {
 }
 
 
+# What evaluating a well-typed expression can raise besides Unknown: a value the operation cannot take.
+EVAL_ERRORS = (TypeError, ValueError, KeyError, ZeroDivisionError, OverflowError)
+NO_VALUE = object()
+
+
+def value_of(expr: Expr, row: Mapping[str, Value], default=None):
+    """The expression's value on `row`, or `default` when it has none (a field not known yet, or an error)."""
+    try:
+        return evaluate(expr, row)
+    except (Unknown, *EVAL_ERRORS):
+        return default
+
+
 def evaluate(expr: Expr, row: Mapping[str, Value]) -> Value:
     """The value of a row-level expression on `row`; raises Unknown when a field it reads is absent."""
     k = expr.kind

@@ -230,6 +230,21 @@ class Spec(Node):
                 return f
         raise KeyError(name)
 
+    def derived_order(self) -> tuple[Field, ...]:
+        """The derived fields (with an expression) in dependency order, declaration order among equals: the one
+        order every pass computes them in. Not serialised: the IR's bytes (and every lock's ir_sha256) keep."""
+        pending = [f for f in self.fields if f.role == "derived" and f.expr is not None]
+        names = {f.name for f in pending}
+        out: list[Field] = []
+        done: set[str] = set()
+        while pending:
+            ready = [f for f in pending if not (set(f.depends_on) & names - done)] or pending[:1]  # cycles: SDS017
+            for f in ready:
+                out.append(f)
+                done.add(f.name)
+                pending.remove(f)
+        return tuple(out)
+
     def prompt(self, name: str) -> Prompt:
         for p in self.prompts:
             if p.name == name:

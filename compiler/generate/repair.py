@@ -8,7 +8,7 @@ import json
 from typing import Mapping
 
 from .. import ir
-from ..evaluate import Unknown, evaluate
+from ..evaluate import NO_VALUE, value_of
 from ..plan import Plan, RowSource
 from ..plan.dims import generation_fields, read_layout
 from .select import full_row
@@ -62,8 +62,7 @@ def repeats(spec: ir.Spec, plan: Plan, source: RowSource, accepted: Mapping[int,
 
 def _unique_key(call: ir.Expr, row: dict):
     """The tuple unique(...) compares, as hashable JSON; None when it cannot be computed (NULL or error)."""
-    try:
-        values = [evaluate(a, row) for a in call.args]
-    except (Unknown, TypeError, ValueError, KeyError, ZeroDivisionError):
+    values = [value_of(a, row, NO_VALUE) for a in call.args]
+    if any(v is NO_VALUE for v in values):
         return None
     return json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .. import ir
-from ..evaluate import Unknown, evaluate
+from ..evaluate import EVAL_ERRORS, Unknown, evaluate
 from ..plan import Plan, RowSource
 
 ID = "_id"
@@ -15,19 +15,15 @@ ID = "_id"
 
 def fill_derived(spec: ir.Spec, row: dict) -> dict:
     """Computes the derived fields the row lacks and can now compute (those reading generated fields)."""
-    pending = [f for f in spec.fields if f.role == "derived" and f.expr is not None and f.name not in row]
-    while pending:  # derived fields may read each other: repeat until nothing more can be computed
-        left = []
-        for f in pending:
-            try:
-                row[f.name] = evaluate(f.expr, row)
-            except Unknown:
-                left.append(f)
-            except (TypeError, ValueError, KeyError, ZeroDivisionError):
-                row[f.name] = None  # the value exists but cannot be computed: a NULL the checks will see
-        if len(left) == len(pending):
-            break
-        pending = left
+    for f in spec.derived_order():  # dependency order: a field's inputs are computed before it
+        if f.name in row:
+            continue
+        try:
+            row[f.name] = evaluate(f.expr, row)
+        except Unknown:
+            pass  # reads a field the row does not have (yet)
+        except EVAL_ERRORS:
+            row[f.name] = None  # the value exists but cannot be computed: a NULL the checks will see
     return row
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import product
 
 from .. import ir
-from ..evaluate import Unknown, evaluate
+from ..evaluate import NO_VALUE, value_of
 from ..ir import Value
 from .dims import Layout, ShareTarget, generation_fields, ordered, read_layout
 from .model import Marginal, MarginalValue, PlanProblem
@@ -60,10 +60,9 @@ def _derive(layout: Layout, row: dict[str, Value]) -> None:
     """Add the derived categorical values `row` allows (in dependency order)."""
     for d in layout.derived:
         if d.name not in row:
-            try:
-                row[d.name] = evaluate(d.expr, row)
-            except (Unknown, TypeError, ValueError, KeyError, ZeroDivisionError):
-                pass
+            v = value_of(d.expr, row, NO_VALUE)
+            if v is not NO_VALUE:
+                row[d.name] = v
 
 
 @dataclass
@@ -164,10 +163,8 @@ class Component:
         for pts in product(*(p for _, p in binned)):
             r = dict(row)
             r.update({name: p for (name, _), p in zip(binned, pts)})
-            try:
-                verdicts.add(bool(evaluate(rule.expr, r)))
-            except (Unknown, TypeError, ValueError, KeyError, ZeroDivisionError):
-                verdicts.add(None)
+            v = value_of(rule.expr, r, NO_VALUE)
+            verdicts.add(None if v is NO_VALUE else bool(v))
         if len(verdicts) > 1:
             msg = f"constraint {rule.name} is only partly decided by the numeric bins; rows breaking it are rejected"
             if msg not in self.warnings:

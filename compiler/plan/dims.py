@@ -115,19 +115,7 @@ def ordered(values, declared: tuple | None) -> tuple:
 
 
 def _derived_order(spec: ir.Spec) -> list[Derived]:
-    pending = [f for f in spec.fields if f.role == "derived" and f.categorical and f.expr is not None]
-    names = {f.name for f in pending}
-    out: list[Derived] = []
-    done: set[str] = set()
-    while pending:
-        ready = [f for f in pending if not (set(f.depends_on) & names - done)]
-        if not ready:  # a cycle: the checker reports it; keep going with what is left
-            ready = pending[:1]
-        for f in ready:
-            out.append(Derived(f.name, f.expr, tuple(f.depends_on)))
-            done.add(f.name)
-            pending.remove(f)
-    return out
+    return [Derived(f.name, f.expr, tuple(f.depends_on)) for f in spec.derived_order() if f.categorical]
 
 
 def read_layout(spec: ir.Spec) -> Layout:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 from .. import ir
-from ..evaluate import Unknown, evaluate
+from ..evaluate import NO_VALUE, value_of
 from .dims import Bin, generation_fields, read_layout
 from .model import Plan, PromptPlan, Stratum, row_id
 from .numeric import NumericDist, is_numeric_sampled, numeric_dist, shift, unit_points
@@ -49,7 +49,7 @@ class RowSource:
     def __init__(self, spec: ir.Spec, plan: Plan):
         self.spec, self.plan = spec, plan
         self.numeric = [f for f in spec.fields if is_numeric_sampled(f)]
-        self.derived = [f for f in spec.fields if f.role == "derived" and f.expr is not None]
+        self.derived = spec.derived_order()
         layout = read_layout(spec)
         self.bins: dict[str, dict[str, Bin]] = {d.field: {b.label: b for b in d.bins} for d in layout.dims if d.bins}
         gen = generation_fields(spec, layout)
@@ -100,10 +100,9 @@ class RowSource:
             for f in self.derived:
                 if f.name in row:
                     continue
-                try:
-                    row[f.name] = evaluate(f.expr, row)
-                except (Unknown, TypeError, ValueError, KeyError, ZeroDivisionError):
-                    pass
+                v = value_of(f.expr, row, NO_VALUE)
+                if v is not NO_VALUE:
+                    row[f.name] = v
 
     def deal(self, stratum_index: int, rows: list[dict]) -> None:
         """Give the kept rows of a stratum with cells (as many as its quota) their cells' values: in the order
