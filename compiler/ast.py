@@ -1,6 +1,6 @@
 """The surface syntax of a .sds file as frozen dataclasses, each node with its source span.
 
-Only `syntax.py` builds these and only `check.py` and `fmt.py` read them; later passes read the IR.
+Only `syntax.py` builds these and only `check/` and `fmt.py` read them; later passes read the IR.
 """
 
 from __future__ import annotations

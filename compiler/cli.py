@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .diagnostics import CODES, Diagnostic, Sources, render_json, render_plain, render_rich, summary
+from .diagnostics import CODES, Diagnostic, Sources, problem_diagnostic, render_json, render_plain, render_rich, summary
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_STOPPED, EXIT_INTERNAL = 0, 1, 2, 3, 70
+from .exits import EXIT_ERROR, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_STOPPED
 
 
 class _Parser(argparse.ArgumentParser):
@@ -235,7 +235,6 @@ def cmd_fmt(args) -> int:
 
 def cmd_plan(args) -> int:
     from .check import check_file
-    from . import plan as planning
 
     result = check_file(args.spec, args.spec)
     if not result.ok:
@@ -250,10 +249,11 @@ def cmd_plan(args) -> int:
         if not prep.problems:
             print(f"synthc: error: {prep.message}", file=sys.stderr)
             return prep.exit_code
-        problems = [_problem_diagnostic(p, result.spans) for p in prep.problems]
+        problems = [problem_diagnostic(p, result.spans) for p in prep.problems]
         emit_diagnostics(result.diagnostics + problems, result.sources, args.format)
         return EXIT_ERROR
     from .generate.predict import batch_lines, this_build, write_batch
+    from .plan.model import PLAN_VERSION
 
     plan = prep.plan
     if result.diagnostics and args.format == "text":
@@ -264,7 +264,7 @@ def cmd_plan(args) -> int:
         print(f"wrote {n} requests to {args.emit_batch}", file=sys.stderr)
     now = this_build(result.spec, plan, prep.endpoint.identity, prep.cache)
     if args.json:
-        out = plan.to_json_dict()
+        out = {"plan_version": PLAN_VERSION, **plan.to_json_dict()}
         if now is not None:
             out["this_build"] = now
         print(json.dumps(out, indent=2, sort_keys=True))
@@ -272,19 +272,15 @@ def cmd_plan(args) -> int:
         from rich.console import Console
 
         console = Console(highlight=False)
-        planning.render(plan, console)
+        from .render.plan import render
+
+        render(plan, console)
         if now is not None:
             cost = "" if now["cost_est_usd"] is None else f" (~${now['cost_est_usd']:.4f})"
             console.print(f"With the cache at {prep.cache.root}: {now['calls']:,} new calls{cost}, "
                           f"{now['calls_cached']:,} answered by the cache, {now['rows_carried']:,} row answers carried "
                           "from earlier builds (round 1; top-ups depend on the answers)")
     return EXIT_OK
-
-
-def _problem_diagnostic(problem, spans) -> Diagnostic:
-    located = [spans[s] for s in problem.subjects if s in spans]
-    notes = tuple((f"`{s.split(':', 1)[-1]}` is declared here", spans[s]) for s in problem.subjects[1:] if s in spans)
-    return Diagnostic(problem.code, problem.message, located[0] if located else None, problem.hint, notes=notes)
 
 
 def cmd_explain(args) -> int:
@@ -333,7 +329,7 @@ def _prepared(checked, args):
     prep = prepare(checked.spec, Path(args.spec), opts)
     if isinstance(prep, BuildResult):
         if prep.problems:
-            diags = [_problem_diagnostic(p, checked.spans) for p in prep.problems]
+            diags = [problem_diagnostic(p, checked.spans) for p in prep.problems]
             emit_diagnostics(checked.diagnostics + diags, checked.sources, "text")
         else:
             print(f"synthc: error: {prep.message}", file=sys.stderr)
@@ -451,7 +447,7 @@ def cmd_ingest(args) -> int:
 
 def cmd_validate(args) -> int:
     from .validate import DataError, validate_file
-    from .validate.render import render
+    from .render.validate import render
 
     checked = _checked(args.spec)
     if checked is None:
@@ -507,7 +503,8 @@ def cmd_cache(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .diff import DiffError, diff_files, diff_revision, render, to_json_dict, to_markdown
+    from .diff import DiffError, diff_files, diff_revision
+    from .render.diff import render, to_json_dict, to_markdown
 
     if (args.base is None) != (len(args.paths) == 2) or len(args.paths) > 2:
         print("synthc: error: give OLD.sds NEW.sds, or one SPEC with --base REV", file=sys.stderr)

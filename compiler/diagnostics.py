@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 # Every code the compiler can emit, with a one-line title. LANGUAGE.md lists them; tests keep the two in step.
 CODES: dict[str, str] = {
@@ -85,6 +85,14 @@ class Diagnostic:
         if self.notes:
             out["notes"] = [{"message": m, "file": s.file, "line": s.line, "col": s.col} for m, s in self.notes]
         return out
+
+
+def problem_diagnostic(problem, spans: Mapping[str, Span]) -> Diagnostic:
+    """A planner problem (plan.PlanProblem: code, message, subjects, hint) as a diagnostic at its first subject's
+    span, with a note at each other subject's."""
+    located = [spans[s] for s in problem.subjects if s in spans]
+    notes = tuple((f"`{s.split(':', 1)[-1]}` is declared here", spans[s]) for s in problem.subjects[1:] if s in spans)
+    return Diagnostic(problem.code, problem.message, located[0] if located else None, problem.hint, notes=notes)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

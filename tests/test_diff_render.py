@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 from test_diff_support import REVIEWS, make_repo, write
 
-from synthc.diff import diff_revision, render, to_json_dict, to_markdown
+from synthc.diff import diff_revision
+from synthc.render.diff import render, to_json_dict, to_markdown
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,8 @@ from rich.console import Console
 
 from synthc import ir
 from synthc.generate.predict import batch_lines, write_batch
-from synthc.plan import build_plan, iter_calls, render
+from synthc.plan import build_plan, iter_calls
+from synthc.render.plan import render
 from synthc.plan.requests import fill, max_tokens, messages, output_schema
 
 CONTRACT_KEYS = {"dataset", "rows", "seed", "calls", "lower_bound_calls", "rows_per_call", "prompt_tokens_est",

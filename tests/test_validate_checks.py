@@ -11,7 +11,7 @@ import pytest
 
 from synthc.check import check_file
 from synthc.validate import DataError, target_shares, validate_file, validate_rows
-from synthc.validate.render import render
+from synthc.render.validate import render
 
 SPEC = """
 dataset reviews { rows = 5 seed = 1 }

@@ -5,9 +5,9 @@ Parts:
   spec      the semantic diff of the two IRs (SpecDiff): fields, distributions, joints, prompts, fragments,
             constraints added, removed, renamed or changed, in the language's own terms
   plan      the plan delta (PlanDelta): rows per stratum before/after, rows dropped and added, round-1 calls
-            the cache already answers vs new ones (calls.py replays round 1 as the build would), their cost
+            the cache already answers vs new ones (generate.predict replays round 1 with the build's engine), their cost
   data      the dataset delta of two build folders (DataDelta): rows by `_id`, marginal shifts, checks
-  render    GitHub markdown (PR comment), a rich terminal view, and the JSON object (keys: render.to_json_dict)
+  (shown by synthc.render.diff: GitHub markdown for a PR comment, a rich terminal view, the JSON object)
 
 Each side is planned as `synthc build` plans it (tasks.build.prepare): the lock beside the spec on that side
 sizes the spares, synthc.toml on that side picks the profile, and cache keys name the endpoint by the same
@@ -46,17 +46,16 @@ from typing import Optional
 
 from .. import ir
 from ..check import CheckResult, check_file
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, problem_diagnostic
 from ..plan import Plan
 from ..run.cache import AnswerCache
 from .data import DataDelta, data_delta
 from .plan import PlanDelta, plan_delta
-from .render import render, to_json_dict, to_markdown
 from .revision import DiffError, materialise
 from .spec import SpecDiff, spec_diff
 
 __all__ = ["diff_files", "diff_revision", "DiffResult", "Side", "DiffError", "SpecDiff", "PlanDelta", "DataDelta",
-           "spec_diff", "plan_delta", "data_delta", "to_markdown", "to_json_dict", "render"]
+           "spec_diff", "plan_delta", "data_delta"]
 
 
 @dataclass
@@ -109,11 +108,6 @@ class DiffResult:
                     or (self.data and (self.data.rows_added or self.data.rows_removed or self.data.rows_changed)))
 
 
-def _problem(problem, spans) -> Diagnostic:
-    located = [spans[s] for s in problem.subjects if s in spans]
-    return Diagnostic(problem.code, problem.message, located[0] if located else None, problem.hint)
-
-
 def _prepare(side: Side, path: Path, display: str, endpoint: Optional[str], model: Optional[str]) -> None:
     """Check and plan one side as the build would."""
     from ..tasks.build import BuildOptions, BuildResult, prepare
@@ -126,7 +120,7 @@ def _prepare(side: Side, path: Path, display: str, endpoint: Optional[str], mode
     prep = prepare(spec, path, BuildOptions(offline=True, endpoint=endpoint, model=model))
     if isinstance(prep, BuildResult):
         if prep.problems:
-            side.diagnostics += [_problem(p, side.check.spans) for p in prep.problems]
+            side.diagnostics += [problem_diagnostic(p, side.check.spans) for p in prep.problems]
             return
         # no endpoint (e.g. a hosted model with none configured): plan as `synthc plan` does; no cache keys
         from ..emit.lock import LockError, lock_path, plan_stats, read_lock
@@ -138,7 +132,7 @@ def _prepare(side: Side, path: Path, display: str, endpoint: Optional[str], mode
             lock = None
         side.plan = build_plan(spec, plan_stats(lock, spec.digest()))
         if not side.plan.ok:
-            side.diagnostics += [_problem(p, side.check.spans) for p in side.plan.problems]
+            side.diagnostics += [problem_diagnostic(p, side.check.spans) for p in side.plan.problems]
             side.plan = None
             return
         side.notes.append(f"{side.label}: {prep.message}; cache keys cannot be computed, so every call counts "

@@ -1,5 +1,5 @@
 """The plan delta: rows per stratum before and after, the rows a change drops and adds, and what its build will
-call and cost (round-1 calls the cache already answers vs new ones; calls.py replays them).
+call and cost (round-1 calls the cache already answers vs new ones; generate.predict replays them).
 
 Row ids are `<stratum key>-<index>` and a stratum keeps rows 0..rows-1, so a stratum shrinking from 5 to 3
 rows drops exactly its ids -000003 and -000004, and a stratum that no longer exists drops all of its rows.

@@ -18,10 +18,9 @@ from .identity import group_strata
 from .model import (AcceptanceStats, CallBatch, Cell, Marginal, MarginalValue, Plan, PlanProblem, PromptPlan, Segment,
                     Stratum, row_id)
 from .numeric import is_numeric_sampled
-from .render import render
 from .rows import Call, RowSource, iter_calls
 
-__all__ = ["build_plan", "render", "top_up", "Plan", "PlanProblem", "Stratum",
+__all__ = ["build_plan", "top_up", "Plan", "PlanProblem", "Stratum",
            "PromptPlan", "CallBatch", "Cell", "Segment", "Marginal", "MarginalValue", "AcceptanceStats", "RowSource",
            "Call", "iter_calls", "row_id"]
 

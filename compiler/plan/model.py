@@ -13,6 +13,8 @@ from typing import Iterator, Optional
 from pydantic import BaseModel, ConfigDict
 
 from ..ir import Value
+
+PLAN_VERSION = 1  # `synthc plan --json`: bumped when a key changes meaning (keys are only ever added)
 from ..profiles import ModelProfile
 
 DEFAULT_ACCEPTANCE = 0.9

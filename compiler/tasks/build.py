@@ -26,7 +26,7 @@ from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
 from ..generate.select import select_rows
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_STOPPED = 0, 1, 2, 3
+from ..exits import EXIT_ERROR, EXIT_FAILED, EXIT_OK, EXIT_STOPPED
 # For tests (documented in docs/BUILD.md): seconds of the first retry's backoff, and of one attempt.
 RETRY_BASE_ENV = "SYNTHC_RETRY_BASE"
 TIMEOUT_ENV = "SYNTHC_TIMEOUT"

@@ -2,7 +2,7 @@
 
 validate_rows(spec, rows) -> ValidationReport     the build's final rows (dicts, in order)
 validate_file(spec, path) -> ValidationReport     a .jsonl/.json/.parquet/.csv file; raises DataError if unreadable
-render(report, console)                           rich tables (render.py)
+render.validate.render(report, console)            rich tables (the CLI side: synthc.render)
 
 Rows go into the DuckDB table `data` (load.py), each spec field typed as the spec says. Each row constraint
 compiles to one predicate (sql.py): a row breaks it unless the predicate is TRUE, so a NULL (missing value,

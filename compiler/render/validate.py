@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from .models import CheckResult, MarginalResult, ValidationReport
+from ..validate.models import CheckResult, MarginalResult, ValidationReport
 
 _WIDTH = 60  # longest value shown in an example; text fields can be paragraphs
 

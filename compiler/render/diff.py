@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from ..plan.model import value_label
-from . import text as tx
-from .data import DataDelta
-from .plan import PlanDelta
-from .spec import KINDS, SINGULAR, Change, KindDiff, SpecDiff, change_lines
+from ..diff import text as tx
+from ..diff.data import DataDelta
+from ..diff.plan import PlanDelta
+from ..diff.spec import KINDS, SINGULAR, Change, KindDiff, SpecDiff, change_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from . import DiffResult
+    from ..diff import DiffResult
 
 DIFF_VERSION = 1
 SHOWN = 25  # rows of a detail table before "… and N more"

@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .batch import CEILING_FACTOR, CEILING_SLACK
-from .model import Plan, value_label
+from ..plan.batch import CEILING_FACTOR, CEILING_SLACK
+from ..plan.model import Plan, value_label
 
 SHOWN_STRATA = 20
 
