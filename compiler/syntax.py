@@ -5,7 +5,6 @@ This module is the only code that knows the shape of the parse tree.
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
@@ -22,10 +21,16 @@ MAX_SYNTAX_ERRORS = 20
 DECL_KEYWORDS = ("from", "dataset", "field", "joint", "fragment", "prompt", "constraint", "def")
 
 
+# Comments are %ignore'd by the grammar; lark hands each one to this callback while lexing (its recipe for
+# collecting comments), so fmt can keep them without a second lexer that would have to track grammar.lark.
+_comments: list[Token] = []
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = resources.files("synthc").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                lexer_callbacks={"COMMENT": _comments.append})
 
 
 def read_source(path: str | Path, display: str | None = None) -> tuple[str | None, Diagnostic | None]:
@@ -69,8 +74,10 @@ def read_source(path: str | Path, display: str | None = None) -> tuple[str | Non
 def parse(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one file's text. On a syntax error, every top-level declaration is tried on its own so that
     one run reports the errors of all of them."""
+    _comments.clear()
     try:
         tree = _parser().parse(text)
+        found = list(_comments)
     except UnexpectedInput as e:
         return None, _all_syntax_errors(text, path, e)
     try:
@@ -79,22 +86,12 @@ def parse(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
         if isinstance(e.orig_exc, _LiteralError):
             return None, [e.orig_exc.diagnostic]
         raise
-    comments = tuple(ast.Comment(str(c), _tok_span(path, c)) for c in _scan_comments(text))
-    return ast.Module(path, tuple(decls), comments), []
-
-
-_COMMENT_OR_STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n]*', re.S)
-
-
-def _scan_comments(text: str) -> list[Token]:
-    out = []
-    for m in _COMMENT_OR_STRING.finditer(text):
-        if m.group().startswith("#"):
-            line = text.count("\n", 0, m.start()) + 1
-            col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-            tok = Token("COMMENT", m.group().rstrip(), m.start(), line, col, line, col + len(m.group().rstrip()))
-            out.append(tok)
-    return out
+    comments = []
+    for c in found:
+        body = str(c).rstrip()
+        tok = Token("COMMENT", body, c.start_pos, c.line, c.column, c.line, c.column + len(body))
+        comments.append(ast.Comment(body, _tok_span(path, tok)))
+    return ast.Module(path, tuple(decls), tuple(comments)), []
 
 
 def _all_syntax_errors(text: str, path: str, first: UnexpectedInput) -> list[Diagnostic]:
