@@ -234,52 +234,34 @@ def cmd_fmt(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from .check import check_file
+    from .tasks.plan import plan_spec
 
-    result = check_file(args.spec, args.spec)
-    if not result.ok:
-        emit_diagnostics(result.diagnostics, result.sources, args.format)
-        return EXIT_ERROR
-    # Planned exactly as `build` would plan it: the synthc.toml profile and the lock's acceptance rates.
-    # offline: planning needs no key or endpoint, only the profile.
-    from .tasks.build import BuildOptions, BuildResult, prepare
-
-    prep = prepare(result.spec, Path(args.spec), BuildOptions(offline=True, endpoint=args.endpoint, model=args.model))
-    if isinstance(prep, BuildResult):
-        if not prep.problems:
-            print(f"synthc: error: {prep.message}", file=sys.stderr)
-            return prep.exit_code
-        problems = [problem_diagnostic(p, result.spans) for p in prep.problems]
-        emit_diagnostics(result.diagnostics + problems, result.sources, args.format)
-        return EXIT_ERROR
-    from .generate.predict import batch_lines, this_build, write_batch
-    from .plan.model import PLAN_VERSION
-
-    plan = prep.plan
-    if result.diagnostics and args.format == "text":
-        emit_diagnostics(result.diagnostics, result.sources, "text")
-    if args.emit_batch:
-        lines = batch_lines(result.spec, plan, prep.endpoint.identity, prep.cache, new_only=True)
-        n = write_batch(lines, args.emit_batch)
-        print(f"wrote {n} requests to {args.emit_batch}", file=sys.stderr)
-    now = this_build(result.spec, plan, prep.endpoint.identity, prep.cache)
+    got = plan_spec(args.spec, args.endpoint, args.model, args.emit_batch)
+    if got.message is not None:
+        print(f"synthc: error: {got.message}", file=sys.stderr)
+        return got.exit_code
+    if got.plan is None:
+        emit_diagnostics(got.diagnostics, got.checked.sources, args.format)
+        return got.exit_code
+    if got.diagnostics and args.format == "text":
+        emit_diagnostics(got.diagnostics, got.checked.sources, "text")
+    if got.batch is not None:
+        print(f"wrote {got.batch} requests to {args.emit_batch}", file=sys.stderr)
     if args.json:
-        out = {"plan_version": PLAN_VERSION, **plan.to_json_dict()}
-        if now is not None:
-            out["this_build"] = now
-        print(json.dumps(out, indent=2, sort_keys=True))
-    else:
-        from rich.console import Console
+        print(json.dumps(got.to_json_dict(), indent=2, sort_keys=True))
+        return EXIT_OK
+    from rich.console import Console
 
-        console = Console(highlight=False)
-        from .render.plan import render
+    from .render.plan import render
 
-        render(plan, console)
-        if now is not None:
-            cost = "" if now["cost_est_usd"] is None else f" (~${now['cost_est_usd']:.4f})"
-            console.print(f"With the cache at {prep.cache.root}: {now['calls']:,} new calls{cost}, "
-                          f"{now['calls_cached']:,} answered by the cache, {now['rows_carried']:,} row answers carried "
-                          "from earlier builds (round 1; top-ups depend on the answers)")
+    console = Console(highlight=False)
+    render(got.plan, console)
+    now = got.this_build
+    if now is not None:
+        cost = "" if now["cost_est_usd"] is None else f" (~${now['cost_est_usd']:.4f})"
+        console.print(f"With the cache at {got.cache_root}: {now['calls']:,} new calls{cost}, "
+                      f"{now['calls_cached']:,} answered by the cache, {now['rows_carried']:,} row answers carried "
+                      "from earlier builds (round 1; top-ups depend on the answers)")
     return EXIT_OK
 
 
