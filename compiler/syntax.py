@@ -14,6 +14,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
+from .syntax_hints import hint_for
 from .diagnostics import Diagnostic, Sources, Span
 
 MAX_SOURCE_BYTES = 2_000_000
@@ -175,6 +176,9 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
     else:
         hint = f"expected {_join(expected)}"
     line = text.split("\n")[tok.line - 1] if tok.line else ""
+    matched = hint_for(e, _parser().parse)
+    if matched:
+        return Diagnostic("SDS001", f"unexpected `{shown}`", span, matched)
     words = line.split()
     if words and words[0] in DECL_KEYWORDS and not keywords & set(expected):
         if tok.column == 1:
