@@ -1,4 +1,4 @@
-"""Fields and joint tables: types, ranges, target distributions, conditionals and length hints."""
+"""Fields: types, ranges, target distributions, conditionals and length hints (joint tables: joints.py)."""
 
 from __future__ import annotations
 

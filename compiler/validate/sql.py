@@ -43,12 +43,10 @@ PLAIN_MAX = 1 << 16
 #     replace() does it when newlines are the only other whitespace (json_quote escapes nothing else, and the
 #     text is ASCII): paragraph breaks, the common case. Else a regex turns each run of whitespace into one
 #     space (a text of single spaces matches nothing, so the regex only scans it).
-# On the benchmark's 1e6 review bodies (40-120 words, a fifth with paragraph breaks) word_count takes 0.7 s where
-# the regex way alone took 1.5 s: 2.7x faster on the plain texts, 1.2x on the others. Counting matches of a word
-# regex instead is ~5x slower still.
+# (The figures behind these routes are in bench/RESULTS.md, "word_count and trim routes".)
 # trim: text whose first and last characters are not whitespace is already stripped, the common case, and skips
 # the regex; characters 33-132 (printable ASCII and a few controls) are never whitespace, which is cheaper to ask
-# than the regex (0.05 s instead of 0.08 s on 1e6 titles).
+# than the regex.
 MACROS = (
     "CREATE OR REPLACE TEMP MACRO sds_word_count(s) AS\n"
     f"  CASE WHEN strlen(s) BETWEEN 1 AND {PLAIN_MAX} AND length(s) = strlen(s)\n"
