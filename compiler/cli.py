@@ -391,9 +391,10 @@ def _render_build(result, spec, console, seconds: float) -> None:
     r = result.report
     failed = [ch["name"] for ch in r["checks"] if not ch["passed"]]
     cost = "" if r["cost_usd"] is None else f", ${r['cost_usd']:.4f}"
+    earlier = f" ({r['calls_interrupted_runs']} paid by an interrupted run)" if r.get("calls_interrupted_runs") else ""
     console.print(Text(f"{spec.dataset.name}: {r['rows']} rows in {r['rounds']} round{'s' * (r['rounds'] != 1)}; "
                        f"{r['calls']} calls (a full rebuild makes {r['calls_full_rebuild']}), {r['cache_hits']} from "
-                       f"the cache, {r['rows_carried']} row answers carried; "
+                       f"the cache{earlier}, {r['rows_carried']} row answers carried; "
                        f"{r['prompt_tokens'] + r['completion_tokens']:,} tokens{cost}; {seconds:.1f} s"))
     console.print(Text("wrote " + ", ".join(str(p) for p in result.written)))
     if failed:

@@ -123,10 +123,15 @@ def test_kill_9_at_random_points_then_resume(tmp_path, fake):
             assert not (out / name).exists() or (out / name).read_bytes() == reference[name]
 
         resumed_from = fake.calls
+        locked_before = (spec.parent / "notes.sds.lock").exists()
         _finish(_start(spec, out, cache, fake.base_url))
         again = [_digest(r.body) for r in fake.chat_requests[resumed_from:]]
         assert not set(again) & stored, f"trial {trial}: a stored answer was asked for again"
         assert len(again) == total - len(stored)
+        report = json.loads((out / "report.json").read_text())
+        if not locked_before:  # the report counts what both runs paid: this run's calls and the killed run's
+            assert report["calls"] + report["calls_interrupted_runs"] == total
+            assert report["calls_interrupted_runs"] == len(stored)
         for name in DATA:
             assert (out / name).read_bytes() == reference[name], (trial, name)
         lock = json.loads((spec.parent / "notes.sds.lock").read_text())

@@ -42,6 +42,8 @@ class RunFacts:
     max_calls: Optional[int] = None  # the most calls this build was allowed (--max-calls or the plan's ceiling)
     rows_by_position: int = 0  # rows matched to their request by position: their ids were not copied
     profile: Optional[str] = None  # the model profile that sized the plan
+    earlier_calls: int = 0  # cache hits an interrupted run of this build paid for (no lock lists them)
+    earlier_cost_usd: Optional[float] = 0.0
 
 
 def _usd(x: Optional[float]) -> Optional[float]:
@@ -73,6 +75,8 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
         "max_calls": run.max_calls,
         "profile": run.profile,
         "rows_matched_by_position": run.rows_by_position,
+        "calls_interrupted_runs": run.earlier_calls,
+        "cost_usd_interrupted_runs": _usd(run.earlier_cost_usd),
         "checks": v["checks"],
         "marginals": v["marginals"],
         "tvd": v["tvd"],
@@ -234,6 +238,8 @@ def _calls_md(r: dict) -> list[str]:
             "| | this run | the whole dataset |", "| --- | --: | --: |",
             f"| calls | {_int(r['calls'])} | {_int(r['calls_full_rebuild'])} |",
             f"| answers from the cache | {_int(r['cache_hits'])} | |",
+            *([f"| of those, paid by an interrupted run of this build | {_int(r['calls_interrupted_runs'])} "
+               f"({_cost(r.get('cost_usd_interrupted_runs'))}) | |"] if r.get("calls_interrupted_runs") else []),
             f"| row answers carried from earlier builds | {_int(r.get('rows_carried', 0))} | |",
             f"| failed calls | {_int(r['failed_calls'])} | |",
             f"| prompt tokens | {_int(r['prompt_tokens'])} | {_int(r['prompt_tokens_full_rebuild'])} |",

@@ -110,8 +110,9 @@ class Executor:
     def __init__(self, spec: ir.Spec, plan: Plan, client, cache: Optional[AnswerCache], *,
                  budget: Budget = Budget(), progress: Optional[Progress] = None,
                  prior: Optional[AcceptanceStats] = None, offline: bool = False, workers: int = 8,
-                 store: Optional[RowStore] = None, source=None):
+                 store: Optional[RowStore] = None, source=None, locked: frozenset[str] = frozenset()):
         self.spec, self.plan, self.cache, self.store = spec, plan, cache, store
+        self.locked = locked  # request keys the last finished build used (its lock's calls)
         self.source = source or ClientSource(client, cache, offline)
         self.identity = self.source.identity
         self.budget = budget
@@ -411,10 +412,12 @@ class Executor:
         from ..plan.cost import cost_usd
 
         c = self.counters
-        c.add(profile, answer, from_cache)
+        earlier = from_cache and key not in self.locked
+        c.add(profile, answer, from_cache, earlier)
         self._fetched.add(key)
         if from_cache:
             c.cache_hits += 1
+            c.earlier_calls += earlier
         else:
             c.calls += 1
             self.guard.answered()

@@ -25,14 +25,18 @@ class Counters:
     failed_calls: int = 0
     cache_hits: int = 0
     carried_calls: int = 0  # earlier calls whose answers rows were carried from (none fetched by this build)
+    earlier_calls: int = 0  # cache hits no finished build of this spec used: paid by an interrupted run
     rounds: int = 0
     profiles: dict[str, ModelProfile] = field(default_factory=dict)
     run_tokens: dict[str, list[int]] = field(default_factory=dict)  # profile -> [prompt, completion]
     full_tokens: dict[str, list[int]] = field(default_factory=dict)
+    earlier_tokens: dict[str, list[int]] = field(default_factory=dict)
 
-    def add(self, profile: ModelProfile, answer: Answer, from_cache: bool) -> None:
+    def add(self, profile: ModelProfile, answer: Answer, from_cache: bool, earlier: bool = False) -> None:
+        """earlier: a cache hit that an interrupted run of this build paid for (no lock lists it)."""
         self.profiles[profile.name] = profile
-        for tokens in (self.full_tokens,) if from_cache else (self.full_tokens, self.run_tokens):
+        kinds = (self.full_tokens,) if from_cache else (self.full_tokens, self.run_tokens)
+        for tokens in kinds + ((self.earlier_tokens,) if earlier else ()):
             t = tokens.setdefault(profile.name, [0, 0])
             t[0] += answer.prompt_tokens
             t[1] += answer.completion_tokens
@@ -60,6 +64,10 @@ class Counters:
     @property
     def full_cost_usd(self) -> Optional[float]:
         return self._cost(self.full_tokens)
+
+    @property
+    def earlier_cost_usd(self) -> Optional[float]:
+        return self._cost(self.earlier_tokens)
 
     def _cost(self, tokens: dict[str, list[int]]) -> Optional[float]:
         total = 0.0

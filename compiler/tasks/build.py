@@ -19,7 +19,7 @@ from ..run.cache import AnswerCache, cache_root
 from ..run.client import CallError, ChatClient, RetryPolicy
 from ..run.rowstore import RowStore
 from ..validate import ValidationReport, validate_rows
-from ..emit.lock import LockError, lock_path, make_lock, plan_stats, read_lock, write_lock
+from ..emit.lock import LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, write_lock
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
 from ..emit.report import RunFacts, json_bytes, report_json, report_md
 from ..endpoint import Endpoint, EndpointError, choose
@@ -67,6 +67,7 @@ class Prepared:
     stats: AcceptanceStats
     ir_sha256: str
     warnings: list[str]
+    locked: frozenset[str] = frozenset()  # the request keys the lock lists (answers a finished build used)
 
 
 def retry_policy() -> RetryPolicy:
@@ -113,7 +114,8 @@ def prepare(spec: ir.Spec, spec_path: Path, opts: BuildOptions) -> Prepared | Bu
     plan = build_plan(spec, stats, ep.profile)
     if not plan.ok:
         return BuildResult(EXIT_ERROR, problems=plan.problems)
-    return Prepared(plan, ep, AnswerCache(cache_root(spec_path.parent)), stats, ir_sha, warnings)
+    return Prepared(plan, ep, AnswerCache(cache_root(spec_path.parent)), stats, ir_sha, warnings,
+                    frozenset(call_keys(lock)) if lock else frozenset())
 
 
 class LazyEmbedded:
@@ -181,7 +183,7 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> O
     try:
         return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
                               prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
-                              store=RowStore(prep.cache.root)).run()
+                              store=RowStore(prep.cache.root), locked=prep.locked).run()
     finally:
         if hasattr(client, "aclose"):
             await client.aclose()
@@ -229,7 +231,8 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      full_prompt_tokens=c.full_prompt_tokens, full_completion_tokens=c.full_completion_tokens,
                      full_cost_usd=c.full_cost_usd, acceptance_rate=outcome.acceptance.rate,
                      max_calls=budget_for(prep.plan, opts).max_calls, rows_by_position=outcome.by_position,
-                     profile=prep.endpoint.profile.name)
+                     profile=prep.endpoint.profile.name, earlier_calls=c.earlier_calls,
+                     earlier_cost_usd=c.earlier_cost_usd)
     order = [k.name for k in spec.constraints]
     report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]))
     write_atomic(out / "report.json", json_bytes(report))
