@@ -165,7 +165,7 @@ def _checks_md(checks: list[dict]) -> list[str]:
 
 def _failure(c: dict) -> str:
     n = c["violations"]
-    if c["kind"] == "row":
+    if c["kind"] in ("row", "type"):
         return f"{_int(n)} row{'s break' if n != 1 else ' breaks'} it"
     if c.get("examples"):  # unique(...)
         return f"{_int(n)} row{'s repeat' if n != 1 else ' repeats'} an earlier one"
@@ -176,7 +176,8 @@ def _failure(c: dict) -> str:
 def _example(e: dict) -> str:
     if "values" in e and isinstance(e["values"], dict):
         head = f"row {e['row']}: " if "row" in e else f"`{cell(e['_id'], 40)}`: " if "_id" in e else ""
-        return head + ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e["values"].items())
+        problem = f" ({cell(e['problem'], 120)})" if e.get("problem") else ""
+        return head + ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e["values"].items()) + problem
     return ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e.items())
 
 

@@ -86,9 +86,10 @@ def ident(name: str) -> str:
 class _Compiler:
     """Renders one expression left to right, so `params` line up with the `?` in the text."""
 
-    def __init__(self, aggregate: Callable[[Expr], str] | None = None):
+    def __init__(self, aggregate: Callable[[Expr], str] | None = None, column: Callable[[str], str] = None):
         self.params: list = []
         self.aggregate = aggregate
+        self.column = column or ident  # how a field is named: a table alias may qualify it
 
     def param(self, value) -> str:
         self.params.append(value)
@@ -105,7 +106,7 @@ class _Compiler:
         return self.param(e.value)
 
     def _ref(self, e: Expr) -> str:
-        return ident(e.field)
+        return self.column(e.field)
 
     def _list(self, e: Expr) -> str:
         return "[" + ", ".join(self.sql(a) for a in e.args) + "]"
