@@ -7,7 +7,10 @@ Exit codes (every command): 0 ok, 1 checks failed (warnings under --strict, file
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -95,7 +98,7 @@ def _build_flags(b: argparse.ArgumentParser) -> None:
     b.add_argument("--model", metavar="NAME", help="the model name the endpoint serves")
     b.add_argument("--concurrency", type=_positive_int, metavar="N", help="calls in flight at most")
     b.add_argument("--max-calls", type=_positive_int, metavar="N", help="stop (exit 3) before call N+1")
-    b.add_argument("--max-cost", type=float, metavar="USD", help="stop (exit 3) before spending more")
+    b.add_argument("--max-cost", type=_cost, metavar="USD", help="stop (exit 3) before spending more")
     b.add_argument("--max-rounds", type=_positive_int, metavar="N", help="stop (exit 3) after N rounds (default 10)")
     b.add_argument("--frozen", action="store_true", help="fail (exit 2) if the spec changed since its lock")
     b.add_argument("--offline", action="store_true", help="no network: answers from the cache only")
@@ -113,6 +116,16 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _cost(text: str) -> float:
+    try:
+        usd = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(usd) or usd < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite amount of dollars, 0 or more: {text!r}")
+    return usd
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -121,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         print("synthc: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # the reader went away (`synthc plan x.sds | head -1`): what it read is all it wanted, so exit 0,
+        # quietly; stdout goes to /dev/null so that the flush at exit does not fail again (README, exit codes)
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
         return EXIT_OK
     except RecursionError:
         print("synthc: error: the spec nests too deeply to check", file=sys.stderr)
@@ -134,10 +153,25 @@ def main(argv: list[str] | None = None) -> int:
 # ---- rendering helpers ---------------------------------------------------------
 
 
-def _stderr_console():
+@functools.cache
+def _console_class():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:  # rich exits 1 here, the code for failed checks: let main() decide
+            self.quiet = True
+            raise BrokenPipeError
+
+    return PipeConsole
+
+
+def _console(**kwargs):
+    """A rich Console whose broken pipe ends the command like print()'s does (exit 0, see main)."""
+    return _console_class()(**kwargs)
+
+
+def _stderr_console():
+    return _console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_diagnostics(diags: list[Diagnostic], sources: Sources, fmt: str) -> None:
@@ -257,9 +291,8 @@ def cmd_plan(args) -> int:
             out["this_build"] = now
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
-        from rich.console import Console
 
-        console = Console(highlight=False)
+        console = _console(highlight=False)
         planning.render(plan, console)
         if now is not None:
             cost = "" if now["cost_est_usd"] is None else f" (~${now['cost_est_usd']:.4f})"
@@ -447,9 +480,8 @@ def cmd_validate(args) -> int:
     if args.json:
         print(json.dumps(report.to_json_dict(), indent=2, sort_keys=True, ensure_ascii=False))
     else:
-        from rich.console import Console
 
-        render(report, Console(highlight=False, soft_wrap=True), show_sql=args.sql)
+        render(report, _console(highlight=False, soft_wrap=True), show_sql=args.sql)
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
@@ -512,9 +544,8 @@ def cmd_diff(args) -> int:
     elif args.markdown:
         sys.stdout.write(to_markdown(result))
     else:
-        from rich.console import Console
 
-        render(result, Console(highlight=False))
+        render(result, _console(highlight=False))
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
