@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..validate.models import ValidationReport
+from ..validate.models import ValidationReport, number_text
 
 REPORT_VERSION = 1
 BAR = 20  # characters of the longest bar
@@ -103,7 +103,7 @@ def cell(v: Any, limit: int = _CELL) -> str:
 
 def _num(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return number_text(v)
     return cell(v, 40)
 
 

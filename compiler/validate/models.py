@@ -96,3 +96,14 @@ def value_key(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return v if isinstance(v, str) else str(v)
+
+
+def number_text(v: float) -> str:
+    """A measured number for people: 0 for float noise (|v| < 1e-12, e.g. a tvd of 2.082e-17), else up to four
+    decimals without trailing zeros (0.0208, 3.4, 1,250), so columns of figures read alike."""
+    if abs(v) < 1e-12:
+        return "0"
+    text = f"{v:,.4f}".rstrip("0").rstrip(".")
+    if text in ("0", "-0"):  # below 0.00005: keep two significant digits rather than show a false 0
+        return f"{v:.2g}"
+    return text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from .models import CheckResult, MarginalResult, ValidationReport
+from .models import CheckResult, MarginalResult, ValidationReport, number_text
 
 _WIDTH = 60  # longest value shown in an example; text fields can be paragraphs
 
@@ -93,7 +93,7 @@ def _marginal_table(m: MarginalResult) -> Table:
 
 def _num(v) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return number_text(v)
     return _short(v)
 
 
