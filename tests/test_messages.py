@@ -76,3 +76,34 @@ def test_every_output_gets_the_mode_the_umask_gives(tmp_path, umask_027):
     write_copies(spec, jsonl, {"parquet": tmp_path / "d.parquet", "csv": tmp_path / "d.csv"})
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir() if p.name != "s.sds"}
     assert modes == {"report.json": umask_027, "d.jsonl": umask_027, "d.parquet": umask_027, "d.csv": umask_027}
+
+
+PLAN_SPEC = """dataset d { rows = 200 seed = 1 model = "gpt-4o-mini" }
+field c: category ["a", "b"]
+field t: text from a_rather_long_prompt_name
+field u: text from second
+prompt a_rather_long_prompt_name { user = "Write about {c}." }
+prompt second { user = "Answer {t} for {c}." }
+"""
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_plan_tables_fit_the_terminal_and_keep_model_rows_per_call_and_cost(tmp_path, width):
+    from synthc.plan import build_plan
+    from synthc.plan.render import render as render_plan
+    from synthc.profiles import profile_for
+
+    path = tmp_path / "w.sds"
+    path.write_text(PLAN_SPEC)
+    plan = build_plan(check_file(path).spec, None, profile_for("gpt-4o-mini"))
+    out = io.StringIO()
+    render_plan(plan, Console(file=out, width=width, highlight=False))
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "…" not in text
+    p = plan.prompts[0]
+    calls_line = next(line for line in text.splitlines() if line.startswith("│ a_rather_long_prompt_name")
+                      and p.model in line)
+    cells = [c.strip() for c in calls_line.split("│")]
+    assert p.model in cells and str(p.rows_per_call) in cells and f"${p.cost_est_usd:,.4f}" in cells
+    assert ("Tokens (round 1)" in text) == (width == 80)  # folded only when it does not fit
