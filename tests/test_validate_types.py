@@ -139,3 +139,19 @@ def test_the_sql_of_a_type_check_reruns_it(tmp_path):
     for stmt in report.load_sql.split(";\n"):
         con.execute(stmt)
     assert [r[0] for r in con.execute(check.sql).fetchall()] == [2, 3]
+
+
+def test_the_command_exits_1_and_names_the_type_check(tmp_path, capsys):
+    from synthc.cli import main
+
+    spec_path = tmp_path / "spec.sds"
+    spec_path.write_text(HEAD + 'field c: category ["a", "b"]\nfield n: int in 1..5\n')
+    data = write(tmp_path, [{"c": "a", "n": 1}, {"c": "a", "n": 2}], "jsonl")
+    assert main(["validate", str(spec_path), str(data), "--json"]) == 0
+    capsys.readouterr()
+    data = write(tmp_path, [{"c": "a", "n": 1}, {"c": "q", "n": 7}], "jsonl")
+    assert main(["validate", str(spec_path), str(data), "--json"]) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["type:c"]["kind"] == "type" and checks["type:c"]["violations"] == 1
+    assert checks["type:c"]["examples"] == [{"row": 2, "values": {"c": "q"}, "problem": 'not one of "a", "b"'}]
+    assert checks["type:n"]["detail"] == "1 row: outside 1..5"
