@@ -115,7 +115,9 @@ def main() -> None:
         assert checked.ok, [d.message for d in checked.diagnostics]
         spec = checked.spec
         t = time.perf_counter()
-        paths = generate(duckdb.connect(), args.rows, out)
+        paths = {"parquet": out / "rows.parquet", "jsonl": out / "rows.jsonl"}
+        if not (args.dir and all(p.exists() for p in paths.values())):  # --dir keeps them for the next run
+            paths = generate(duckdb.connect(), args.rows, out)
         print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f}s; "
               + ", ".join(f"{k} {os.path.getsize(p) / 1e6:.0f} MB" for k, p in paths.items()))
         print(f"cpus {os.cpu_count()}, duckdb {duckdb.__version__}")
@@ -138,6 +140,7 @@ def main() -> None:
         # where the check time goes: each check on its own, on the Parquet load (run_checks counts the row checks
         # together in one scan, timed after them)
         loaded = load_file(spec, paths["parquet"])
+        from synthc.validate import checks as checks_module
         from synthc.validate.checks import count_violations, dataset_check, marginal, row_check
         from synthc.validate.targets import target_shares
         targets = {f.name: target_shares(spec, f.name) for f in spec.fields if f.categorical and f.role == "sampled"}
@@ -148,6 +151,10 @@ def main() -> None:
         t = time.perf_counter()
         count_violations([c for c in spec.constraints if c.kind == "row"], loaded)
         print(f"  {'row checks in one scan':12} {time.perf_counter() - t:.3f}s")
+        if hasattr(checks_module, "type_checks"):  # the per-field type checks, all fields in one scan
+            t = time.perf_counter()
+            checks_module.type_checks(spec, loaded)
+            print(f"  {'type checks in one scan':12} {time.perf_counter() - t:.3f}s")
         t = time.perf_counter()
         for name, target in targets.items():
             marginal(name, target, loaded)

@@ -59,6 +59,16 @@ class Unary:
 
 
 @dataclass(frozen=True)
+class Dot:
+    """`obj.name`: a member of an object."""
+
+    obj: "Expr"
+    name: str
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
 class InList:
     value: "Expr"
     items: "Expr"
@@ -95,7 +105,7 @@ class ObjectLit:
     span: Span
 
 
-Expr = Union[Lit, Ref, Call, BinOp, Unary, InList, InRange, If, ListLit, ObjectLit]
+Expr = Union[Lit, Ref, Call, Dot, BinOp, Unary, InList, InRange, If, ListLit, ObjectLit]
 
 
 # ---- settings, types, distributions ----------------------------------------

@@ -7,7 +7,10 @@ Exit codes (every command): 0 ok, 1 checks failed (warnings under --strict, file
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -95,7 +98,7 @@ def _build_flags(b: argparse.ArgumentParser) -> None:
     b.add_argument("--model", metavar="NAME", help="the model name the endpoint serves")
     b.add_argument("--concurrency", type=_positive_int, metavar="N", help="calls in flight at most")
     b.add_argument("--max-calls", type=_positive_int, metavar="N", help="stop (exit 3) before call N+1")
-    b.add_argument("--max-cost", type=float, metavar="USD", help="stop (exit 3) before spending more")
+    b.add_argument("--max-cost", type=_cost, metavar="USD", help="stop (exit 3) before spending more")
     b.add_argument("--max-rounds", type=_positive_int, metavar="N", help="stop (exit 3) after N rounds (default 10)")
     b.add_argument("--min-yield", type=_fraction, metavar="FRACTION",
                    help="stop (exit 3) when a prompt's rows are accepted at less than this (default 0.25; 0: never)")
@@ -125,6 +128,16 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _cost(text: str) -> float:
+    try:
+        usd = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(usd) or usd < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite amount of dollars, 0 or more: {text!r}")
+    return usd
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -133,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         print("synthc: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # the reader went away (`synthc plan x.sds | head -1`): what it read is all it wanted, so exit 0,
+        # quietly; stdout goes to /dev/null so that the flush at exit does not fail again (README, exit codes)
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
         return EXIT_OK
     except RecursionError:
         print("synthc: error: the spec nests too deeply to check", file=sys.stderr)
@@ -146,10 +165,25 @@ def main(argv: list[str] | None = None) -> int:
 # ---- rendering helpers ---------------------------------------------------------
 
 
-def _stderr_console():
+@functools.cache
+def _console_class():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:  # rich exits 1 here, the code for failed checks: let main() decide
+            self.quiet = True
+            raise BrokenPipeError
+
+    return PipeConsole
+
+
+def _console(**kwargs):
+    """A rich Console whose broken pipe ends the command like print()'s does (exit 0, see main)."""
+    return _console_class()(**kwargs)
+
+
+def _stderr_console():
+    return _console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_diagnostics(diags: list[Diagnostic], sources: Sources, fmt: str) -> None:
@@ -250,11 +284,9 @@ def cmd_plan(args) -> int:
     if args.json:
         print(json.dumps(got.to_json_dict(), indent=2, sort_keys=True))
         return EXIT_OK
-    from rich.console import Console
-
     from .render.plan import render
 
-    console = Console(highlight=False)
+    console = _console(highlight=False)
     render(got.plan, console)
     now = got.this_build
     if now is not None:
@@ -443,9 +475,8 @@ def cmd_validate(args) -> int:
     if args.json:
         print(json.dumps(report.to_json_dict(), indent=2, sort_keys=True, ensure_ascii=False))
     else:
-        from rich.console import Console
 
-        render(report, Console(highlight=False, soft_wrap=True), show_sql=args.sql)
+        render(report, _console(highlight=False, soft_wrap=True), show_sql=args.sql)
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
@@ -509,9 +540,8 @@ def cmd_diff(args) -> int:
     elif args.markdown:
         sys.stdout.write(to_markdown(result))
     else:
-        from rich.console import Console
 
-        render(result, Console(highlight=False))
+        render(result, _console(highlight=False))
     return EXIT_OK if result.ok else EXIT_ERROR
 
 

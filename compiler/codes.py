@@ -57,6 +57,8 @@ EXPLANATIONS: dict[str, str] = {
               "the declared shares need. The message names the nearest achievable shares.",
     "SDS030": "Fields tied together by joint tables, conditionals or constraints between them have more value "
               "combinations than the planner fits jointly (200,000). Tie fewer fields together or use fewer values.",
+    "SDS050": "`obj.name` names a member the object type does not declare. An object field's members are the names "
+              "in its `object { ... }` type; nested objects are read member by member (`a.vitals.pulse`).",
     "SDS101": "A prompt that no field names with `from`: it would never be called.",
     "SDS103": "A row constraint that every combination of its fields' values satisfies: it rejects nothing.",
 }

@@ -40,6 +40,7 @@ CODES: dict[str, str] = {
     "SDS028": "aggregate used in a row-level expression",
     "SDS029": "infeasible targets",
     "SDS030": "too many strata to plan",
+    "SDS050": "unknown object member",
     "SDS101": "prompt writes no field",
     "SDS103": "constraint always holds",
 }

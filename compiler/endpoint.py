@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+from urllib.parse import urlsplit
 
 from .check.modules import project_root
 from .profiles import ModelProfile, profile_for
@@ -95,6 +96,8 @@ def choose(spec_model: str, spec_path: Path, *, endpoint: Optional[str] = None, 
     conc = concurrency or profile.concurrency
 
     def made(base_url, source, embedded=False, key_env=None):
+        if base_url is not None:
+            check_url(base_url, source)
         return Endpoint(base_url, profile.model, profile, max(1, conc), embedded, source, key_env)
 
     if endpoint:
@@ -109,3 +112,18 @@ def choose(spec_model: str, spec_path: Path, *, endpoint: Optional[str] = None, 
     raise EndpointError(
         f"no endpoint for model {named!r}: pass --endpoint URL, set OPENAI_BASE_URL and OPENAI_API_KEY, "
         f"or add [profiles.{named}] with an endpoint to synthc.toml")
+
+
+def check_url(url: str, source: str) -> None:
+    """An endpoint is an http(s) URL with a host: anything else fails at once (EndpointError, exit 2), not after
+    a minute of retries."""
+    parsed = urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https"):
+        raise EndpointError(f"{source}: {url!r} is not an http:// or https:// URL (an OpenAI-compatible base URL "
+                            "such as https://api.openai.com/v1)")
+    try:
+        host, _ = parsed.hostname, parsed.port  # .port raises on a port that is not a number or out of range
+    except ValueError as e:
+        raise EndpointError(f"{source}: {url!r}: {e}") from None
+    if not host:
+        raise EndpointError(f"{source}: {url!r} names no host (e.g. http://localhost:8000/v1)")

@@ -73,6 +73,14 @@ def evaluate(expr: Expr, row: Mapping[str, Value]) -> Value:
         x = evaluate(expr.args[0], row)
         found = any(x == evaluate(a, row) for a in expr.args[1:])
         return found != expr.negated
+    if k == "member":
+        obj = evaluate(expr.args[0], row)
+        if not isinstance(obj, dict) or expr.field not in obj:
+            raise Unknown(expr.field)
+        return obj[expr.field]
+    if k == "element":
+        x, items = (evaluate(a, row) for a in expr.args)
+        return (x in items) != expr.negated
     if k == "range":
         x, lo, hi = (evaluate(a, row) for a in expr.args)
         return (lo <= x <= hi) != expr.negated

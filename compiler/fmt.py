@@ -108,6 +108,8 @@ def expr(e) -> str:
         return e.name
     if isinstance(e, ast.Call):
         return f"{e.fn}({', '.join(expr(a) for a in e.args)})"
+    if isinstance(e, ast.Dot):
+        return f"{_wrap(e.obj, _PREC['atom'])}.{e.name}"
     if isinstance(e, ast.BinOp):
         p = _prec(e)
         if e.op == "=>":  # right-associative

@@ -42,10 +42,12 @@ class Expr(Node):
       range  args[0] in args[1]..args[2], bounds inclusive (`negated` for `not in`)
       if     args = (cond, then, else)
       list   args are the items (only as a call argument)
+      member args[0].`field`: the member `field` of the object args[0]
+      element  args[0] is an item of the list args[1] (`negated` for `not in`)
     type: the static type of the node: string, number, bool, date, list, object.
     """
 
-    kind: Literal["lit", "ref", "op", "call", "in", "range", "if", "list"]
+    kind: Literal["lit", "ref", "op", "call", "in", "range", "if", "list", "member", "element"]
     type: str
     value: Optional[Value] = None
     field: Optional[str] = None

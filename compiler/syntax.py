@@ -494,6 +494,9 @@ class _Builder(Transformer):
     def name(self, meta, ch):
         return ast.Ref(str(ch[0]), self._tspan(ch[0]))
 
+    def dot(self, meta, ch):
+        return ast.Dot(ch[0], str(ch[1]), self._span(meta, ch), self._tspan(ch[1]))
+
     def call(self, meta, ch):
         fn, *args = ch
         return ast.Call(str(fn), tuple(a for a in args if a is not None), self._span(meta, ch), self._tspan(fn))

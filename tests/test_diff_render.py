@@ -37,7 +37,10 @@ def test_markdown_opens_with_a_one_line_summary_then_folds_details(repo):
     assert lines[0].startswith("### synthc diff: ") and "`HEAD`" in lines[0]
     summary = lines[2]
     assert summary.startswith("**rows 200 → 180, 1 field changed, 1 constraint added; ") and summary.endswith("**")
-    assert re.search(r"\d+ new calls \(~\$0\), 0 answered by the cache; \d+ rows dropped", summary)
+    # the repo's cache holds nothing: the summary says it could not consult it (and whose it is), it does not
+    # claim every call is new and none answered
+    assert re.search(r"\d+ calls \(~\$0\); the cache could not be consulted \(it holds no answers for embedded\); "
+                     r"\d+ rows dropped", summary)
     assert md.count("<details>") == md.count("</details>") == 2  # spec, plan
     assert '- share of "negative": `35%` → `30%`' in md
     assert '- added constraint `no_shouting`: `not matches(title, "!!")`' in md

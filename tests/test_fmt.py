@@ -82,6 +82,16 @@ def specs(draw) -> str:
         else:
             body = f"({a} == 1 {op} not ({a} != 2)) {op} true"
         out.append(f"constraint c{j}: {body}\n")
+    if draw(st.booleans()):  # structured outputs: members (nested, parenthesized, spaced) and list membership
+        out.append(f"field objfield: object {{{sep()}k: enum [\"x\", \"y\"]{sep()}inner: object {{ n: int in 0..9 }}"
+                   f"{sep()}}} from pr\nfield listfield: list[enum [\"x\", \"y\"]] from pr\n"
+                   f"prompt pr {{ user = \"Write.\" }}")
+        dot = lambda: draw(st.sampled_from([".", " . ", "\n."]))  # noqa: E731
+        bodies = [f"objfield{dot()}k == \"x\"", f"(objfield{dot()}inner){dot()}n > 3",
+                  f"\"x\" {draw(st.sampled_from(['in', 'not in']))} listfield",
+                  f"objfield{dot()}k == \"y\" => (\"y\" in listfield)"]
+        for j, body in enumerate(draw(st.lists(st.sampled_from(bodies), min_size=1, max_size=3))):
+            out.append(f"constraint s{j}: {body}\n")
     if draw(st.booleans()):
         out.append(draw(comment))
     return "\n".join(out)

@@ -139,10 +139,11 @@ def test_values_that_do_not_parse_are_reported(tmp_path):
     rows = [dict(r) for r in ROWS]
     rows[0]["rating"] = "five"
     report = validate_file(spec_of(tmp_path), write(tmp_path, rows, "csv"))
-    schema = by_name(report)["schema"]
-    assert (schema.passed, schema.violations) == (False, 1)
-    assert schema.examples == ({"column": "rating", "value": "five"},)
-    assert "1 value of `rating` is not an integer" in schema.detail
+    assert by_name(report)["schema"].passed  # every column is there
+    rating = by_name(report)["type:rating"]
+    assert (rating.passed, rating.violations) == (False, 1)
+    assert rating.examples == ({"row": 1, "values": {"rating": "five"}, "problem": "not an integer"},)
+    assert rating.detail == "1 row: not an integer"
 
 
 def test_null_value_is_a_violation(tmp_path):
@@ -252,7 +253,7 @@ def test_render_shows_failures_examples_and_marginals(tmp_path):
     assert "neg_low: 1 row breaks it" in text
     assert "row 2: rating = 4, sentiment = 'negative'" in text
     assert "sentiment  (tvd 0.100)" in text
-    assert "4 of 6 checks failed" in text
+    assert "4 of 9 checks failed" in text  # schema, 3 type:FIELD, 5 constraints
 
 
 def test_pattern_duckdb_cannot_run_fails_the_check_with_a_reason(tmp_path):

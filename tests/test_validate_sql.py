@@ -414,3 +414,61 @@ def test_dataset_sql_passes_literals_as_parameters():
     assert got[expr_text(e.args[0].args[0])] == 0.5 and got["quantile(n, 0.9)"] == pytest.approx(46.0)
     assert got["passed"] is True
     assert con.execute("SELECT count(*) FROM x").fetchone() == (0,)
+
+
+# ---- object members and list membership ------------------------------------------------------------------
+
+_TRIAGE = [
+    {"a": {"severity": "high", "vitals": {"pulse": 90}}, "tags": ["chest pain", "fever"]},
+    {"a": {"severity": "low", "vitals": {"pulse": 200}}, "tags": []},
+    {"a": {"severity": "low", "vitals": {"pulse": 60}}, "tags": ["fever"]},
+]
+
+
+def member(obj: Expr, name: str, type_: str) -> Expr:
+    return Expr(kind="member", type=type_, field=name, args=(obj,))
+
+
+def element(x: Expr, items: Expr, negated=False) -> Expr:
+    return Expr(kind="element", type="bool", negated=negated, args=(x, items))
+
+
+def _triage_table(con, tmp_path, name="select"):
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(__import__("json").dumps({name: r["a"], "tags": r["tags"]}) + "\n" for r in _TRIAGE))
+    con.execute(f"CREATE TABLE data AS SELECT * FROM read_json_auto('{path}')")
+
+
+@pytest.mark.parametrize("expr", [
+    op("==", member(ref("select", "object"), "severity", "string"), lit("high")),
+    op(">", member(member(ref("select", "object"), "vitals", "object"), "pulse", "number"), lit(100)),
+    element(lit("fever"), ref("tags", "list")),
+    element(lit("fever"), ref("tags", "list"), negated=True),
+    element(lit("it's"), ref("tags", "list")),
+    op("=>", op("==", member(ref("select", "object"), "severity", "string"), lit("low")),
+       element(lit("fever"), ref("tags", "list"))),
+], ids=["member", "nested member", "in list", "not in list", "quote in the literal", "both"])
+def test_members_and_membership_agree_with_evaluate(tmp_path, expr):
+    """A member is a STRUCT field, `x in L` is list_contains; the field is named `select` (quoted) on purpose."""
+    con = connect()
+    _triage_table(con, tmp_path)
+    rows = [{"select": r["a"], "tags": r["tags"]} for r in _TRIAGE]
+    assert verdicts(con, expr) == [evaluate.evaluate(expr, r) for r in rows]
+    pred, params = row_predicate(expr)
+    assert "list_contains" in pred or '."' in pred
+    assert all(p in ("high", "low", "fever", "it's", 100) for p in params)  # literals stay parameters
+
+
+def test_membership_of_a_missing_list_breaks_the_row(tmp_path):
+    con = connect()
+    con.execute("CREATE TABLE data AS SELECT * FROM (VALUES (['a']), (NULL)) AS t(tags)")
+    for negated in (False, True):
+        pred, params = row_predicate(element(lit("a"), ref("tags", "list"), negated))
+        got = [v for (v,) in con.execute(f"SELECT ({pred}) IS NOT TRUE FROM data ORDER BY rowid", params).fetchall()]
+        assert got == [negated, True]
+
+
+def test_member_and_membership_as_spec_text():
+    e = op("and", op("==", member(ref("a", "object"), "severity", "string"), lit("high")),
+           element(lit("fever"), ref("tags", "list"), negated=True))
+    assert expr_text(e) == '((a.severity == "high") and ("fever" not in tags))'

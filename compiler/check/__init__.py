@@ -477,4 +477,4 @@ def _t_of(typ: ir.Type, name: str) -> T:
         return T("date", None, name)
     if k == "text":
         return T("string", None, name)
-    return T(k, None, name)
+    return T(k, None, name, typ=typ)

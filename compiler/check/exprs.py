@@ -28,6 +28,7 @@ class T:
     values: tuple | None = None  # a finite domain, when known
     field: str | None = None  # the field this value reads directly, for messages
     integral: bool = False
+    typ: "ir.Type | None" = None  # the declared type of a list or an object: its items and members
 
     def describe(self) -> str:
         who = f"`{self.field}` " if self.field else ""
@@ -129,7 +130,7 @@ class ExprChecker:
             if scope.aggregates and not scope.in_aggregate:
                 return self.error("SDS028", f"field `{node.name}` is used outside an aggregate in a dataset-level constraint",
                                   node.span, "wrap it in an aggregate such as mean(...), or split the constraint in two")
-            return ir.Expr(kind="ref", type=t.kind, field=final), T(t.kind, t.values, final, t.integral)
+            return ir.Expr(kind="ref", type=t.kind, field=final), T(t.kind, t.values, final, t.integral, t.typ)
         if isinstance(decl, ast.Fragment):
             text = self.c.fragment_text(key)
             if text is None:
@@ -205,10 +206,53 @@ class ExprChecker:
                     return False
         return True
 
+    def _Dot(self, node: ast.Dot, scope: Scope):
+        from . import _t_of  # the field types' module imports this one
+
+        obj, ot = self.check(node.obj, scope)
+        if obj is None:
+            return None, ERROR
+        if ot.kind != "object" or ot.typ is None:
+            return self.error("SDS012", f"`.{node.name}` reads a member of an object, found {ot.describe()}",
+                              node.obj.span)
+        members = {m.name: m for m in ot.typ.members}
+        if node.name not in members:
+            owner = f"`{ot.field}`" if ot.field else "the object"
+            hint = did_you_mean(node.name, list(members)) or f"{owner} has {', '.join(f'`{m}`' for m in members)}"
+            return self.error("SDS050", f"{owner} has no member `{node.name}`", node.name_span, hint)
+        path = f"{ot.field}.{node.name}" if ot.field else node.name
+        t = _t_of(members[node.name].type, path)
+        return ir.Expr(kind="member", type=t.kind, field=node.name, args=(obj,)), t
+
+    def _element(self, node: ast.InList, value: ir.Expr, vt: T, scope: Scope):
+        """`x in LIST`: `x` is an item of a list-valued expression (a list field, a list member)."""
+        from . import _t_of
+
+        items, lt = self.check(node.items, scope)
+        if value is None or items is None:
+            return None, ERROR
+        if lt.kind != "list" or lt.typ is None or lt.typ.item is None:
+            return self.error("SDS012", f"`in` takes a list `[a, b]`, a list field or a range `a..b`, found "
+                                        f"{lt.describe()}", node.items.span)
+        item = _t_of(lt.typ.item, f"{lt.field}[]" if lt.field else None)
+        if item.kind != vt.kind:
+            kinds = {"string": "text", "number": "numbers", "bool": "booleans", "date": "dates", "list": "lists",
+                     "object": "objects"}
+            return self.error("SDS012", f"cannot look for {vt.describe()} in {lt.describe()}: its items are "
+                                        f"{kinds.get(item.kind, item.kind)}", node.value.span)
+        if item.values is not None and isinstance(node.value, ast.Lit):
+            v = literal_value(node.value)
+            if v not in item.values:
+                hint = did_you_mean(str(v), [str(x) for x in item.values]) if isinstance(v, str) else None
+                shown = ", ".join(_show(x) for x in item.values[:12])
+                return self.error("SDS011", f"{_show(v)} is not a value of the items of `{lt.field or 'the list'}`",
+                                  node.value.span, hint or f"its items take {shown}")
+        return ir.Expr(kind="element", type="bool", negated=node.negated, args=(value, items)), BOOL
+
     def _InList(self, node: ast.InList, scope: Scope):
         value, vt = self.check(node.value, scope)
         if not isinstance(node.items, ast.ListLit):
-            return self.error("SDS012", "`in` takes a list `[a, b]` or a range `a..b`", node.items.span)
+            return self._element(node, value, vt, scope)
         items = []
         for item in node.items.items:
             e, t = self.check(item, scope)

@@ -31,7 +31,7 @@ def _prec(e: ir.Expr) -> int:
         if e.op in _CMP:
             return _PREC["cmp"]
         return _PREC[e.op] if e.op in _PREC else _PREC["atom"]
-    if e.kind in ("in", "range"):
+    if e.kind in ("in", "range", "element"):
         return _PREC["cmp"]
     if e.kind == "if":
         return 0
@@ -60,6 +60,11 @@ def expr(e: ir.Expr) -> str:
     if e.kind == "if":
         cond, then, other = e.args
         return f"if {expr(cond)} then {expr(then)} else {expr(other)}"
+    if e.kind == "member":
+        return f"{_wrap(e.args[0], _PREC['atom'])}.{e.field}"
+    if e.kind == "element":
+        op = "not in" if e.negated else "in"
+        return f"{_wrap(e.args[0], _PREC['+'])} {op} {_wrap(e.args[1], _PREC['+'])}"
     if e.kind == "in":
         op = "not in" if e.negated else "in"
         return f"{_wrap(e.args[0], _PREC['+'])} {op} [{', '.join(expr(a) for a in e.args[1:])}]"

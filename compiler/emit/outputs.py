@@ -64,6 +64,7 @@ def write_copies(spec: Spec, jsonl: Path, targets: Mapping[str, Path]) -> None:
                 options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
                 con.execute(f"COPY ({select}) TO {sql_literal(tmp)} ({options})")
                 _fsync(Path(tmp))
+                os.chmod(tmp, atomic.file_mode())  # like every other output
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..validate.models import ValidationReport
+from ..validate.models import ValidationReport, number_text
 
 REPORT_VERSION = 1
 BAR = 20  # characters of the longest bar
@@ -113,7 +113,7 @@ def cell(v: Any, limit: int = _CELL) -> str:
 
 def _num(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return number_text(v)
     return cell(v, 40)
 
 
@@ -175,7 +175,7 @@ def _checks_md(checks: list[dict]) -> list[str]:
 
 def _failure(c: dict) -> str:
     n = c["violations"]
-    if c["kind"] == "row":
+    if c["kind"] in ("row", "type"):
         return f"{_int(n)} row{'s break' if n != 1 else ' breaks'} it"
     if c.get("examples"):  # unique(...)
         return f"{_int(n)} row{'s repeat' if n != 1 else ' repeats'} an earlier one"
@@ -186,7 +186,8 @@ def _failure(c: dict) -> str:
 def _example(e: dict) -> str:
     if "values" in e and isinstance(e["values"], dict):
         head = f"row {e['row']}: " if "row" in e else f"`{cell(e['_id'], 40)}`: " if "_id" in e else ""
-        return head + ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e["values"].items())
+        problem = f" ({cell(e['problem'], 120)})" if e.get("problem") else ""
+        return head + ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e["values"].items()) + problem
     return ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e.items())
 
 

@@ -31,6 +31,12 @@ class _Tally:
             self.tokens += answer.prompt_tokens + answer.completion_tokens
             self.cost = None if cost is None or self.cost is None else self.cost + cost
 
+    def rows_text(self) -> str:
+        """Rows accepted of rows needed; before any row came back (every call failed) there is no ratio to show."""
+        if not self.needed:
+            return "no rows received yet"
+        return f"{self.accepted}/{self.needed} rows accepted"
+
     def cost_text(self) -> str:
         return "cost unknown" if self.cost is None else f"${self.cost:.4f}"
 
@@ -53,7 +59,7 @@ class PlainProgress(_Tally):
         if self.number:
             extra = "".join(f", {n} {w}" for n, w in ((self.cached, "from cache"), (self.failed, "failed")) if n)
             print(f"synthc: round {self.number}: {self.done} of {self.calls} calls{extra}; "
-                  f"{self.accepted}/{self.needed} rows accepted; {_tokens(self.tokens)} tokens, {self.cost_text()}",
+                  f"{self.rows_text()}; {_tokens(self.tokens)} tokens, {self.cost_text()}",
                   file=self.stream, flush=True)
 
     def close(self) -> None:

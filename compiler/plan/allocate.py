@@ -20,6 +20,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from itertools import product
+from typing import Mapping
 
 from .. import ir
 from ..evaluate import NO_VALUE, value_of
@@ -269,10 +270,7 @@ class Component:
         few = [(n, i) for i, n in enumerate(self.counts) if 0 < n < FEW_ROWS]
         if few:
             n, i = min(few)
-            shown = ", ".join(f"{k}={v}" for k, v in self.labels[i].items() if k in self.names)
-            what = "value" if len(self.dims) == 1 else "combination"
-            out.append(f"{len(few)} {what}{'s' * (len(few) > 1)} of {', '.join(self.names)} get{'s' * (len(few) == 1)} "
-                       f"fewer than {FEW_ROWS} rows (e.g. {shown}: {n}); too few to show their variety")
+            out.append(few_rows_message(len(few), len(self.dims), self.names, self.labels[i], n))
         for m in misses:
             j, v = map(int, m.split(":"))
             dim = lay.dims[self.dims[j]]
@@ -397,3 +395,17 @@ def _marginals(spec: ir.Spec, layout: Layout, comps: list[Component], strata, to
             rows.append(MarginalValue(value=v, target_share=_sig(share), planned_rows=planned.get(v, 0)))
         out.append(Marginal(field=f.name, values=tuple(rows)))
     return out
+
+
+def few_rows_message(count: int, dims: int, names, label: Mapping, n: int) -> str:
+    """The warning for strata planned below FEW_ROWS rows. Without field names to show (a stratum that no named
+    field sets) it says so in words, never `of  ... (e.g. : 3)`."""
+    shown = ", ".join(f"{k}={v}" for k, v in label.items() if k in names)
+    plural = count > 1
+    if names:
+        what = "value" if dims == 1 else "combination"
+        head = f"{count} {what}{'s' * plural} of {', '.join(names)} get{'s' * (not plural)}"
+    else:
+        head = f"{count} strat{'a' if plural else 'um'} get{'s' * (not plural)}"
+    example = f"e.g. {shown}: {n}" if shown else f"the smallest: {n}"
+    return f"{head} fewer than {FEW_ROWS} rows ({example}); too few to show their variety"

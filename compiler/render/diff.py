@@ -63,11 +63,10 @@ def summary(result: "DiffResult") -> str:
         parts.append(", ".join(result.spec.summary_parts()) or "no change to the spec's meaning")
     p = result.plan
     if p is not None and result.new.exists and (p.calls or p.rows_carried):
-        if p.cache == "off":
-            parts.append(f"{_n(p.calls, 'call')} (~{usd(p.cost_change_usd)}), cache not consulted")
-        else:
-            parts.append(f"{_n(p.calls_new, 'new call')} (~{usd(p.cost_change_usd)}), "
-                         f"{p.calls_cached:,} answered by the cache" + _carried(p))
+        parts.append(_calls_phrase(p, f" (~{usd(p.cost_change_usd)})")
+                     if p.cache != "found" else
+                     f"{_n(p.calls_new, 'new call')} (~{usd(p.cost_change_usd)}), "
+                     f"{p.calls_cached:,} answered by the cache" + _carried(p))
     if p is not None and (p.rows_dropped or p.rows_added) and result.old.exists and result.new.exists:
         rows = [f"{_n(p.rows_dropped, 'row')} dropped"] if p.rows_dropped else []
         if p.rows_added:
@@ -247,7 +246,8 @@ def to_markdown(result: "DiffResult") -> str:
     if p is not None:
         head = f"<b>Plan</b>: {opt_int(p.old_rows)} → {p.new_rows:,} rows"
         if result.new.exists and (p.calls or p.rows_carried):
-            head += f"; {_n(p.calls_new, 'new call')}, {p.calls_cached:,} from the cache" + _carried(p)
+            head += "; " + (_calls_phrase(p) if p.cache != "found" else
+                            f"{_n(p.calls_new, 'new call')}, {p.calls_cached:,} from the cache" + _carried(p))
         out += _details(head, _plan_md(p, result.old.exists))
     d = result.data
     if d is not None:
@@ -388,3 +388,13 @@ def _carried(p) -> str:
     """rows_carried: row answers (rows times prompts) an earlier build stored, which the build takes without
     asking (run.rowstore)."""
     return f", {_n(p.rows_carried, 'row answer')} carried from earlier builds" if p.rows_carried else ""
+
+
+def _calls_phrase(p, cost: str = "") -> str:
+    """The calls when the cache could not be consulted: no endpoint to key it by (`off`), or no answers stored
+    for this endpoint (`empty`). Then nothing is known to be cached: say so, and whose cache it was, rather
+    than count every call as new and none as answered."""
+    if p.cache == "off":
+        return f"{_n(p.calls, 'call')}{cost}; cache not consulted (no endpoint to key it by: pass --endpoint/--model)"
+    who = f" for {p.identity}" if p.identity else ""
+    return f"{_n(p.calls, 'call')}{cost}; the cache could not be consulted (it holds no answers{who})" + _carried(p)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +19,46 @@ def _usd(x: float | None) -> str:
     return f"${x:,.4f}" if x < 1 else f"${x:,.2f}"
 
 
+# the calls table's columns; on a terminal too narrow for all of them (80 columns), the token columns move to a
+# second table so that model, rows per call and cost are never cut off
+_CALLS = ("prompt", "model", "rows", "rows/call", "calls", "cost")
+_TOKENS = ("prompt", "lower bound", "prompt tok", "completion tok")
+_ALL = ("prompt", "model", "rows", "rows/call", "calls", "lower bound", "prompt tok", "completion tok", "cost")
+
+
+def _calls_rows(plan: Plan) -> list[dict]:
+    rows = [{"prompt": p.prompt + (f" (after {', '.join(p.after)})" if p.after else ""), "model": p.model,
+             "rows": f"{p.rows:,}", "rows/call": str(p.rows_per_call), "calls": f"{p.calls:,}",
+             "lower bound": f"{p.lower_bound_calls:,}", "prompt tok": f"{p.prompt_tokens_est:,}",
+             "completion tok": f"{p.completion_tokens_est:,}", "cost": _usd(p.cost_est_usd)} for p in plan.prompts]
+    if len(plan.prompts) > 1:
+        rows.append({"prompt": "total", "model": "", "rows": "", "rows/call": "", "calls": f"{plan.calls:,}",
+                     "lower bound": f"{plan.lower_bound_calls:,}", "prompt tok": f"{plan.prompt_tokens_est:,}",
+                     "completion tok": f"{plan.completion_tokens_est:,}", "cost": _usd(plan.cost_est_usd),
+                     "_total": True})
+    return rows
+
+
+def _table(title: str, columns, rows: list[dict]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in columns:
+        # only the prompt column may wrap: a model name, a count or a cost cut short is misread
+        t.add_column(col, justify="left" if col in ("prompt", "model") else "right",
+                     no_wrap=col != "prompt", overflow="fold")
+    for r in rows:
+        t.add_row(*(r[c] for c in columns), style="bold" if r.get("_total") else None)
+    return t
+
+
+def _calls_tables(plan: Plan, console: Console) -> list[Table]:
+    """One table when it fits the console's width, else two: calls and cost, then tokens."""
+    rows = _calls_rows(plan)
+    whole = _table("Calls (round 1)", _ALL, rows)
+    if Measurement.get(console, console.options.update_width(10_000), whole).maximum <= console.width:
+        return [whole]
+    return [_table("Calls (round 1)", _CALLS, rows), _table("Tokens (round 1)", _TOKENS, rows)]
+
+
 def render(plan: Plan, console: Console) -> None:
     head = Text()
     head.append(f"{plan.dataset}", style="bold")
@@ -30,21 +71,9 @@ def render(plan: Plan, console: Console) -> None:
     if not plan.ok:
         return
 
-    calls = Table(title="Calls (round 1)", title_justify="left")
-    for col, just in (("prompt", "left"), ("model", "left"), ("rows", "right"), ("rows/call", "right"),
-                      ("calls", "right"), ("lower bound", "right"), ("prompt tok", "right"),
-                      ("completion tok", "right"), ("cost", "right")):
-        calls.add_column(col, justify=just)
-    for p in plan.prompts:
-        calls.add_row(p.prompt + (f" (after {', '.join(p.after)})" if p.after else ""), p.model, f"{p.rows:,}",
-                      str(p.rows_per_call), f"{p.calls:,}", f"{p.lower_bound_calls:,}", f"{p.prompt_tokens_est:,}",
-                      f"{p.completion_tokens_est:,}", _usd(p.cost_est_usd))
-    if len(plan.prompts) > 1:
-        calls.add_row("total", "", "", "", f"{plan.calls:,}", f"{plan.lower_bound_calls:,}",
-                      f"{plan.prompt_tokens_est:,}", f"{plan.completion_tokens_est:,}", _usd(plan.cost_est_usd),
-                      style="bold")
     if plan.prompts:
-        console.print(calls)
+        for table in _calls_tables(plan, console):
+            console.print(table)
 
     strata = Table(title=f"Strata ({len(plan.strata):,})", title_justify="left")
     names = list(plan.strata[0].values) if plan.strata else []

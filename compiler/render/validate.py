@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from ..validate.models import CheckResult, MarginalResult, ValidationReport
+from ..validate.models import CheckResult, MarginalResult, ValidationReport, number_text
 
 _WIDTH = 60  # longest value shown in an example; text fields can be paragraphs
 
@@ -22,9 +22,9 @@ def render(report: ValidationReport, console, show_sql: bool = False) -> None:
     failed = len(report.failed)
     total = len(report.checks)
     if failed:
-        console.print(Text(f"{failed} of {total} checks failed", style="bold red"))
+        console.print(Text(f"{failed} of {total} check{'s' * (total != 1)} failed", style="bold red"))
     else:
-        console.print(Text(f"all {total} checks passed", style="bold green"))
+        console.print(Text(f"{'all ' * (total > 1)}{total} check{'s' * (total != 1)} passed", style="bold green"))
 
 
 def _checks_table(report: ValidationReport) -> Table:
@@ -34,7 +34,13 @@ def _checks_table(report: ValidationReport) -> Table:
     t.add_column("kind")
     t.add_column("violations", justify="right")
     t.add_column("measured")
+    typed_ok = [c for c in report.checks if c.kind == "type" and c.passed]
     for c in report.checks:
+        if c in typed_ok:
+            if c is typed_ok[0]:  # one line for the fields whose values all fit: a wide spec has many
+                n = len(typed_ok)
+                t.add_row(Text("ok", style="green"), f"type: {n} field{'s' * (n != 1)}", "type", "0", "")
+            continue
         mark = Text("ok", style="green") if c.passed else Text("FAIL", style="bold red")
         violations = "-" if c.violations is None else str(c.violations)
         t.add_row(mark, c.name, c.kind, violations, _measured(c))
@@ -58,7 +64,7 @@ def _failure(c: CheckResult, console, show_sql: bool) -> None:
 
 
 def _summary(c: CheckResult) -> str:
-    if c.kind == "row":
+    if c.kind in ("row", "type"):
         return f"{c.violations} row{'s break' if c.violations != 1 else ' breaks'} it"
     if c.examples:  # unique(...)
         return f"{c.violations} row{'s repeat' if c.violations != 1 else ' repeats'} an earlier one"
@@ -67,7 +73,8 @@ def _summary(c: CheckResult) -> str:
 
 def _example(e: dict) -> str:
     if "row" in e and "values" in e:
-        return f"row {e['row']}: " + ", ".join(f"{k} = {_short(v)}" for k, v in e["values"].items())
+        problem = f" ({e['problem']})" if "problem" in e else ""
+        return f"row {e['row']}: " + ", ".join(f"{k} = {_short(v)}" for k, v in e["values"].items()) + problem
     return ", ".join(f"{k} = {_short(v)}" for k, v in e.items())
 
 
@@ -86,7 +93,7 @@ def _marginal_table(m: MarginalResult) -> Table:
 
 def _num(v) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return number_text(v)
     return _short(v)
 
 

@@ -56,6 +56,21 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class RetryNotice:
+    """A failed attempt that will be retried: what failed, attempt n of m, and the wait before the next."""
+
+    endpoint: str
+    failure: str
+    attempt: int
+    attempts: int
+    wait: float
+
+    def __str__(self) -> str:
+        return (f"{self.endpoint}: {self.failure.rstrip('.')} (attempt {self.attempt} of {self.attempts}); "
+                f"retrying in {self.wait:.1f} s")
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """attempts: tries per call in all. Backoff before retry n (0-based) is drawn from [d/2, d] with
     d = min(backoff_cap, backoff_base * 2**n); a Retry-After header raises it (up to max_retry_after).
@@ -103,7 +118,8 @@ class ChatClient:
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, *, concurrency: int = 4,
                  policy: RetryPolicy = RetryPolicy(), rng: Optional[random.Random] = None, mode: str = "json_schema",
-                 grow_after: int = 10, revive: Optional[Callable[[], None]] = None, identity: Optional[str] = None):
+                 grow_after: int = 10, revive: Optional[Callable[[], None]] = None, identity: Optional[str] = None,
+                 on_retry: Optional[Callable[["RetryNotice"], None]] = None):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
         self.base_url, key = resolve_endpoint(base_url, api_key)
@@ -114,6 +130,7 @@ class ChatClient:
         self.mode = mode
         self.limiter = AdaptiveLimiter(concurrency, grow_after=grow_after)
         self.revive = revive
+        self.on_retry = on_retry
         self.attempts = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
@@ -180,6 +197,8 @@ class ChatClient:
             if failure.retry_after is not None:
                 wait = max(wait, min(failure.retry_after, self.policy.max_retry_after))
             log.info("%s: %s; retry %d in %.2f s", self.endpoint, failure.message, retry + 1, wait)
+            if self.on_retry is not None:
+                self.on_retry(RetryNotice(self.endpoint, failure.message, retry + 1, self.policy.attempts, wait))
             await asyncio.sleep(wait)
             retry += 1
 

@@ -178,7 +178,8 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> O
     elif ep.embedded:
         client = LazyEmbedded(ep.concurrency, policy, say)
     else:
-        client = ChatClient(ep.base_url, ep.api_key(), concurrency=ep.concurrency, policy=policy)
+        client = ChatClient(ep.base_url, ep.api_key(), concurrency=ep.concurrency, policy=policy,
+                            on_retry=lambda notice: say(str(notice)))
     budget = budget_for(prep.plan, opts)
     try:
         return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,

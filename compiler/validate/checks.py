@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import math
 import uuid
 from typing import Any
@@ -27,6 +28,7 @@ from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
 from .sql import (aggregates, dataset_query, distinct_probe, duplicates_query, expr_text, ident, inline_sql,
                   marginal_query, row_predicate, violations_query)
 from .targets import target_shares
+from .types import DATA_ALIAS, field_rules, from_clause
 
 EXAMPLES = 3
 
@@ -37,7 +39,7 @@ def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> Validat
                for f in spec.fields if f.role == "sampled" and f.categorical
                for t in [target_shares(spec, f.name)] if t is not None}
     counted = iter(count_violations([c for c in spec.constraints if c.kind == "row"], loaded))
-    checks = [schema_check(spec, loaded)]
+    checks = [schema_check(spec, loaded), *type_checks(spec, loaded)]
     for c in spec.constraints:
         checks.append(row_check(c, loaded, next(counted)) if c.kind == "row" else dataset_check(c, loaded, targets))
     marginals = [marginal(name, t, loaded) for name, t in targets.items() if name in loaded.columns]
@@ -46,17 +48,61 @@ def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> Validat
 
 
 def schema_check(spec: Spec, loaded: Loaded) -> CheckResult:
-    """Every spec field is a column, and every value of it parses as the field's type."""
+    """Every spec field is a column of DATA (whether its values fit their types: type_checks)."""
     missing = [f.name for f in spec.fields if f.name not in loaded.columns]
-    examples: list[dict] = [{"column": m, "missing": True} for m in missing]
-    problems = [_missing(missing)] if missing else []
-    for c, (n, shown) in loaded.bad_values.items():
-        problems.append(f"{n} value{'s' * (n != 1)} of `{c}` {'are' if n != 1 else 'is'} not {_a(loaded.casts[c])}")
-        examples += [{"column": c, "value": v} for v in shown]
-    sql = ";\n".join(s for s in (f"DESCRIBE {ident(TABLE)}", loaded.schema_sql) if s)
-    violations = len(missing) + sum(n for n, _ in loaded.bad_values.values())
-    return CheckResult(name="schema", kind="schema", passed=violations == 0, violations=violations, sql=sql,
-                       examples=tuple(examples[:2 * EXAMPLES]), detail="; ".join(problems) or None)
+    examples = [{"column": m, "missing": True} for m in missing]
+    return CheckResult(name="schema", kind="schema", passed=not missing, violations=len(missing),
+                       sql=f"DESCRIBE {ident(TABLE)}", examples=tuple(examples[:2 * EXAMPLES]),
+                       detail=_missing(missing) if missing else None)
+
+
+def type_checks(spec: Spec, loaded: Loaded) -> list[CheckResult]:
+    """`type:FIELD` for each spec field DATA has: the rows whose value does not fit the field's declared type,
+    domain, range or derivation (types.py), all fields in one scan, split by problem, with the first few rows."""
+    rules = field_rules(spec, loaded)
+    if not rules:
+        return []
+    src = from_clause(loaded)
+    flags = ", ".join(f"{r.case} AS t{i}" for i, r in enumerate(rules))
+    params = [p for r in rules for p in r.params]
+    aggs = ", ".join(f"count(t{i}), histogram(t{i}), min({DATA_ALIAS}_rowid, {EXAMPLES}) FILTER (WHERE t{i} IS NOT NULL)"
+                     for i in range(len(rules)))
+    sql = f"SELECT {aggs}\nFROM (SELECT {DATA_ALIAS}.rowid AS {DATA_ALIAS}_rowid, {flags}\n      FROM {src})"
+    try:
+        row = loaded.con.execute(sql, params).fetchone()
+    except duckdb.Error as e:
+        msg = _first_line(e)
+        return [CheckResult(name=f"type:{r.field}", kind="type", passed=False, violations=None,
+                            sql=_type_sql(r, src), detail=f"DuckDB could not run this check: {msg}") for r in rules]
+    out = []
+    for i, r in enumerate(rules):
+        n, by_reason, first = row[3 * i], row[3 * i + 1] or {}, row[3 * i + 2] or []
+        examples = []
+        if n:
+            cur = loaded.con.execute(
+                f"SELECT {DATA_ALIAS}.rowid + 1, {r.value_sql}, {r.case} FROM {src} "
+                f"WHERE {DATA_ALIAS}.rowid IN (SELECT unnest(?)) ORDER BY 1", [*r.params, first])
+            examples = [{"row": k, "values": {r.field: _shown(v, r.json_value)}, "problem": r.reasons[p - 1]}
+                        for k, v, p in cur.fetchall()]
+        detail = "; ".join(f"{c} row{'s' * (c != 1)}: {r.reasons[k - 1]}" for k, c in sorted(by_reason.items()))
+        out.append(CheckResult(name=f"type:{r.field}", kind="type", passed=n == 0, violations=n,
+                               sql=_type_sql(r, src), examples=tuple(examples), detail=detail or None))
+    return out
+
+
+def _shown(v, is_json: bool):
+    if is_json and isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return jsonable(v)
+
+
+def _type_sql(r, src: str) -> str:
+    """A type check's rows, to rerun on its own: each row with the number of its problem."""
+    return inline_sql(f"SELECT * FROM (SELECT {DATA_ALIAS}.rowid + 1 AS row, {r.value_sql} AS value, {r.case} AS problem"
+                      f"\n      FROM {src})\nWHERE problem IS NOT NULL", r.params)
 
 
 def count_violations(constraints: list[Constraint], loaded: Loaded) -> list[tuple[int, list | None] | None]:
@@ -192,12 +238,12 @@ def _missing(cols: list[str]) -> str:
     return f"column{'s' * (len(cols) != 1)} {names} {'are' if len(cols) != 1 else 'is'} missing from DATA"
 
 
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
 def _could_not_run(c: Constraint, sql: str, e: Exception) -> CheckResult:
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    msg = _first_line(e)
     return CheckResult(name=c.name, kind=c.kind, passed=False, violations=None, sql=sql,
                        detail=f"DuckDB could not run this check: {msg}")
 
-
-def _a(sql_type: str) -> str:
-    return {"BIGINT": "an integer", "DOUBLE": "a number", "DATE": "a date (YYYY-MM-DD)", "BOOLEAN": "true or false",
-            "VARCHAR": "text"}.get(sql_type, sql_type)

@@ -2,7 +2,8 @@
 
 Columns of spec fields are typed as the spec says (category of strings -> VARCHAR, int -> BIGINT, date -> DATE,
 ...) with TRY_CAST where the file's own type differs, so a CSV or a JSON date string compares like the IR
-expects; a value that does not parse becomes NULL and is counted by the schema check (checks.py).
+expects; a value that does not parse becomes NULL, and the type checks (types.py) report it from the staged copy
+of the file (`source`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ class Loaded:
     reader: str = ""  # the table function that reads the source, with `?` for its path
     reader_params: list = field(default_factory=list)
     load_sql: str = ""  # display: creates `data` from the source
-    bad_values: dict[str, tuple[int, list]] = field(default_factory=dict)  # cast field -> (failures, up to 3)
-    schema_sql: str = ""  # counts the values of each cast field that did not parse (reads `source`)
+    source_types: dict[str, str] = field(default_factory=dict)  # name -> DuckDB type as the file was read
 
 
 def sql_type(t: Type) -> str | None:
@@ -150,35 +150,19 @@ def _load(spec: Spec, con, reader: str, params: list) -> Loaded:
         con.execute(stage, params)
         shown.append(inline_sql(stage, params))
         source, source_params = ident(SOURCE), []
-    select = ",\n       ".join(f"TRY_CAST({ident(c)} AS {casts[c]}) AS {ident(c)}" if c in casts else ident(c)
-                               for c in have)
+    select = ",\n       ".join(f"TRY_CAST({_text_of(c, have[c])} AS {casts[c]}) AS {ident(c)}" if c in casts
+                               else ident(c) for c in have)
     sql = f"CREATE OR REPLACE TABLE {ident(TABLE)} AS\nSELECT {select}\nFROM {source}"
     con.execute(sql, source_params)
     shown.append(inline_sql(sql, source_params))
     rows = con.execute(f"SELECT count(*) FROM {ident(TABLE)}").fetchone()[0]
     columns = {c: casts.get(c, t) for c, t in have.items()}
-    loaded = Loaded(con, rows, columns, casts, reader, params, ";\n".join(shown))
-    if casts:
-        _count_bad_values(loaded)
-    return loaded
+    return Loaded(con, rows, columns, casts, reader, params, ";\n".join(shown), dict(have))
 
 
-def _count_bad_values(loaded: Loaded) -> None:
-    """The values of cast columns that did not parse (NULL in `data`), from the staged source table."""
-    con = loaded.con
-
-    def bad(c: str) -> str:
-        return f"{ident(c)} IS NOT NULL AND TRY_CAST({ident(c)} AS {loaded.casts[c]}) IS NULL"
-
-    counts = ",\n       ".join(f"count(*) FILTER (WHERE {bad(c)}) AS {ident(c)}" for c in loaded.casts)
-    sql = f"SELECT {counts}\nFROM {ident(SOURCE)}"
-    found = dict(zip(loaded.casts, con.execute(sql).fetchone()))
-    loaded.schema_sql = sql
-    for c, n in found.items():
-        if n:
-            shown = con.execute(f"SELECT DISTINCT CAST({ident(c)} AS VARCHAR) FROM {ident(SOURCE)} WHERE {bad(c)} "
-                                f"LIMIT 3").fetchall()
-            loaded.bad_values[c] = (n, sorted(v for (v,) in shown))
+def _text_of(column: str, have: str) -> str:
+    """A column to cast: a JSON value (a column of mixed types) by its text, so "x" is x and not "x" quoted."""
+    return f"json_extract_string({ident(column)}, '$')" if have == "JSON" else ident(column)
 
 
 def _empty(spec: Spec, con) -> Loaded:

@@ -16,13 +16,15 @@ class _Frozen(BaseModel):
 class CheckResult(_Frozen):
     """One check. kind row: a row constraint, `violations` counts the rows that break it. kind dataset: a
     dataset constraint, `violations` is 0 or 1 (for a bare unique(...): the rows repeating an earlier tuple).
-    kind schema: spec fields missing from the data or values that do not parse as their type.
+    kind schema: spec fields missing from the data. kind type (named `type:FIELD`): `violations` counts the rows
+    whose value of FIELD does not fit its declared type, domain, range or derivation; `detail` splits them by
+    problem and each example names its `problem`.
     `violations` is None when the check could not run (`detail` says why); such a check has failed.
     `sql` reruns the check (on the table `data`, see ValidationReport.load_sql); `values` holds the aggregates
     a dataset check measured; `examples` up to 3 offending rows (`row` counts from 1) or repeated tuples."""
 
     name: str
-    kind: Literal["row", "dataset", "schema"]
+    kind: Literal["row", "dataset", "schema", "type"]
     passed: bool
     violations: Optional[int]
     sql: str
@@ -94,3 +96,14 @@ def value_key(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return v if isinstance(v, str) else str(v)
+
+
+def number_text(v: float) -> str:
+    """A measured number for people: 0 for float noise (|v| < 1e-12, e.g. a tvd of 2.082e-17), else up to four
+    decimals without trailing zeros (0.0208, 3.4, 1,250), so columns of figures read alike."""
+    if abs(v) < 1e-12:
+        return "0"
+    text = f"{v:,.4f}".rstrip("0").rstrip(".")
+    if text in ("0", "-0"):  # below 0.00005: keep two significant digits rather than show a false 0
+        return f"{v:.2g}"
+    return text

@@ -84,9 +84,10 @@ def ident(name: str) -> str:
 class _Compiler:
     """Renders one expression left to right, so `params` line up with the `?` in the text."""
 
-    def __init__(self, aggregate: Callable[[Expr], str] | None = None):
+    def __init__(self, aggregate: Callable[[Expr], str] | None = None, column: Callable[[str], str] = None):
         self.params: list = []
         self.aggregate = aggregate
+        self.column = column or ident  # how a field is named: a table alias may qualify it
 
     def param(self, value) -> str:
         self.params.append(value)
@@ -103,10 +104,17 @@ class _Compiler:
         return self.param(e.value)
 
     def _ref(self, e: Expr) -> str:
-        return ident(e.field)
+        return self.column(e.field)
 
     def _list(self, e: Expr) -> str:
         return "[" + ", ".join(self.sql(a) for a in e.args) + "]"
+
+    def _member(self, e: Expr) -> str:
+        return f"({self.sql(e.args[0])}).{ident(e.field)}"  # a STRUCT's field, named like a column
+
+    def _element(self, e: Expr) -> str:
+        x, items = self.sql(e.args[0]), self.sql(e.args[1])
+        return f"({'NOT ' if e.negated else ''}list_contains({items}, {x}))"
 
     def _if(self, e: Expr) -> str:
         cond, then, other = (self.sql(a) for a in e.args)
@@ -316,6 +324,10 @@ def expr_text(e: Expr) -> str:
     if k == "in":
         items = ", ".join(expr_text(a) for a in e.args[1:])
         return f"({expr_text(e.args[0])} {'not in' if e.negated else 'in'} [{items}])"
+    if k == "member":
+        return f"{expr_text(e.args[0])}.{e.field}"
+    if k == "element":
+        return f"({expr_text(e.args[0])} {'not in' if e.negated else 'in'} {expr_text(e.args[1])})"
     if k == "range":
         x, lo, hi = (expr_text(a) for a in e.args)
         return f"({x} {'not in' if e.negated else 'in'} {lo}..{hi})"
