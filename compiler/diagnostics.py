@@ -40,6 +40,7 @@ CODES: dict[str, str] = {
     "SDS028": "aggregate used in a row-level expression",
     "SDS029": "infeasible targets",
     "SDS030": "too many strata to plan",
+    "SDS070": "wrong use of a content-quality function",
     "SDS101": "prompt writes no field",
     "SDS103": "constraint always holds",
 }
