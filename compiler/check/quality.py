@@ -28,7 +28,10 @@ def check_quality(x: "ExprChecker", node: ast.Call, inner: "Scope"):
         args.append((e, t, arg))
     text = args[-1] if fn == "shortcut_lift" else args[0]
     if text[0].kind != "ref" or text[1].kind != "string" or text[1].values is not None:
-        return x.error("SDS070", f"`{fn}` measures a text field, found {text[1].describe()}", text[2].span,
+        t = text[1]
+        found = (f"`{t.field}` (a categorical field)" if t.field and t.values is not None else
+                 t.describe() if text[0].kind == "ref" else f"an expression ({t.describe()})")
+        return x.error("SDS070", f"`{fn}` measures a text field, found {found}", text[2].span,
                        f"name a text field, e.g. {fn}(body{', 2' if fn == 'distinct_n' else ''})")
     out = [text[0]]
     if fn == "shortcut_lift":
