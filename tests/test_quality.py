@@ -142,3 +142,65 @@ def test_validate_catches_planted_near_copies_with_pairs(tmp_path):
 def test_validate_catches_short_negative_shortcut(tmp_path):
     c = _validate(tmp_path, _rows({"positive": 30, "negative": 6}))["no_shortcut"]
     assert not c.passed and c.values["shortcut_lift(sentiment, body)"] > 0.9
+
+
+# ---- a build against the loopback fake ------------------------------------------------------------------------
+
+BUILD_SPEC = """dataset notes {
+  rows = 24
+  seed = 3
+  model = "gpt-4o-mini"
+}
+field topic: category ~ {"a": 50%, "b": 50%}
+field note: text from write { words = 2..6 }
+prompt write {
+  user = "Write a note about {topic}."
+  rows_per_call = 3
+}
+constraint varied: distinct_n(note, 3) >= 0.7
+constraint not_templated: self_similarity(note) <= 0.5
+constraint no_near_copies: near_unique(note, 0.8)
+constraint no_shortcut: shortcut_lift(topic, note) <= 0.5
+"""
+
+
+@pytest.fixture
+def build_env(tmp_path, monkeypatch):
+    from fake_openai import FakeOpenAI
+
+    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    (tmp_path / "synthc.toml").write_text("")
+    with FakeOpenAI() as fake:
+        yield tmp_path, fake
+
+
+def _build(root, fake, text):
+    from synthc.cli import main
+
+    spec = root / "notes.sds"
+    spec.write_text(text)
+    code = main(["build", str(spec), "--endpoint", fake.base_url, "--out", str(root / "out")])
+    return code, json.loads((root / "out" / "report.json").read_text())
+
+
+def test_build_judges_content_constraints_on_the_fakes_rows(build_env):
+    root, fake = build_env
+    code, report = _build(root, fake, BUILD_SPEC)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert code == 0 and all(checks[n]["passed"] for n in ("varied", "not_templated", "no_near_copies",
+                                                          "no_shortcut"))
+    assert 0.7 <= checks["varied"]["values"]["distinct_n(note, 3)"] <= 1
+
+
+def test_build_reports_near_copies_with_their_pairs(build_env):
+    from fake_openai import same_text
+
+    root, fake = build_env
+    fake.push(same_text("note"))  # the first call's three rows all say "same old words"
+    code, report = _build(root, fake, BUILD_SPEC)
+    c = {c["name"]: c for c in report["checks"]}["no_near_copies"]
+    assert code == 1 and not c["passed"] and c["violations"] == 2
+    assert all(e["text"] == e["copied_text"] == "same old words" for e in c["examples"])
