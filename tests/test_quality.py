@@ -204,3 +204,15 @@ def test_build_reports_near_copies_with_their_pairs(build_env):
     c = {c["name"]: c for c in report["checks"]}["no_near_copies"]
     assert code == 1 and not c["passed"] and c["violations"] == 2
     assert all(e["text"] == e["copied_text"] == "same old words" for e in c["examples"])
+
+
+def test_build_report_has_the_content_section(build_env):
+    root, fake = build_env
+    code, report = _build(root, fake, BUILD_SPEC)
+    assert report["report_version"] == 2
+    note = report["content"]["texts"]["note"]
+    assert set(note["overall"]) == {"distinct_1", "distinct_2", "distinct_3", "compression_ratio", "self_similarity"}
+    assert {s["field"] for s in note["weakest_strata"]} == {"topic"}
+    assert set(report["content"]["shortcuts"]["topic"]["note"]) == {"lift", "top_words"}
+    md = (root / "out" / "report.md").read_text()
+    assert "## Content" in md and "### `note`" in md and "Label shortcuts" in md
