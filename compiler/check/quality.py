@@ -10,7 +10,7 @@ from .. import ast, ir
 if TYPE_CHECKING:
     from .exprs import ExprChecker, Scope
 
-from ..quality.checks import QUALITY
+from ..quality import QUALITY
 
 
 def check_quality(x: "ExprChecker", node: ast.Call, inner: "Scope"):

@@ -9,6 +9,6 @@ checks.py      the constraint functions evaluated for `validate` (figures comput
 Every function here is pure and deterministic: same texts (and seed) -> same figures.
 """
 
-from .tokens import shingles, words
-
-__all__ = ["words", "shingles"]
+# the aggregates of the language this package measures; importing it loads no numpy or scikit-learn (the
+# checker and the SQL compiler need only the names), the measuring modules are imported when used
+QUALITY = frozenset({"distinct_n", "compression_ratio", "self_similarity", "near_unique", "shortcut_lift"})

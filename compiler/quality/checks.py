@@ -10,11 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import Expr
-from .diversity import compression_ratio, distinct_n, self_similarity
-from .neardup import near_duplicate_rejects
-from .shortcuts import shortcut_lift
-
-QUALITY = frozenset({"distinct_n", "compression_ratio", "self_similarity", "near_unique", "shortcut_lift"})
+from . import QUALITY
 _SHOWN = 200  # characters of each text shown in a near-duplicate example
 
 
@@ -35,6 +31,9 @@ def measure(expr: Expr, con, table: str, seed: int) -> tuple[dict[str, Any], lis
     """Each content-quality call of `expr` (by spec text) and its figure; with the near-duplicate pairs of a
     near_unique call as report examples (rows count from 1): the rows the build would reject, in row order."""
     from ..validate.sql import expr_text
+    from .diversity import compression_ratio, distinct_n, self_similarity
+    from .neardup import near_duplicate_rejects
+    from .shortcuts import shortcut_lift
 
     out: dict[str, Any] = {}
     pairs: list[dict] = []
@@ -54,10 +53,15 @@ def measure(expr: Expr, con, table: str, seed: int) -> tuple[dict[str, Any], lis
         else:
             rejects = near_duplicate_rejects(text, float(call.args[1].value), seed)
             out[key] = not rejects
-            pairs = [{"row": i + 1, "copies_row": j + 1, "similarity": round(s, 4),
-                      "text": _short(text[i]), "copied_text": _short(text[j])} for i, j, s in rejects]
+            pairs = pair_examples(text, rejects)
     return out, pairs
 
 
-def _short(t: str | None) -> str | None:
-    return t if t is None or len(t) <= _SHOWN else t[:_SHOWN - 1] + "…"
+def pair_examples(text: list, rejects: list[tuple[int, int, float]], shown: int = _SHOWN) -> list[dict]:
+    """near_duplicate_rejects' pairs as report rows: rows counted from 1, texts cut to `shown` characters."""
+    return [{"row": i + 1, "copies_row": j + 1, "similarity": round(s, 4), "text": _short(text[i], shown),
+             "copied_text": _short(text[j], shown)} for i, j, s in rejects]
+
+
+def _short(t, shown: int):
+    return t if not isinstance(t, str) or len(t) <= shown else t[:shown - 1] + "…"

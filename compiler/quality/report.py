@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from .. import ir
-from .diversity import compression_ratio, distinct_n, self_similarity
-from .neardup import near_duplicate_rejects
-from .shortcuts import shortcut_lift, top_words
+from .checks import pair_examples
 
 NEAR = 0.8
 PAIRS = 5
@@ -25,6 +23,8 @@ _SHOWN = 80
 
 
 def _figures(texts: Sequence) -> dict[str, Any]:
+    from .diversity import compression_ratio, distinct_n, self_similarity
+
     out = {f"distinct_{n}": _r(distinct_n(texts, n)) for n in (1, 2, 3)}
     out["compression_ratio"] = _r(compression_ratio(texts))
     out["self_similarity"] = _r(self_similarity(texts))
@@ -36,6 +36,9 @@ def _r(v):
 
 
 def content(spec: ir.Spec, rows: Sequence[Mapping]) -> dict:
+    from .neardup import near_duplicate_rejects
+    from .shortcuts import shortcut_lift, top_words
+
     fields = {f.name: f for f in spec.fields}
     texts = [f.name for f in spec.fields if f.role == "generated" and f.type.kind == "text"]
     labels = list(dict.fromkeys(n for p in spec.prompts for n in p.inputs
@@ -53,9 +56,7 @@ def content(spec: ir.Spec, rows: Sequence[Mapping]) -> dict:
         pairs = near_duplicate_rejects(column, NEAR, seed)
         out["texts"][t] = {"overall": _figures(column), "weakest_strata": strata[:STRATA],
                            "near_duplicates": len(pairs),
-                           "near_duplicate_pairs": [{"row": i + 1, "copies_row": j + 1, "similarity": round(s, 4),
-                                                     "text": _short(column[i]), "copied_text": _short(column[j])}
-                                                    for i, j, s in pairs[:PAIRS]]}
+                           "near_duplicate_pairs": pair_examples(column, pairs[:PAIRS], _SHOWN)}
     for lab in labels:
         values = [r.get(lab) for r in rows]
         out["shortcuts"][lab] = {t: {"lift": _r(shortcut_lift(values, [r.get(t) for r in rows], seed)),
@@ -63,10 +64,6 @@ def content(spec: ir.Spec, rows: Sequence[Mapping]) -> dict:
                                                    for v, ws in top_words(values, [r.get(t) for r in rows]).items()}}
                                  for t in texts}
     return out
-
-
-def _short(t):
-    return t if not isinstance(t, str) or len(t) <= _SHOWN else t[:_SHOWN - 1] + "…"
 
 
 def _bar(v, scale: float = 1.0) -> str:

@@ -21,7 +21,7 @@ import json
 import math
 from typing import Callable, Mapping, Sequence
 
-from ..check.quality import QUALITY
+from ..quality import QUALITY
 from ..evaluate import AGGREGATES
 from ..ir import Constraint, Expr, Value
 
