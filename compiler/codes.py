@@ -59,6 +59,10 @@ EXPLANATIONS: dict[str, str] = {
               "combinations than the planner fits jointly (200,000). Tie fewer fields together or use fewer values.",
     "SDS050": "`obj.name` names a member the object type does not declare. An object field's members are the names "
               "in its `object { ... }` type; nested objects are read member by member (`a.vitals.pulse`).",
+    "SDS070": "A content-quality aggregate (distinct_n, compression_ratio, self_similarity, near_unique, "
+              "shortcut_lift) used wrongly: its text argument must name a text field, shortcut_lift's label a "
+              "category, enum or bool field, distinct_n's n a whole number 1 to 3 and near_unique's threshold a "
+              "number strictly between 0 and 1. See LANGUAGE.md, \"Content quality\".",
     "SDS101": "A prompt that no field names with `from`: it would never be called.",
     "SDS103": "A row constraint that every combination of its fields' values satisfies: it rejects nothing.",
 }

@@ -41,6 +41,7 @@ CODES: dict[str, str] = {
     "SDS029": "infeasible targets",
     "SDS030": "too many strata to plan",
     "SDS050": "unknown object member",
+    "SDS070": "wrong use of a content-quality function",
     "SDS101": "prompt writes no field",
     "SDS103": "constraint always holds",
 }

@@ -14,7 +14,8 @@ from typing import Mapping
 from .ir import Expr, Value
 
 AGGREGATES = frozenset({"unique", "distinct_ratio", "mean", "median", "quantile", "min", "max", "tvd", "drift",
-                        "share", "count"})
+                        "share", "count", "distinct_n", "compression_ratio", "self_similarity", "near_unique",
+                        "shortcut_lift"})
 
 
 class Unknown(Exception):

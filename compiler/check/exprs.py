@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..evaluate import AGGREGATES
+from .quality import QUALITY, check_quality
 
 if TYPE_CHECKING:
     from . import Checker
@@ -57,7 +58,8 @@ ROW_FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 AGGREGATE_ARITY = {"unique": (1, 8), "distinct_ratio": (1, 1), "mean": (1, 1), "median": (1, 1), "min": (1, 1),
                    "max": (1, 1), "quantile": (2, 2), "tvd": (1, 1), "drift": (1, 1), "share": (1, 1),
-                   "count": (0, 0)}
+                   "count": (0, 0), "distinct_n": (2, 2), "compression_ratio": (1, 1), "self_similarity": (1, 1),
+                   "near_unique": (2, 2), "shortcut_lift": (2, 2)}
 ALL_FUNCTIONS = sorted(set(ROW_FUNCTIONS) | set(AGGREGATE_ARITY))
 
 
@@ -347,6 +349,8 @@ class ExprChecker:
             return self.error("SDS019", f"`{node.fn}` takes {want} argument{'s' * (hi != 1)}, got {len(node.args)}",
                               node.span)
         inner = Scope(scope.module, scope.params, scope.aggregates, True, scope.def_stack)
+        if node.fn in QUALITY:
+            return check_quality(self, node, inner)
         if node.fn == "quantile":
             q = node.args[1]
             if not (isinstance(q, ast.Lit) and q.kind in ("number", "percent") and 0 <= q.value <= 1):

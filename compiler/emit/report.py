@@ -12,9 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..quality.report import content_md
 from ..validate.models import ValidationReport, number_text
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: the content section (quality.report)
 BAR = 20  # characters of the longest bar
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _CELL = 80  # longest example value shown in a table cell
@@ -81,6 +82,7 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
         "marginals": v["marginals"],
         "tvd": v["tvd"],
         "rejected": rejected,
+        "content": checks.content,
     }
 
 
@@ -142,6 +144,7 @@ def report_md(report: dict) -> str:
             ""]
     out += _checks_md(checks)
     out += _marginals_md(r["marginals"], r["tvd"])
+    out += content_md(r.get("content"))
     out += _rejected_md(r["rejected"], r.get("acceptance_rate"))
     out += _calls_md(r)
     return "\n".join(out).rstrip("\n") + "\n"

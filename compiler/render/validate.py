@@ -66,6 +66,8 @@ def _failure(c: CheckResult, console, show_sql: bool) -> None:
 def _summary(c: CheckResult) -> str:
     if c.kind in ("row", "type"):
         return f"{c.violations} row{'s break' if c.violations != 1 else ' breaks'} it"
+    if c.examples and "copies_row" in c.examples[0]:  # near_unique(...)
+        return f"{c.violations} row{'s are' if c.violations != 1 else ' is'} a near-copy of an earlier one"
     if c.examples:  # unique(...)
         return f"{c.violations} row{'s repeat' if c.violations != 1 else ' repeats'} an earlier one"
     return "does not hold"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..ir import Spec
+from ..quality.report import content
 from .checks import run_checks
 from .load import DataError, load_file, load_rows
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
@@ -27,10 +28,11 @@ __all__ = ["validate_rows", "validate_file", "target_shares", "DataError", "Chec
 
 
 def validate_rows(spec: Spec, rows: Iterable[Mapping]) -> ValidationReport:
-    """Checks rows held in memory (one dict per row)."""
+    """Checks rows held in memory (one dict per row), with the content figures of a build's report."""
+    rows = list(rows)
     loaded = load_rows(spec, rows)
     try:
-        return run_checks(spec, loaded)
+        return run_checks(spec, loaded).model_copy(update={"content": content(spec, rows)})
     finally:
         loaded.con.close()
 

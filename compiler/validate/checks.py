@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from ..ir import Constraint, Expr, Spec, Value
+from ..quality.checks import measure
 from .load import TABLE, Loaded, coerce
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
 from .sql import (aggregates, dataset_query, distinct_probe, duplicates_query, expr_text, ident, inline_sql,
@@ -41,7 +42,8 @@ def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> Validat
     counted = iter(count_violations([c for c in spec.constraints if c.kind == "row"], loaded))
     checks = [schema_check(spec, loaded), *type_checks(spec, loaded)]
     for c in spec.constraints:
-        checks.append(row_check(c, loaded, next(counted)) if c.kind == "row" else dataset_check(c, loaded, targets))
+        checks.append(row_check(c, loaded, next(counted)) if c.kind == "row"
+                      else dataset_check(c, loaded, targets, spec.dataset.seed))
     marginals = [marginal(name, t, loaded) for name, t in targets.items() if name in loaded.columns]
     return ValidationReport(rows=loaded.rows, checks=tuple(checks), marginals=tuple(marginals), source=source,
                             load_sql=loaded.load_sql or None)
@@ -155,22 +157,26 @@ def row_check(c: Constraint, loaded: Loaded, counted: tuple[int, list | None] | 
     return CheckResult(name=c.name, kind="row", passed=n == 0, violations=n, sql=shown, examples=tuple(examples))
 
 
-def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]]) -> CheckResult:
-    """Measures the aggregates once and evaluates the constraint on them (NULL, e.g. no rows, fails)."""
+def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]],
+                  seed: int = 1) -> CheckResult:
+    """Measures the aggregates once and evaluates the constraint on them (NULL, e.g. no rows, fails).
+    Content-quality aggregates are measured first, in Python (quality.checks), and enter the query as figures."""
+    missing = [f for f in c.fields if f not in loaded.columns]
+    measured, pairs = ({}, []) if missing else measure(c.expr, loaded.con, TABLE, seed)
     try:
-        sql, params = dataset_query(c, TABLE, targets)
+        sql, params = dataset_query(c, TABLE, targets, measured=measured)
     except KeyError as e:
         return CheckResult(name=c.name, kind="dataset", passed=False, violations=None, sql="",
                            detail=f"the spec sets no target shares for `{e.args[0]}`")
     shown = inline_sql(sql, params)
-    missing = [f for f in c.fields if f not in loaded.columns]
     if missing:
         return CheckResult(name=c.name, kind="dataset", passed=False, violations=None, sql=shown,
                            detail=_missing(missing))
     try:
         # the report keeps the exact query; the one run skips collecting values the probe found all distinct
         distinct = frozenset(expr_text(a) for a in aggregates(c.expr) if _all_distinct(a, loaded))
-        cur = loaded.con.execute(*(dataset_query(c, TABLE, targets, distinct) if distinct else (sql, params)))
+        cur = loaded.con.execute(*(dataset_query(c, TABLE, targets, distinct, measured) if distinct
+                                   else (sql, params)))
         row = cur.fetchone()
         names = [d[0] for d in cur.description]
         values = {n: jsonable(v) for n, v in zip(names[:-1], row[:-1])}
@@ -178,6 +184,8 @@ def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, 
         violations, examples = (0 if passed else 1), []
         if c.expr.kind == "call" and c.expr.fn == "unique" and not passed:  # passed: no duplicates to list
             violations, examples = _duplicates(c, loaded)
+        if c.expr.kind == "call" and c.expr.fn == "near_unique" and not passed:
+            violations, examples = len(pairs), pairs[:EXAMPLES]
     except duckdb.Error as e:
         return _could_not_run(c, shown, e)
     return CheckResult(name=c.name, kind="dataset", passed=passed, violations=violations, sql=shown,

@@ -63,6 +63,7 @@ class ValidationReport(_Frozen):
     marginals: tuple[MarginalResult, ...] = ()
     source: Optional[str] = None  # the data file; None for rows passed in memory
     load_sql: Optional[str] = None  # creates the table `data` the checks' SQL reads
+    content: Optional[dict[str, Any]] = None  # the build's content figures (quality.report), rows in memory only
 
     @property
     def passed(self) -> bool:

@@ -21,6 +21,7 @@ import json
 import math
 from typing import Callable, Mapping, Sequence
 
+from ..quality import QUALITY
 from ..evaluate import AGGREGATES
 from ..ir import Constraint, Expr, Value
 
@@ -261,17 +262,24 @@ def distinct_probe(call: Expr, table: str = "data") -> tuple[str, list]:
 
 def dataset_query(constraint: Constraint, table: str = "data",
                   targets: Mapping[str, Mapping[Value, float]] | None = None,
-                  all_distinct: frozenset[str] = frozenset()) -> tuple[str, list]:
+                  all_distinct: frozenset[str] = frozenset(),
+                  measured: Mapping[str, Value | None] | None = None) -> tuple[str, list]:
     """One row: each aggregate's value (named by its spec text) and `passed` (NULL counts as failed).
 
     `targets` gives the target shares of the fields that tvd/drift compare (see targets.target_shares);
     a missing one raises KeyError(field). `all_distinct` names (by spec text) the distinct_ratio and unique calls
     whose values distinct_probe found all distinct: the query gives the same row, faster (see aggregate_sql).
+    `measured` holds the content-quality aggregates (QUALITY), computed in Python by quality.checks and named by
+    spec text: SQL cannot compute them, so the query carries each figure as a parameter (NULL when missing).
     """
     params: list = []
     columns = []
     for call in aggregates(constraint.expr):
-        sql, p = aggregate_sql(call, table, targets or {}, expr_text(call) in all_distinct)
+        if call.fn in QUALITY:
+            v = (measured or {}).get(expr_text(call))
+            sql, p = ("CAST(? AS BOOLEAN)" if call.fn == "near_unique" else "CAST(? AS DOUBLE)"), [v]
+        else:
+            sql, p = aggregate_sql(call, table, targets or {}, expr_text(call) in all_distinct)
         columns.append(f"    {sql} AS {ident(expr_text(call))}")
         params += p
     c = _Compiler(aggregate=lambda e: ident(expr_text(e)))

@@ -1,0 +1,112 @@
+"""The content section of a build's report: what the generated texts say, measured for every build.
+
+content(spec, rows) -> dict        report.json["content"] (report_version 2)
+content_md(content) -> list[str]   the report.md section
+
+For each generated text field: distinct-1/2/3, compression ratio and self-similarity over all rows, the same per
+value of each categorical field a prompt reads (the WEAKEST strata shown: highest self-similarity first), and
+its near-duplicate pairs at NEAR resemblance. For each categorical a prompt reads and each generated text field:
+shortcut_lift and the top log-odds words per value. Formulas: LANGUAGE.md, "Content quality".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from .. import ir
+from .checks import pair_examples
+
+NEAR = 0.8
+PAIRS = 5
+STRATA = 3
+_SHOWN = 80
+
+
+def _figures(texts: Sequence) -> dict[str, Any]:
+    from .diversity import compression_ratio, distinct_n, self_similarity
+
+    out = {f"distinct_{n}": _r(distinct_n(texts, n)) for n in (1, 2, 3)}
+    out["compression_ratio"] = _r(compression_ratio(texts))
+    out["self_similarity"] = _r(self_similarity(texts))
+    return out
+
+
+def _r(v):
+    return None if v is None else round(float(v), 4)
+
+
+def content(spec: ir.Spec, rows: Sequence[Mapping]) -> dict:
+    from .neardup import near_duplicate_rejects
+    from .shortcuts import shortcut_lift, top_words
+
+    fields = {f.name: f for f in spec.fields}
+    texts = [f.name for f in spec.fields if f.role == "generated" and f.type.kind == "text"]
+    labels = list(dict.fromkeys(n for p in spec.prompts for n in p.inputs
+                                if n in fields and fields[n].categorical))
+    seed = spec.dataset.seed
+    out: dict[str, Any] = {"near_duplicate_threshold": NEAR, "texts": {}, "shortcuts": {}}
+    for t in texts:
+        column = [r.get(t) for r in rows]
+        strata = []
+        for lab in labels:
+            for v in dict.fromkeys(r.get(lab) for r in rows):
+                sub = [x for r, x in zip(rows, column) if r.get(lab) == v]
+                strata.append({"field": lab, "value": v, "rows": len(sub), **_figures(sub)})
+        strata.sort(key=lambda s: (-(s["self_similarity"] or 0), s["distinct_2"] or 0, s["field"], str(s["value"])))
+        pairs = near_duplicate_rejects(column, NEAR, seed)
+        out["texts"][t] = {"overall": _figures(column), "weakest_strata": strata[:STRATA],
+                           "near_duplicates": len(pairs),
+                           "near_duplicate_pairs": pair_examples(column, pairs[:PAIRS], _SHOWN)}
+    for lab in labels:
+        values = [r.get(lab) for r in rows]
+        out["shortcuts"][lab] = {t: {"lift": _r(shortcut_lift(values, [r.get(t) for r in rows], seed)),
+                                     "top_words": {v: [{"word": w, "z": z} for w, z in ws]
+                                                   for v, ws in top_words(values, [r.get(t) for r in rows]).items()}}
+                                 for t in texts}
+    return out
+
+
+def _bar(v, scale: float = 1.0) -> str:
+    from ..emit.report import bar
+
+    b = bar(v, scale) if isinstance(v, (int, float)) else ""
+    return f"`{b}`" if b else ""
+
+
+def content_md(c: dict | None) -> list[str]:
+    if not c or not (c.get("texts") or c.get("shortcuts")):
+        return []
+    out = ["## Content", ""]
+    for t, f in c["texts"].items():
+        o = f["overall"]
+        out += [f"### `{t}`", "", "| figure | overall | |", "| --- | ---: | --- |"]
+        for k in ("distinct_1", "distinct_2", "distinct_3", "self_similarity"):
+            out.append(f"| {k} | {_n(o[k])} | {_bar(o[k])} |")
+        out += [f"| compression_ratio | {_n(o['compression_ratio'])} | {_bar(o['compression_ratio'], 5.0)} |", ""]
+        if f["weakest_strata"]:
+            out += ["Weakest strata (most self-similar first):", "",
+                    "| stratum | rows | distinct_2 | self_similarity | compression_ratio |", "| --- | ---: | ---: | ---: | ---: |"]
+            out += [f"| {s['field']} = {s['value']} | {s['rows']} | {_n(s['distinct_2'])} | {_n(s['self_similarity'])} "
+                    f"| {_n(s['compression_ratio'])} |" for s in f["weakest_strata"]]
+            out.append("")
+        out.append(f"Near-duplicates (word 3-shingle Jaccard above {c['near_duplicate_threshold']}): "
+                   f"{f['near_duplicates']} row{'s' * (f['near_duplicates'] != 1)}.")
+        out += [f"- row {p['row']} ≈ row {p['copies_row']} ({p['similarity']:.2f}): {p['text']!r}"
+                for p in f["near_duplicate_pairs"]]
+        out.append("")
+    if c["shortcuts"]:
+        out += ["### Label shortcuts", "",
+                "Surface-form lift (0: no better than the majority baseline, 1: the form gives the label away) "
+                "and the words most tied to each value (log-odds z).", ""]
+        for lab, per in c["shortcuts"].items():
+            for t, s in per.items():
+                out.append(f"- `{lab}` from `{t}`: lift {_n(s['lift'])} {_bar(max(s['lift'] or 0, 0))}")
+                for v, ws in s["top_words"].items():
+                    if ws:
+                        out.append(f"  - {v}: " + ", ".join(f"{w['word']} ({w['z']:.1f})" for w in ws))
+        out.append("")
+    return out
+
+
+def _n(v) -> str:
+    return "–" if v is None else f"{v:.3f}"

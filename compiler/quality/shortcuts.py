@@ -1,0 +1,89 @@
+"""Label shortcuts: how well a label is predicted from a text's surface form alone, and the words of each value.
+
+shortcut_lift: features of the text's form only (length in words and characters, its first word and first two
+words, counts of each punctuation mark, the shares of upper-case letters and of capitalised words) feed a
+logistic regression (scikit-learn) scored by stratified k-fold cross-validation (k = 5, or the rarest value's
+count when smaller; shuffled with random_state = the seed). The score is balanced accuracy adjusted for chance
+(sklearn `balanced_accuracy_score(adjusted=True)`): 0 for the majority baseline (always the most common value)
+or a guess, 1 for perfect prediction. That is the lift over the majority baseline, on a 0..1 scale.
+
+top_words: log-odds ratios with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008, eq. 16-22), each
+value against all the other rows, the prior being the word shares of the whole column
+weighted as PRIOR_SIZE words; z-scores, highest first.
+"""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MaxAbsScaler
+
+from .tokens import words
+
+FOLDS = 5
+PRIOR_SIZE = 500.0
+
+
+def surface_features(text: str) -> dict[str, float]:
+    w = words(text)
+    raw = text.split()
+    letters = [c for c in text if c.isalpha()]
+    f: dict[str, float] = {"words": len(w), "chars": len(text),
+                           "upper_share": sum(c.isupper() for c in letters) / len(letters) if letters else 0.0,
+                           "capitalised_share": sum(x[:1].isupper() for x in raw) / len(raw) if raw else 0.0}
+    if w:
+        f["first=" + w[0]] = 1.0
+        f["first2=" + " ".join(w[:2])] = 1.0
+    for c, n in Counter(c for c in text if c in string.punctuation).items():
+        f["punct=" + c] = n
+    return f
+
+
+def shortcut_lift(labels: Sequence, texts: Sequence[str | None], seed: int = 1) -> float | None:
+    """Chance-adjusted balanced accuracy of a surface-form classifier; None with fewer than 2 values of 2 rows."""
+    pairs = [(str(y), t) for y, t in zip(labels, texts) if y is not None and t is not None]
+    counts = Counter(y for y, _ in pairs)
+    usable = {y for y, n in counts.items() if n >= 2}
+    pairs = [(y, t) for y, t in pairs if y in usable]
+    if len(usable) < 2:
+        return None
+    y = np.array([p[0] for p in pairs])
+    x = [surface_features(p[1]) for p in pairs]
+    folds = StratifiedKFold(n_splits=min(FOLDS, min(counts[v] for v in usable)), shuffle=True,
+                            random_state=seed & 0xFFFFFFFF)
+    model = make_pipeline(DictVectorizer(), MaxAbsScaler(), LogisticRegression(max_iter=1000))
+    predicted = cross_val_predict(model, x, y, cv=folds)
+    return float(balanced_accuracy_score(y, predicted, adjusted=True))
+
+
+def top_words(labels: Sequence, texts: Sequence[str | None], k: int = 5) -> dict[str, list[tuple[str, float]]]:
+    """For each label value, up to k words with the highest log-odds z-score for it (only z > 1.96)."""
+    counts: dict[str, Counter] = {}
+    for y, t in zip(labels, texts):
+        if y is not None and t is not None:
+            counts.setdefault(str(y), Counter()).update(words(t))
+    prior = sum(counts.values(), Counter())
+    vocab = sorted(prior)
+    if not vocab:
+        return {}
+    a = np.array([prior[w] for w in vocab], dtype=float)
+    a *= PRIOR_SIZE / a.sum()  # the prior's shares are the column's; its weight PRIOR_SIZE pseudo-words
+    a0 = a.sum()
+    out = {}
+    for value in sorted(counts):
+        yi = np.array([counts[value][w] for w in vocab], dtype=float)
+        yj = np.array([prior[w] - counts[value][w] for w in vocab], dtype=float)
+        ni, nj = yi.sum(), yj.sum()
+        delta = (np.log((yi + a) / (ni + a0 - yi - a)) - np.log((yj + a) / (nj + a0 - yj - a)))
+        z = delta / np.sqrt(1 / (yi + a) + 1 / (yj + a))
+        order = sorted(range(len(vocab)), key=lambda i: (-z[i], vocab[i]))
+        out[value] = [(vocab[i], round(float(z[i]), 3)) for i in order[:k] if z[i] > 1.96]
+    return out

@@ -1,0 +1,61 @@
+"""Exact Jaccard resemblance between every pair of texts that share a shingle, by sparse matrix products.
+
+Texts become rows of a 0/1 matrix over their shingles (tokens.shingles); X @ X.T counts the shingles each pair
+shares, so |a & b| comes for every pair at once and |a | b| = |a| + |b| - |a & b|. Pairs that share no shingle
+have resemblance 0 and never appear. Rows are taken CHUNK at a time so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+from scipy import sparse
+
+CHUNK = 2048
+
+
+def shingle_matrix(sets: Sequence[frozenset]) -> sparse.csr_matrix:
+    vocab: dict[str, int] = {}
+    indptr, indices = [0], []
+    for s in sets:
+        indices.extend(vocab.setdefault(x, len(vocab)) for x in sorted(s))
+        indptr.append(len(indices))
+    data = np.ones(len(indices), dtype=np.int32)
+    return sparse.csr_matrix((data, np.array(indices, dtype=np.int64), np.array(indptr, dtype=np.int64)),
+                             shape=(len(sets), max(len(vocab), 1)))
+
+
+def similar_blocks(sets: Sequence[frozenset]) -> Iterator[tuple[int, sparse.coo_matrix]]:
+    """(first row of the chunk, resemblance of each chunk row to every other row), pairs sharing a shingle."""
+    x = shingle_matrix(sets)
+    sizes = np.asarray(x.sum(axis=1)).ravel()
+    xt = x.T.tocsc()
+    for start in range(0, len(sets), CHUNK):
+        inter = (x[start:start + CHUNK] @ xt).tocoo()
+        rows, cols = inter.row + start, inter.col
+        keep = rows != cols
+        rows, cols, shared = rows[keep], cols[keep], inter.data[keep]
+        sim = shared / (sizes[rows] + sizes[cols] - shared)
+        yield start, sparse.coo_matrix((sim, (rows - start, cols)), shape=(min(CHUNK, len(sets) - start), len(sets)))
+
+
+def nearest(sets: Sequence[frozenset]) -> np.ndarray:
+    """For each text, its highest resemblance to any other text (0 when it shares no shingle with any)."""
+    best = np.zeros(len(sets))
+    for start, block in similar_blocks(sets):
+        if block.nnz:
+            best[start:start + block.shape[0]] = block.max(axis=1).toarray().ravel()
+    return best
+
+
+def pairs_above(sets: Sequence[frozenset], threshold: float) -> list[tuple[int, int, float]]:
+    """Every pair (i, j), i > j, whose resemblance is above `threshold`, in order of i then j."""
+    out = []
+    for start, block in similar_blocks(sets):
+        hit = block.data > threshold
+        for r, c, s in zip(block.row[hit] + start, block.col[hit], block.data[hit]):
+            if r > c:
+                out.append((int(r), int(c), float(s)))
+    out.sort()
+    return out

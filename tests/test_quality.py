@@ -1,0 +1,218 @@
+"""Content-quality figures (compiler/quality) on hand-computable inputs, and validate catching planted problems."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+
+import pytest
+
+from synthc.check import check_file
+from synthc.quality.diversity import compression_ratio, distinct_n, self_similarity
+from synthc.quality.neardup import near_duplicate_rejects, near_pairs
+from synthc.quality.shortcuts import shortcut_lift, top_words
+from synthc.quality.tokens import jaccard, shingles, words
+from synthc.validate import validate_file
+
+
+def test_words_lowercase_and_drop_punctuation():
+    assert words("Great, GREAT sound!") == ["great", "great", "sound"]
+
+
+def test_shingles_of_short_and_long_texts():
+    assert shingles("a b") == {"a b"}
+    assert shingles("a b c d") == {"a b c", "b c d"}
+    assert shingles("!!") == frozenset()
+
+
+def test_distinct_n_counts_ngrams_within_texts():
+    # unigrams: a b a | a c -> 5 in all, 3 distinct; bigrams: (a b) (b a) | (a c) -> 3 of 3
+    assert distinct_n(["a b a", "a c"], 1) == pytest.approx(3 / 5)
+    assert distinct_n(["a b a", "a c"], 2) == pytest.approx(1.0)
+    assert distinct_n(["a b", "a b"], 2) == pytest.approx(1 / 2)
+    assert distinct_n(["", None], 1) is None
+
+
+def test_compression_ratio_is_raw_over_gzip_size():
+    texts = ["the same words again"] * 50
+    raw = "\n".join(texts).encode()
+    assert compression_ratio(texts) == pytest.approx(len(raw) / len(gzip.compress(raw, 9, mtime=0)))
+    assert compression_ratio(texts) > compression_ratio([f"word{i} other{i * 7}" for i in range(50)])
+
+
+def test_self_similarity_is_mean_nearest_jaccard():
+    # shingles: t0 {a b c, b c d}, t1 {a b c, b c e}, t2 {x y z}: t0~t1 = 1/3, t2 shares nothing
+    texts = ["a b c d", "a b c e", "x y z"]
+    assert self_similarity(texts) == pytest.approx((1 / 3 + 1 / 3 + 0) / 3)
+    assert self_similarity(["a b c", "a b c"]) == pytest.approx(1.0)
+    assert self_similarity(["a b c"]) is None
+
+
+def _random_texts(n, words_each, seed):
+    r = random.Random(seed)
+    vocab = [f"w{i}" for i in range(2000)]
+    return [" ".join(r.choice(vocab) for _ in range(words_each)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("exact_max", [10_000, 0], ids=["exact", "lsh"])
+def test_near_pairs_find_planted_copies_with_their_jaccard(exact_max):
+    texts = _random_texts(300, 40, 5)
+    texts[120] = texts[7].replace(texts[7].split()[10], "changed", 1)
+    texts[250] = texts[7]
+    expected = {(120, 7), (250, 7), (250, 120)}
+    found = near_pairs(texts, 0.8, seed=3, exact_max=exact_max)
+    assert {(i, j) for i, j, _ in found} == expected
+    for i, j, s in found:
+        assert s == pytest.approx(jaccard(shingles(texts[i]), shingles(texts[j])))
+
+
+def test_rejects_keep_the_first_copy_and_compare_with_kept_rows_only():
+    base = " ".join(f"w{i}" for i in range(30))
+    texts = [base, "x " + base, "x y " + base, "unrelated words entirely here"]
+    rejects = near_duplicate_rejects(texts, 0.8, seed=1)
+    # 1 and 2 both copy 0; 2 copies 1 more closely, but 1 is rejected, so it is reported against 0
+    assert [(i, j) for i, j, _ in rejects] == [(1, 0), (2, 0)]
+    assert rejects[1][2] == pytest.approx(jaccard(shingles(texts[2]), shingles(texts[0])))
+    assert near_duplicate_rejects(texts, 0.8, seed=1) == rejects  # deterministic
+
+
+def test_shortcut_lift_finds_length_shortcut_and_not_random_labels():
+    r = random.Random(2)
+    labels = ["negative", "positive"] * 60
+    short = [" ".join(r.choice("abcdefghij") for _ in range(4 if y == "negative" else 30)) for y in labels]
+    assert shortcut_lift(labels, short, seed=1) > 0.9
+    same = _random_texts(120, 20, 9)
+    assert shortcut_lift(labels, same, seed=1) < 0.3
+    assert shortcut_lift(["a"] * 5, same[:5]) is None
+
+
+def test_top_words_name_the_word_tied_to_a_value():
+    r = random.Random(4)
+    labels = ["positive", "negative"] * 50
+    texts = [" ".join(r.choice("abcdefgh") for _ in range(15)) + (" battery" if y == "positive" else " broken")
+             for y in labels]
+    top = top_words(labels, texts)
+    assert top["positive"][0][0] == "battery" and top["negative"][0][0] == "broken"
+    assert top["positive"][0][1] > 1.96
+
+
+SPEC = """
+dataset d { rows = 80 seed = 3 }
+field sentiment: category ~ {"positive": 50%, "negative": 50%}
+field body: text from p
+prompt p { user = "Write a {sentiment} review." }
+constraint varied: distinct_n(body, 2) >= 0.5
+constraint no_near_copies: near_unique(body, 0.8)
+constraint no_shortcut: shortcut_lift(sentiment, body) <= 0.3
+"""
+
+
+def _validate(tmp_path, rows):
+    spec_path = tmp_path / "d.sds"
+    spec_path.write_text(SPEC)
+    spec = check_file(spec_path).spec
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return {c.name: c for c in validate_file(spec, data).checks}
+
+
+def _rows(lengths):
+    r = random.Random(11)
+    vocab = [f"w{i}" for i in range(1000)]
+    return [{"sentiment": s, "body": " ".join(r.choice(vocab) for _ in range(lengths[s]))}
+            for s in ["positive", "negative"] * 40]
+
+
+def test_validate_passes_varied_rows(tmp_path):
+    checks = _validate(tmp_path, _rows({"positive": 30, "negative": 30}))
+    assert checks["varied"].passed and checks["no_near_copies"].passed and checks["no_shortcut"].passed
+
+
+def test_validate_catches_planted_near_copies_with_pairs(tmp_path):
+    rows = _rows({"positive": 30, "negative": 30})
+    rows[50]["body"] = rows[3]["body"] + " again"
+    rows[70]["body"] = rows[3]["body"]
+    c = _validate(tmp_path, rows)["no_near_copies"]
+    assert not c.passed and c.violations == 2
+    assert [(e["row"], e["copies_row"]) for e in c.examples] == [(51, 4), (71, 4)]
+    assert c.examples[1]["similarity"] == 1.0
+
+
+def test_validate_catches_short_negative_shortcut(tmp_path):
+    c = _validate(tmp_path, _rows({"positive": 30, "negative": 6}))["no_shortcut"]
+    assert not c.passed and c.values["shortcut_lift(sentiment, body)"] > 0.9
+
+
+# ---- a build against the loopback fake ------------------------------------------------------------------------
+
+BUILD_SPEC = """dataset notes {
+  rows = 24
+  seed = 3
+  model = "gpt-4o-mini"
+}
+field topic: category ~ {"a": 50%, "b": 50%}
+field note: text from write { words = 2..6 }
+prompt write {
+  user = "Write a note about {topic}."
+  rows_per_call = 3
+}
+constraint varied: distinct_n(note, 3) >= 0.7
+constraint not_templated: self_similarity(note) <= 0.5
+constraint no_near_copies: near_unique(note, 0.8)
+constraint no_shortcut: shortcut_lift(topic, note) <= 0.5
+"""
+
+
+@pytest.fixture
+def build_env(tmp_path, monkeypatch):
+    from fake_openai import FakeOpenAI
+
+    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    (tmp_path / "synthc.toml").write_text("")
+    with FakeOpenAI() as fake:
+        yield tmp_path, fake
+
+
+def _build(root, fake, text):
+    from synthc.cli import main
+
+    spec = root / "notes.sds"
+    spec.write_text(text)
+    code = main(["build", str(spec), "--endpoint", fake.base_url, "--out", str(root / "out")])
+    return code, json.loads((root / "out" / "report.json").read_text())
+
+
+def test_build_judges_content_constraints_on_the_fakes_rows(build_env):
+    root, fake = build_env
+    code, report = _build(root, fake, BUILD_SPEC)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert code == 0 and all(checks[n]["passed"] for n in ("varied", "not_templated", "no_near_copies",
+                                                          "no_shortcut"))
+    assert 0.7 <= checks["varied"]["values"]["distinct_n(note, 3)"] <= 1
+
+
+def test_build_reports_near_copies_with_their_pairs(build_env):
+    from fake_openai import same_text
+
+    root, fake = build_env
+    fake.push(same_text("note"))  # the first call's three rows all say "same old words"
+    code, report = _build(root, fake, BUILD_SPEC)
+    c = {c["name"]: c for c in report["checks"]}["no_near_copies"]
+    assert code == 1 and not c["passed"] and c["violations"] == 2
+    assert all(e["text"] == e["copied_text"] == "same old words" for e in c["examples"])
+
+
+def test_build_report_has_the_content_section(build_env):
+    root, fake = build_env
+    code, report = _build(root, fake, BUILD_SPEC)
+    assert report["report_version"] == 2
+    note = report["content"]["texts"]["note"]
+    assert set(note["overall"]) == {"distinct_1", "distinct_2", "distinct_3", "compression_ratio", "self_similarity"}
+    assert {s["field"] for s in note["weakest_strata"]} == {"topic"}
+    assert set(report["content"]["shortcuts"]["topic"]["note"]) == {"lift", "top_words"}
+    md = (root / "out" / "report.md").read_text()
+    assert "## Content" in md and "### `note`" in md and "Label shortcuts" in md
