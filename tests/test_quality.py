@@ -195,15 +195,37 @@ def test_build_judges_content_constraints_on_the_fakes_rows(build_env):
     assert 0.7 <= checks["varied"]["values"]["distinct_n(note, 3)"] <= 1
 
 
-def test_build_reports_near_copies_with_their_pairs(build_env):
+def test_build_repairs_near_copies_like_unique(build_env):
+    """The later rows of a near-copy pair are rejected under the constraint and topped up: the first copy stays."""
     from fake_openai import same_text
 
     root, fake = build_env
     fake.push(same_text("note"))  # the first call's three rows all say "same old words"
     code, report = _build(root, fake, BUILD_SPEC)
     c = {c["name"]: c for c in report["checks"]}["no_near_copies"]
-    assert code == 1 and not c["passed"] and c["violations"] == 2
+    assert code == 0 and c["passed"]
+    assert report["rejected"]["no_near_copies"]["count"] == 2
+    notes = [json.loads(l)["note"] for l in (root / "out" / "notes.jsonl").read_text().splitlines()]
+    assert notes.count("same old words") == 1 and len(notes) == 24
+
+
+def test_validate_reports_near_copies_with_their_pairs(build_env, tmp_path, capsys):
+    from synthc.cli import main
+
+    root, fake = build_env
+    code, report = _build(root, fake, BUILD_SPEC)
+    rows = [json.loads(l) for l in (root / "out" / "notes.jsonl").read_text().splitlines()]
+    for r in rows[5:8]:
+        r["note"] = "same old words"
+    data = tmp_path / "copies.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    capsys.readouterr()
+    assert main(["validate", str(root / "notes.sds"), str(data), "--json"]) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    c = checks["no_near_copies"]
+    assert not c["passed"] and c["violations"] == 2
     assert all(e["text"] == e["copied_text"] == "same old words" for e in c["examples"])
+    assert [n for n, ch in checks.items() if not ch["passed"]] == ["no_near_copies"]
 
 
 def test_build_report_has_the_content_section(build_env):

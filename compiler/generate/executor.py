@@ -43,7 +43,7 @@ from ..run.rowstore import RowStore, entry, entry_key
 from ..run.salvage import MISSING, row_model, salvage
 from .accept import Rejections, broken, row_constraints
 from .guard import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, CallGuard, Stopped
-from .repair import repeats, unique_repairs
+from .repair import near_copies, near_unique_repairs, repeats, unique_repairs
 from .select import full_row
 from .source import UNKNOWN, ClientSource, offline_client
 from .tally import Acceptance, Counters
@@ -129,6 +129,7 @@ class Executor:
         self.requested = {s.key: s.requested for s in plan.strata}
         self._constraints = row_constraints(spec, plan)
         self._unique = unique_repairs(spec)
+        self._near = near_unique_repairs(spec)
         self.new_rows: dict[str, dict] = {}
         self.carried = 0
         self.carried_by_prompt: dict[str, int] = {}
@@ -223,7 +224,14 @@ class Executor:
             self._lost(self._last)
             for c in bad:
                 self.rejected.constraint(c, full, (self.plan.strata[si].key, i))
-        if found:
+        near = near_copies(self.spec, self.plan, self.accepted, self._near)
+        for si, i, c in near:
+            full = full_row(self.spec, self.rows.row(si, i), self.accepted[si][i])
+            del self.accepted[si][i]
+            self._verdict(si, False)
+            self._lost(self._last)
+            self.rejected.constraint(c, full, (self.plan.strata[si].key, i))
+        if found or near:
             self._toward = self.toward_quota()
 
     def accepted_counts(self) -> dict[str, int]:

@@ -1,6 +1,7 @@
-"""`unique(...)` over generated text, repaired by the build: among the rows the dataset would keep, visited in
-`_id` order, a row repeating an earlier row's tuple is rejected (counted under the constraint) and its stratum
-tops up in the next round, so the first copy stays and the repeat is written again."""
+"""`unique(...)` and `near_unique(...)` over generated text, repaired by the build: among the rows the dataset
+would keep, visited in `_id` order, a row repeating an earlier row's tuple (or, for near_unique, whose text is
+more similar than the threshold to an earlier kept row's: quality.neardup) is rejected, counted under the
+constraint, and its stratum tops up in the next round, so the first copy stays and the repeat is written again."""
 
 from __future__ import annotations
 
@@ -30,6 +31,39 @@ def unique_repairs(spec: ir.Spec) -> list[ir.Constraint]:
         dealt = [n for n in refs if n in fields and fields[n].role == "sampled" and n not in gen]
         if texts and not dealt:
             out.append(c)
+    return out
+
+
+def near_unique_repairs(spec: ir.Spec) -> list[ir.Constraint]:
+    """The dataset constraints that are one `near_unique(text, threshold)` call (its text is always generated)."""
+    return [c for c in spec.constraints
+            if c.kind == "dataset" and c.expr.kind == "call" and c.expr.fn == "near_unique"]
+
+
+def near_copies(spec: ir.Spec, plan: Plan, accepted: Mapping[int, Mapping[int, dict]],
+                repairs: list[ir.Constraint]) -> list[tuple[int, int, ir.Constraint]]:
+    """The accepted rows to reject as near-copies: (stratum number, index, constraint). Rows are visited as
+    `repeats` visits them (strata by key, rows by index); a stratum stops once it keeps its quota."""
+    if not repairs:
+        return []
+    from ..quality.neardup import near_duplicate_rejects
+
+    order = [(si, i) for si in sorted(accepted, key=lambda k: plan.strata[k].key) for i in sorted(accepted[si])]
+    out, dropped = [], set()
+    for c in repairs:
+        name, threshold = c.expr.args[0].field, float(c.expr.args[1].value)
+        live = [r for r in order if r not in dropped]
+        texts = [accepted[si][i].get(name) for si, i in live]
+        flagged = {live[n] for n, _, _ in near_duplicate_rejects(texts, threshold, spec.dataset.seed)}
+        kept: dict[int, int] = {}
+        for si, i in live:
+            if kept.get(si, 0) == plan.strata[si].rows:
+                continue
+            if (si, i) in flagged:
+                out.append((si, i, c))
+                dropped.add((si, i))
+            else:
+                kept[si] = kept.get(si, 0) + 1
     return out
 
 
