@@ -40,8 +40,16 @@ CODES: dict[str, str] = {
     "SDS028": "aggregate used in a row-level expression",
     "SDS029": "infeasible targets",
     "SDS030": "too many strata to plan",
+    "SDS080": "reference file cannot be read",
+    "SDS081": "reference path leaves the project",
+    "SDS082": "reference column not found",
+    "SDS083": "reference column of the wrong type",
+    "SDS084": "reference value outside the field's domain",
+    "SDS085": "invalid reference",
+    "SDS086": "invalid examples from a reference",
     "SDS101": "prompt writes no field",
     "SDS103": "constraint always holds",
+    "SDS140": "reference column has missing values",
 }
 
 
