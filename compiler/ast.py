@@ -302,7 +302,32 @@ class Def:
     name_span: Span
 
 
-Decl = Union[Import, Dataset, Field, Joint, Fragment, Prompt, Constraint, Def]
+@dataclass(frozen=True)
+class ColumnMap:
+    """`COLUMN -> FIELD` in a reference block."""
+
+    column: str
+    field: str
+    span: Span
+    column_span: Span
+    field_span: Span
+
+
+@dataclass(frozen=True)
+class Reference:
+    """`reference NAME from "PATH" { COLUMN -> FIELD ... settings }`: a file of real rows."""
+
+    name: str
+    path: str
+    maps: tuple[ColumnMap, ...]
+    settings: tuple[Setting, ...]
+    span: Span
+    name_span: Span
+    path_span: Span
+    entries: tuple[Union[ColumnMap, Setting], ...] = ()  # maps and settings in written order (for fmt)
+
+
+Decl = Union[Import, Dataset, Field, Joint, Fragment, Prompt, Constraint, Def, Reference]
 
 
 @dataclass(frozen=True)

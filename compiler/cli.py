@@ -408,6 +408,9 @@ def _render_build(result, spec, console, seconds: float) -> None:
 
     o = result.outcome
     c = o.counters if o else None
+    if result.report is None and result.exit_code == EXIT_ERROR:
+        console.print(Text(f"synthc: error: {result.message}", style="bold red"))
+        return
     if result.exit_code == EXIT_STOPPED:
         console.print(Text(f"synthc: stopped: {result.message}", style="bold yellow"))
         if c is not None:

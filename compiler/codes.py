@@ -65,6 +65,24 @@ EXPLANATIONS: dict[str, str] = {
               "number strictly between 0 and 1. See LANGUAGE.md, \"Content quality\".",
     "SDS101": "A prompt that no field names with `from`: it would never be called.",
     "SDS103": "A row constraint that every combination of its fields' values satisfies: it rejects nothing.",
+    "SDS080": "A `reference` names a data file that is missing, is not .jsonl/.ndjson, .csv or .parquet, or does "
+              "not parse in that format (DuckDB reads it).",
+    "SDS081": "A reference path is absolute or leads out of the project (the folder with synthc.toml or .git): "
+              "data files are named relative to the spec, like imported modules.",
+    "SDS082": "A `COLUMN -> FIELD` line names a column the reference file does not have; the hint suggests the "
+              "nearest one or lists the file's columns.",
+    "SDS083": "A reference column's values cannot be the field's: text for text and string categories, whole "
+              "numbers for int, numbers for float, booleans for bool, dates or ISO date strings for date. Lists "
+              "and objects cannot be mapped.",
+    "SDS084": "A value in the reference file that the field cannot take: a category outside its values, a number "
+              "or date outside its range. The message names the data lines (rows for Parquet) holding it.",
+    "SDS085": "A reference used wrongly: a second reference, one in an imported module, `downsample` without "
+              "`complete`, a derived field mapped, or `complete = true` while a sampled or generated field is "
+              "not mapped (every real row needs every column).",
+    "SDS086": "`examples = REFERENCE(K)` names no reference of the spec, has K outside 1..20, or belongs to a prompt "
+              "whose outputs the reference does not map (an example shows inputs and outputs).",
+    "SDS140": "A mapped reference column has missing values (null, or absent from a JSON object). A row missing "
+              "the value of a sampled field cannot be placed in a stratum and is not used.",
 }
 
 

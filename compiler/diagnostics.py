@@ -42,8 +42,16 @@ CODES: dict[str, str] = {
     "SDS030": "too many strata to plan",
     "SDS050": "unknown object member",
     "SDS070": "wrong use of a content-quality function",
+    "SDS080": "reference file cannot be read",
+    "SDS081": "reference path leaves the project",
+    "SDS082": "reference column not found",
+    "SDS083": "reference column of the wrong type",
+    "SDS084": "reference value outside the field's domain",
+    "SDS085": "invalid reference",
+    "SDS086": "invalid examples from a reference",
     "SDS101": "prompt writes no field",
     "SDS103": "constraint always holds",
+    "SDS140": "reference column has missing values",
 }
 
 

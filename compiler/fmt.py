@@ -8,6 +8,7 @@ between declarations, always one around a multi-line declaration; expressions wi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -298,9 +299,17 @@ def _decl(p: _Printer, d) -> list[_Unit]:
         return p.block(d.span, f"prompt {d.name}", [(s.span, _lines(setting(s))) for s in d.settings], "")
     if isinstance(d, ast.Constraint):
         return p.item(d.span, _lines(f"constraint {d.name}: {expr(d.expr)}"), "")
+    if isinstance(d, ast.Reference):
+        entries = [(e.span, [f"{_column(e.column)} -> {e.field}"] if isinstance(e, ast.ColumnMap) else _lines(setting(e)))
+                   for e in d.entries]
+        return p.block(d.span, f"reference {d.name} from {string(d.path)}", entries, "")
     if isinstance(d, ast.Def):
         return p.item(d.span, _lines(f"def {d.name}({', '.join(d.params)}) = {expr(d.expr)}"), "")
     raise TypeError(type(d).__name__)
+
+
+def _column(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else string(name)
 
 
 def _lines(text: str) -> list[str]:

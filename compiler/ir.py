@@ -182,6 +182,13 @@ class Template(Node):
     fragments: tuple[str, ...] = ()
 
 
+class RealExamples(Node):
+    """`examples = NAME(K)`: K rows of the reference `NAME` shown with every call (LANGUAGE.md, "Reference data")."""
+
+    reference: str
+    k: int
+
+
 class Prompt(Node):
     """How an LLM writes `outputs` from `inputs`. rows_per_call None means auto (the planner decides);
     max_tokens is per row: a call of k rows may use k * max_tokens completion tokens (within the model's limit)."""
@@ -196,6 +203,7 @@ class Prompt(Node):
     model: Optional[str] = None
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    real_examples: Optional[RealExamples] = None
 
 
 class Constraint(Node):
@@ -217,6 +225,44 @@ class Dataset(Node):
     description: Optional[str] = None
 
 
+class RealCount(Node):
+    """How many usable real rows hold one combination of the reference's stratum fields."""
+
+    values: dict[str, Value]
+    rows: int
+
+
+class RealRow(Node):
+    """One real row offered as a few-shot example: its 1-based row number in the file and its mapped values."""
+
+    row: int
+    values: dict[str, Value]
+
+
+class Reference(Node):
+    """A file of real rows (LANGUAGE.md, "Reference data"), as the checker found it.
+
+    path: as written, relative to the spec (posix). columns: field -> the file's column. sha256, rows: the file's
+    bytes and its data rows. strata_fields: the mapped sampled categorical fields, in field order; `counts` are the
+    usable rows (not held out, no stratum value missing) per combination of them. pool: candidate few-shot rows
+    (at most 4 K per combination), ordered by stratum then md5("SEED:pool:ROW").
+    """
+
+    name: str
+    path: str
+    format: Literal["jsonl", "csv", "parquet"]
+    columns: dict[str, str]
+    sha256: str
+    rows: int
+    usable: int
+    complete: bool = False
+    downsample: bool = False
+    holdout: float = 0.0
+    strata_fields: tuple[str, ...] = ()
+    counts: tuple[RealCount, ...] = ()
+    pool: tuple[RealRow, ...] = ()
+
+
 class Spec(Node):
     ir_version: int = IR_VERSION
     dataset: Dataset
@@ -225,6 +271,7 @@ class Spec(Node):
     prompts: tuple[Prompt, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     fragments: dict[str, str] = {}
+    reference: Optional[Reference] = None
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -19,7 +19,7 @@ from .diagnostics import Diagnostic, Sources, Span
 
 MAX_SOURCE_BYTES = 2_000_000
 MAX_SYNTAX_ERRORS = 20
-DECL_KEYWORDS = ("from", "dataset", "field", "joint", "fragment", "prompt", "constraint", "def")
+DECL_KEYWORDS = ("from", "dataset", "field", "joint", "fragment", "prompt", "constraint", "def", "reference")
 
 
 # Comments are %ignore'd by the grammar; lark hands each one to this callback while lexing (its recipe for
@@ -453,6 +453,19 @@ class _Builder(Transformer):
         expr = rest[-1]
         params = tuple(str(p) for p in rest[:-1] if p is not None)
         return ast.Def(str(name), params, expr, self._span(meta), self._tspan(name))
+
+    def reference_decl(self, meta, ch):
+        name, path, *entries = ch
+        entries = tuple(e for e in entries if e is not None)
+        maps = tuple(e for e in entries if isinstance(e, ast.ColumnMap))
+        settings = tuple(e for e in entries if isinstance(e, ast.Setting))
+        return ast.Reference(str(name), unescape(str(path)[1:-1]), maps, settings, self._span(meta),
+                             self._tspan(name), self._tspan(path), entries)
+
+    def column_map(self, meta, ch):
+        column, field = ch
+        text = unescape(str(column)[1:-1]) if column.type == "STRING" else str(column)
+        return ast.ColumnMap(text, str(field), self._span(meta), self._tspan(column), self._tspan(field))
 
     # -- expressions
     def implies(self, meta, ch):

@@ -10,6 +10,7 @@ Conventions (stated at the top of LANGUAGE.md):
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from synthc.diagnostics import CODES, render_plain
 
 DOC = Path(__file__).resolve().parent.parent / "LANGUAGE.md"
 PRELUDE = "dataset doc { rows = 100 }\n"
+REFERENCE_DATA = DOC.parent / "examples" / "package_descriptions" / "data"
 _HEADER = re.compile(r"^\s*dataset\s+[A-Za-z_]\w*\s*\{", re.M)
 _EXPECT = re.compile(r"#\s*(error|warning):\s*(SDS\d{3})\s*$")
 
@@ -60,6 +62,7 @@ def test_block_checks_as_documented(line: int, code: str, tmp_path: Path):
     text = code if _HEADER.search(code) or (expect and expect[2] == "SDS004") else PRELUDE + code
     path = tmp_path / "block.sds"
     path.write_text(text, encoding="utf-8")
+    shutil.copytree(REFERENCE_DATA, tmp_path / "data")  # the blocks on reference data read data/packages.jsonl
     result = check_file(path, f"LANGUAGE.md:{line}")
     shown = render_plain(result.diagnostics, result.sources)
     errors = {d.code for d in result.diagnostics if d.is_error}

@@ -18,6 +18,7 @@ from .modules import Key, ModuleInfo, Program, load_program
 from .header import check_header
 from .joints import check_joint
 from .prompts import PromptChecker
+from .reference import ReferenceChecker
 
 
 
@@ -210,7 +211,8 @@ class Checker:
         for j in joints_ast:
             self.spans[f"joint:{','.join(j.fields)}"] = j.span
         feasible.check_cycles(self, fields)
-        if any(d.is_error for d in self.diagnostics + self.prog.diagnostics) or dataset is None:
+        reference, ref_ok = ReferenceChecker(self).run(fields, prompts, dataset.seed if dataset else 0)
+        if any(d.is_error for d in self.diagnostics + self.prog.diagnostics) or dataset is None or not ref_ok:
             return None
         feasible.check_constraints(self, fields, constraints)
         fragments = {}
@@ -220,7 +222,7 @@ class Checker:
                 if text is not None:
                     fragments[name] = text
         return ir.Spec(dataset=dataset, fields=tuple(fields), joints=tuple(joints), prompts=tuple(prompts),
-                       constraints=tuple(constraints), fragments=fragments)
+                       constraints=tuple(constraints), fragments=fragments, reference=reference)
 
     # ---- dataset header --------------------------------------------------------
 

@@ -163,7 +163,7 @@ def _bind_names(prog: Program) -> None:
     """Fill every module's declarations and scope; report duplicates and unknown imported names."""
     for info in prog.modules.values():
         for decl in info.ast.decls:
-            if isinstance(decl, (ast.Import, ast.Dataset, ast.Joint)):
+            if isinstance(decl, (ast.Import, ast.Dataset, ast.Joint, ast.Reference)):
                 continue
             if decl.name in RESERVED:
                 prog.diagnostics.append(Diagnostic("SDS002", f"`{decl.name}` is a reserved word and cannot name a "

@@ -13,7 +13,7 @@ from .modules import Key
 if TYPE_CHECKING:
     from . import Checker
 
-PROMPT_SETTINGS = {"system", "user", "example", "temperature", "max_tokens", "rows_per_call", "model"}
+PROMPT_SETTINGS = {"system", "user", "example", "examples", "temperature", "max_tokens", "rows_per_call", "model"}
 REPEATABLE = {"example"}
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -191,7 +191,21 @@ class PromptChecker:
             model=self._string(values.get("model")),
             inputs=tuple(inputs),
             outputs=tuple(outputs),
+            real_examples=self._real_examples(values.get("examples"), final),
         )
+
+    def _real_examples(self, s: ast.Setting | None, prompt: str) -> ir.RealExamples | None:
+        """`examples = REFERENCE(K)`; the reference itself is checked with the reference (check.reference)."""
+        if s is None:
+            return None
+        self.c.spans[f"examples:{prompt}"] = s.span
+        v = s.value
+        if isinstance(v, ast.Call) and len(v.args) == 1 and isinstance(v.args[0], ast.Lit) \
+                and v.args[0].kind == "number" and v.args[0].value.denominator == 1 and 1 <= v.args[0].value <= 20:
+            return ir.RealExamples(reference=v.fn, k=int(v.args[0].value))
+        self.c.report(Diagnostic("SDS086", "`examples` takes real rows of the reference: REFERENCE(K), K from 1 to 20",
+                                 s.span, "e.g. examples = real(3); write a literal example with `example = {...}`"))
+        return None
 
     def _example(self, s: ast.Setting, allowed: set[str], prompt: str):
         if not isinstance(s.value, ast.ObjectLit):

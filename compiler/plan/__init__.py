@@ -14,6 +14,7 @@ from .. import ir
 from ..profiles import ModelProfile, profile_for
 from .allocate import allocate as _allocate
 from .batch import plan_prompt, spare_rows, top_up
+from .complete import completing, fill_to_targets, marginals as _real_marginals
 from .identity import group_strata
 from .model import (AcceptanceStats, CallBatch, Cell, Marginal, MarginalValue, Plan, PlanProblem, PromptPlan, Segment,
                     Stratum, row_id)
@@ -36,10 +37,18 @@ def build_plan(spec: ir.Spec, stats: AcceptanceStats | None = None, profile: Mod
     stats = stats or AcceptanceStats()
     base = dict(dataset=spec.dataset.name, rows=spec.dataset.rows, seed=spec.dataset.seed,
                 spec_digest=spec.digest(), profile=profile)
-    alloc = _allocate(spec)
+    alloc = _allocate(spec, deal=not completing(spec))
     warnings = list(alloc.warnings)
     if alloc.problems:
         return Plan(**base, warnings=tuple(warnings), problems=tuple(alloc.problems))
+    real = None
+    if completing(spec):  # take the real rows off each stratum's quota before batching
+        real, notes, problems = fill_to_targets(spec, alloc)
+        if problems:
+            return Plan(**base, warnings=tuple(warnings), problems=tuple(problems))
+        warnings += notes
+        alloc.marginals = _real_marginals(real, alloc.marginals)
+        base["rows"] = real.synthetic_rows
     strata = tuple(
         Stratum.model_construct(key=key, values=values, rows=rows, expected=expected, cells=cells,
                                 spare=spare_rows(rows, round(stats.rate_for(key), 6)))
@@ -53,7 +62,7 @@ def build_plan(spec: ir.Spec, stats: AcceptanceStats | None = None, profile: Mod
     warnings += _spare_note(strata, spec.dataset.rows)
     dealt = tuple(Cell(key=d.key, values=d.values, rows=d.rows) for d in alloc.dealt)
     return Plan(**base, strata=strata, dealt=dealt, marginals=tuple(alloc.marginals), prompts=tuple(prompts),
-                warnings=tuple(warnings))
+                warnings=tuple(warnings), real=real)
 
 
 def _spare_note(strata, rows: int) -> list[str]:

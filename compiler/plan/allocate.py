@@ -290,8 +290,9 @@ def stratum_key(sampled: dict[str, Value]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def allocate(spec: ir.Spec) -> Allocation:
-    """Fit, round and pair every component; strata come back in declared value order."""
+def allocate(spec: ir.Spec, deal: bool = True) -> Allocation:
+    """Fit, round and pair every component; strata come back in declared value order. With deal=False every
+    component is in the strata (none is dealt after generation): complete mode counts real rows per stratum."""
     layout = read_layout(spec)
     total = spec.dataset.rows
     comps = [Component(layout, dims) for dims in layout.components]
@@ -311,7 +312,7 @@ def allocate(spec: ir.Spec) -> Allocation:
     gen = generation_fields(spec, layout)
     # Components no prompt or judged constraint reads are paired on their own and dealt to the rows after
     # generation (plan.identity): they can change without changing the strata, the ids or the requests.
-    rest = [c for c in comps if c.dims and not any(layout.dims[d].field in gen for d in c.dims)]
+    rest = [c for c in comps if deal and c.dims and not any(layout.dims[d].field in gen for d in c.dims)]
     first = [c for c in comps if c not in rest]
     strata = _table(spec, layout, first, total)
     dealt = _table(spec, layout, rest, total) if rest else []

@@ -135,6 +135,54 @@ class Marginal(_Frozen):
     values: tuple[MarginalValue, ...]
 
 
+class RealStratum(_Frozen):
+    """One combination of the stratum fields: its target, its usable real rows, the real rows the dataset keeps
+    and the synthetic rows planned for it."""
+
+    key: str
+    values: dict[str, Value]
+    target: int
+    real: int
+    kept: int
+    synthetic: int
+
+    @property
+    def overfilled(self) -> bool:
+        return self.real > self.target
+
+
+class RealPlan(_Frozen):
+    """The real side of a completed dataset (Plan.real)."""
+
+    reference: str
+    path: str
+    sha256: str
+    file_rows: int
+    usable: int
+    downsample: bool
+    holdout: float
+    fields: tuple[str, ...]
+    strata: tuple[RealStratum, ...]
+
+    @property
+    def real_rows(self) -> int:
+        return sum(s.kept for s in self.strata)
+
+    @property
+    def synthetic_rows(self) -> int:
+        return sum(s.synthetic for s in self.strata)
+
+    @property
+    def target_rows(self) -> int:
+        return sum(s.target for s in self.strata)
+
+    def to_json_dict(self) -> dict:
+        return {"reference": self.reference, "path": self.path, "sha256": self.sha256, "file_rows": self.file_rows,
+                "usable": self.usable, "downsample": self.downsample, "holdout": self.holdout,
+                "real_rows": self.real_rows, "synthetic_rows": self.synthetic_rows,
+                "strata": [s.model_dump(mode="json") for s in self.strata]}
+
+
 class Plan(_Frozen):
     """What `synthc build` will generate and what it will spend. Empty but for `problems` when planning failed."""
 
@@ -149,6 +197,7 @@ class Plan(_Frozen):
     prompts: tuple[PromptPlan, ...] = ()
     warnings: tuple[str, ...] = ()
     problems: tuple[PlanProblem, ...] = ()
+    real: Optional[RealPlan] = None  # complete mode: real rows per stratum (plan.complete); rows is synthetic
 
     @property
     def ok(self) -> bool:
@@ -250,6 +299,7 @@ class Plan(_Frozen):
             },
             "warnings": list(self.warnings),
             "problems": [p.model_dump(mode="json") for p in self.problems],
+            **({"real": self.real.to_json_dict()} if self.real is not None else {}),
         }
 
     def canonical_json(self) -> str:

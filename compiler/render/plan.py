@@ -62,7 +62,13 @@ def _calls_tables(plan: Plan, console: Console) -> list[Table]:
 def render(plan: Plan, console: Console) -> None:
     head = Text()
     head.append(f"{plan.dataset}", style="bold")
-    head.append(f": {plan.rows:,} rows (+{plan.spare_rows:,} spare), seed {plan.seed}, model {plan.profile.name}")
+    if plan.real is not None:
+        r = plan.real
+        head.append(f": {r.real_rows + r.synthetic_rows:,} rows = {r.real_rows:,} real (from {r.path}) + "
+                    f"{r.synthetic_rows:,} synthetic (+{plan.spare_rows:,} spare), seed {plan.seed}, "
+                    f"model {plan.profile.name}")
+    else:
+        head.append(f": {plan.rows:,} rows (+{plan.spare_rows:,} spare), seed {plan.seed}, model {plan.profile.name}")
     console.print(head)
     for p in plan.problems:
         console.print(Text(f"error[{p.code}]: {p.message}", style="bold red"))
@@ -75,6 +81,8 @@ def render(plan: Plan, console: Console) -> None:
         for table in _calls_tables(plan, console):
             console.print(table)
 
+    if plan.real is not None:
+        console.print(_real_table(plan))
     strata = Table(title=f"Strata ({len(plan.strata):,})", title_justify="left")
     names = list(plan.strata[0].values) if plan.strata else []
     for n in names:
@@ -86,17 +94,19 @@ def render(plan: Plan, console: Console) -> None:
         strata.add_row(*(value_label(s.values[n]) if n in s.values else "" for n in names), f"{s.rows:,}", f"{s.spare:,}", f"{s.expected:,.1f}")
     if len(plan.strata) > SHOWN_STRATA:
         strata.caption = f"the {SHOWN_STRATA} largest of {len(plan.strata):,} strata"
-    console.print(strata)
+    if plan.real is None:
+        console.print(strata)
 
     if plan.marginals:
         margins = Table(title="Marginals", title_justify="left")
         for col, just in (("field", "left"), ("value", "left"), ("target", "right"), ("planned", "right"),
                           ("target rows", "right")):
             margins.add_column(col, justify=just)
+        total_rows = plan.real.target_rows if plan.real is not None else plan.rows
         for m in plan.marginals:
             for i, v in enumerate(m.values):
                 margins.add_row(m.field if i == 0 else "", value_label(v.value), f"{100 * v.target_share:.1f}%",
-                                f"{v.planned_rows:,}", f"{plan.rows * v.target_share:,.1f}")
+                                f"{v.planned_rows:,}", f"{total_rows * v.target_share:,.1f}")
         console.print(margins)
 
     total = Text("estimated: ", style="bold")
@@ -108,3 +118,31 @@ def render(plan: Plan, console: Console) -> None:
                            "--max-cost says otherwise"))
     for w in plan.warnings:
         console.print(Text(f"warning: {w}", style="yellow"))
+
+
+def _real_table(plan: Plan) -> Table:
+    """Complete mode: per stratum, the real rows, the target, the synthetic rows and their calls and cost."""
+    from ..plan.complete import stratum_costs
+
+    r = plan.real
+    table = Table(title=f"Real and synthetic rows per stratum ({len(r.strata):,})", title_justify="left")
+    for n in r.fields:
+        table.add_column(n)
+    for col in ("real", "kept", "target", "synthetic", "calls", "cost"):
+        table.add_column(col, justify="right")
+    index = {s.key: i for i, s in enumerate(plan.strata)}
+    costs = stratum_costs(plan.strata, plan.prompts)
+    shown = sorted(r.strata, key=lambda s: -abs(s.target - s.real))[:SHOWN_STRATA]
+    for s in sorted(shown, key=r.strata.index):
+        calls, cost = costs.get(index[s.key], (0, 0.0)) if s.key in index else (0, 0.0)
+        table.add_row(*(value_label(s.values[n]) if n in s.values else "" for n in r.fields), f"{s.real:,}",
+                      f"{s.kept:,}", f"{s.target:,}", f"{s.synthetic:,}" + (" (over-filled)" if s.overfilled else ""),
+                      f"{calls:,}", _usd(cost))
+    table.add_row(*([""] * len(r.fields)), f"{sum(s.real for s in r.strata):,}", f"{r.real_rows:,}",
+                  f"{r.target_rows:,}", f"{r.synthetic_rows:,}", f"{plan.calls:,}", _usd(plan.cost_est_usd),
+                  style="bold")
+    if len(r.strata) > SHOWN_STRATA:
+        table.caption = f"the {SHOWN_STRATA} strata furthest from their targets, of {len(r.strata):,}"
+    table.caption = (table.caption + "; " if table.caption else "") + \
+        f"{r.usable:,} usable of {r.file_rows:,} real rows" + (f", {100 * r.holdout:.0f}% held out" if r.holdout else "")
+    return table

@@ -192,6 +192,9 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> O
 
 def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, progress, say) -> BuildResult:
     """Generate, check and write. `say` prints one line on the terminal (the embedded notice)."""
+    unbuilt = _not_built_yet(spec)
+    if unbuilt:  # before any call
+        return BuildResult(EXIT_ERROR, unbuilt)
     outcome = asyncio.run(_execute(spec, prep, opts, progress, say))
     if hasattr(progress, "close"):
         progress.close()
@@ -247,6 +250,20 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
         write_lock(lock_path(spec_path), lock)
         written.append(lock_path(spec_path))
     return report
+
+
+def _not_built_yet(spec: ir.Spec) -> Optional[str]:
+    """Parts of the language that check and plan but that a build cannot honour yet (LANGUAGE.md says which):
+    refusing them before any call beats writing a dataset that silently lacks them."""
+    ref = spec.reference
+    if ref is not None and ref.complete:
+        return (f"reference {ref.name}: `complete = true` is checked and planned (`synthc plan` shows the real and "
+                "synthetic rows per stratum), but a build cannot yet write the real rows beside the synthetic ones")
+    for p in spec.prompts:
+        if p.real_examples is not None:
+            return (f"prompt {p.name}: `examples = {p.real_examples.reference}({p.real_examples.k})` is checked, but "
+                    "a build cannot yet show reference rows as examples")
+    return None
 
 
 def _file_sha256(path: Path) -> str:

@@ -1,0 +1,382 @@
+"""`reference NAME from "PATH" { COLUMN -> FIELD ... }`: a file of real rows, checked by DuckDB (LANGUAGE.md,
+"Reference data").
+
+The file is scanned by DuckDB into a temporary table once, never into Python: the checks (columns, types,
+domains, missing values) and the facts the planner needs (row counts per stratum, a pool of few-shot rows) are
+queries over that table. Row numbers are 1-based in file order (the table's insertion order).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from .. import ast, ir
+from ..diagnostics import Diagnostic, Span, did_you_mean
+from .exprs import _show
+from .modules import project_root
+
+if TYPE_CHECKING:
+    from . import Checker
+
+SETTINGS = {"complete", "downsample", "holdout"}
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+MAX_EXAMPLES = 20
+POOL_PER_K = 4
+MAX_HOLDOUT = 0.9
+SHOWN = 3  # data lines named per out-of-domain value
+TABLE = "ref"
+
+_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_NUMBER = _INTEGER | {"FLOAT", "DOUBLE"}
+
+
+def reader(fmt: str) -> str:
+    """The DuckDB table function for a reference file (its path is the parameter `?`)."""
+    if fmt == "jsonl":
+        return "read_json(?, format = 'newline_delimited', sample_size = -1)"
+    if fmt == "csv":
+        return "read_csv(?, header = true, sample_size = -1)"
+    return "read_parquet(?)"
+
+
+def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> int:
+    """The file into the table `ref` with a 1-based `_row` in file order; returns its row count."""
+    con.execute(f"CREATE TEMP TABLE {TABLE} AS SELECT * FROM {reader(fmt)}", [str(path)])
+    return con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+
+
+def held_sql(seed: int, share: float) -> str:
+    """True for a held-out row: int(md5("SEED:ROW")[:8], 16) < share * 2^32 (LANGUAGE.md, "Holdout")."""
+    if share <= 0:
+        return "false"
+    limit = int(share * 2**32)
+    return f"(('0x' || substr(md5('{int(seed)}:' || CAST(rowid + 1 AS VARCHAR)), 1, 8))::UBIGINT < {limit})"
+
+
+def is_held(seed: int, share: float, row: int) -> bool:
+    """The same test in Python (for `synthc eval` and the emit step)."""
+    return share > 0 and int(hashlib.md5(f"{seed}:{row}".encode()).hexdigest()[:8], 16) < int(share * 2**32)
+
+
+def where_line(fmt: str, row: int) -> str:
+    if fmt == "jsonl":
+        return f"line {row}"
+    if fmt == "csv":
+        return f"line {row + 1}"
+    return f"row {row}"
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _py(v):
+    """A DuckDB value as an IR value: dates as ISO strings, decimals as floats."""
+    if isinstance(v, (datetime.date, datetime.datetime)):
+        return v.isoformat()[:10]
+    if v is not None and not isinstance(v, (bool, int, float, str)):
+        return float(v)
+    return v
+
+
+class ReferenceChecker:
+    def __init__(self, c: "Checker"):
+        self.c = c
+
+    def report(self, code, message, span, hint=None, severity="error"):
+        self.c.report(Diagnostic(code, message, span, hint, severity=severity))
+
+    def run(self, fields: list[ir.Field], prompts: list[ir.Prompt], seed: int) -> tuple[ir.Reference | None, bool]:
+        """The checked reference (None without one) and whether it checked without errors."""
+        for mod in self.c.modules.values():
+            if mod is not self.c.root:
+                for d in mod.ast.decls:
+                    if isinstance(d, ast.Reference):
+                        self.report("SDS085", "an imported module cannot declare a reference", d.name_span,
+                                    "declare it in the spec that imports the module")
+        decls = [d for d in self.c.root.ast.decls if isinstance(d, ast.Reference)]
+        for extra in decls[1:]:
+            self.report("SDS085", "a spec has at most one reference", extra.name_span)
+        wanted = [p for p in prompts if p.real_examples is not None]
+        if not decls:
+            for p in wanted:
+                self._no_such_reference(p, None)
+            return None, not wanted
+        try:
+            return self._check(decls[0], {f.name: f for f in fields}, wanted, seed)
+        except duckdb.Error as e:
+            self.report("SDS080", f"reference file `{decls[0].path}` cannot be read: {str(e).splitlines()[0]}",
+                        decls[0].path_span)
+            return None, False
+
+    def _no_such_reference(self, p: ir.Prompt, name: str | None) -> None:
+        span = self.c.spans.get(f"examples:{p.name}") or self.c.spans.get(f"prompt:{p.name}")
+        self.report("SDS086", f"`examples` of `{p.name}` names `{p.real_examples.reference}`, which is not a reference",
+                    span, f"the spec's reference is `{name}`" if name else
+                    'declare it: reference real from "data/rows.jsonl" { column -> field }')
+
+    # ---- the declaration ---------------------------------------------------------------------------
+
+    def _settings(self, d: ast.Reference):
+        vals: dict[str, ast.Setting] = {}
+        for s in d.settings:
+            if s.key not in SETTINGS:
+                self.report("SDS006", f"unknown reference setting `{s.key}`", s.key_span,
+                            did_you_mean(s.key, SETTINGS) or f"settings: {', '.join(sorted(SETTINGS))}")
+            elif s.key in vals:
+                self.report("SDS005", f"setting `{s.key}` is given twice", s.key_span)
+            else:
+                vals[s.key] = s
+        out = {"complete": False, "downsample": False, "holdout": 0.0}
+        ok = True
+        for key in ("complete", "downsample"):
+            s = vals.get(key)
+            if s is None:
+                continue
+            if isinstance(s.value, ast.Lit) and s.value.kind == "bool":
+                out[key] = s.value.value
+            else:
+                self.report("SDS007", f"`{key}` is true or false", s.span)
+                ok = False
+        s = vals.get("holdout")
+        if s is not None:
+            v = s.value
+            if isinstance(v, ast.Lit) and v.kind in ("percent", "number") and 0 <= v.value <= MAX_HOLDOUT:
+                out["holdout"] = float(v.value)
+            else:
+                self.report("SDS007", "`holdout` is a share from 0% to 90%", s.span, "e.g. holdout = 20%")
+                ok = False
+        if out["downsample"] and not out["complete"]:
+            self.report("SDS085", "`downsample` needs `complete = true`", vals["downsample"].span)
+            ok = False
+        return out, ok
+
+    def _path(self, d: ast.Reference) -> tuple[Path, str] | None:
+        rel = d.path
+        if not rel or Path(rel).is_absolute() or PurePosixPath(rel).is_absolute():
+            self.report("SDS081", f"reference path `{rel}` is absolute", d.path_span,
+                        'name the file relative to the spec, e.g. "data/rows.jsonl"')
+            return None
+        spec = self.c.root.path
+        base = spec.resolve().parent if spec is not None else Path.cwd()
+        target = (base / rel).resolve()
+        try:
+            shown = target.relative_to(project_root(spec) if spec is not None else base).as_posix()
+        except ValueError:
+            self.report("SDS081", f"reference path `{rel}` leaves the project", d.path_span,
+                        "keep the data file inside the project (the folder with synthc.toml or .git)")
+            return None
+        fmt = FORMATS.get(target.suffix.lower())
+        if fmt is None:
+            self.report("SDS080", f"reference file `{rel}` is of an unknown format", d.path_span,
+                        "use .jsonl (one JSON object per line), .csv (with a header) or .parquet")
+            return None
+        if not target.is_file():
+            self.report("SDS080", f"reference file `{rel}` not found", d.path_span, f"looked for {shown} in the project")
+            return None
+        return target, fmt
+
+    # ---- the file ----------------------------------------------------------------------------------
+
+    def _check(self, d: ast.Reference, fields: dict[str, ir.Field], wanted: list[ir.Prompt], seed: int):
+        settings, ok = self._settings(d)
+        located = self._path(d)
+        maps: dict[str, ast.ColumnMap] = {}
+        for m in d.maps:
+            if m.field in maps:
+                self.report("SDS005", f"field `{m.field}` is mapped twice", m.field_span)
+                ok = False
+            elif m.field not in fields:
+                if m.field not in self.c.field_names:  # a field that failed to check was reported already
+                    self.report("SDS010", f"undefined field `{m.field}`", m.field_span,
+                                did_you_mean(m.field, self.c.field_names))
+                ok = False
+            elif fields[m.field].role == "derived":
+                self.report("SDS085", f"`{m.field}` is derived: it is computed on real rows, not read", m.field_span)
+                ok = False
+            elif fields[m.field].type.kind in ("list", "object"):
+                self.report("SDS083", f"`{m.field}` is a {fields[m.field].type.kind}: a reference maps scalar fields only",
+                            m.field_span)
+                ok = False
+            else:
+                maps[m.field] = m
+        if settings["complete"]:
+            missing = [f.name for f in fields.values() if f.role != "derived" and f.name not in maps]
+            if missing:
+                self.report("SDS085", f"`complete` needs every sampled and generated field from the file; "
+                                      f"{', '.join(f'`{n}`' for n in missing)} {'is' if len(missing) == 1 else 'are'} not mapped",
+                            d.name_span, f"map a column to it: COLUMN -> {missing[0]}")
+                ok = False
+        for p in wanted:
+            if p.real_examples.reference != d.name:
+                self._no_such_reference(p, d.name)
+                ok = False
+                continue
+            unmapped = [o for o in p.outputs if o not in maps]
+            if unmapped:
+                self.report("SDS086", f"`examples` of `{p.name}` shows real rows, but the reference does not map "
+                                      f"its output{'s' * (len(unmapped) > 1)} {', '.join(f'`{o}`' for o in unmapped)}",
+                            self.c.spans.get(f"examples:{p.name}") or d.name_span,
+                            f"map a column: COLUMN -> {unmapped[0]}")
+                ok = False
+        if located is None:
+            return None, False
+        path, fmt = located
+        con = duckdb.connect()
+        try:
+            try:
+                rows = load(con, path, fmt)
+            except duckdb.Error as e:
+                self.report("SDS080", f"reference file `{d.path}` does not parse as {fmt}: {str(e).splitlines()[0]}",
+                            d.path_span)
+                return None, False
+            columns = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {TABLE})").fetchall())
+            typed_ok = True
+            for name, m in maps.items():
+                if m.column not in columns:
+                    self.report("SDS082", f"reference file `{d.path}` has no column `{m.column}`", m.column_span,
+                                did_you_mean(m.column, columns) or f"its columns: {', '.join(sorted(columns))}")
+                    typed_ok = False
+                elif not self._type_fits(fields[name], m, columns[m.column], fmt, con):
+                    typed_ok = False
+            if not typed_ok:
+                return None, False
+            for name, m in maps.items():
+                ok &= self._domain(fields[name], m, fmt, d.path, con)
+            self._missing(maps, rows, d.path, con, fields)
+            if not ok:
+                return None, False
+            return self._facts(d, settings, fields, maps, wanted, seed, path, fmt, rows, con), True
+        finally:
+            con.close()
+
+    def _type_fits(self, f: ir.Field, m: ast.ColumnMap, have: str, fmt: str, con) -> bool:
+        t = f.type
+        want = self._want(t)
+        col = q(m.column)
+        fits = have == "VARCHAR" if want == "text" else have in _INTEGER if want == "int" else \
+            have in _NUMBER or have.startswith("DECIMAL") if want == "number" else have == "BOOLEAN" if want == "bool" \
+            else have in ("DATE", "VARCHAR", "TIMESTAMP") if want == "date" else False
+        if fits and want == "date" and have == "VARCHAR":
+            bad = con.execute(f"SELECT min(rowid) + 1 FROM {TABLE} WHERE {col} IS NOT NULL "
+                              f"AND TRY_CAST({col} AS DATE) IS NULL").fetchone()[0]
+            if bad is not None:
+                self.report("SDS083", f"column `{m.column}` holds text that is not a date ({where_line(fmt, bad)})",
+                            m.column_span, "dates are written YYYY-MM-DD")
+                return False
+        if not fits:
+            self.report("SDS083", f"column `{m.column}` holds {have} values; `{f.name}` needs {want}", m.column_span,
+                        "map a column of the field's type, or change the field's type")
+        return fits
+
+    @staticmethod
+    def _want(t: ir.Type) -> str:
+        if t.kind in ("category", "enum"):
+            vals = t.values or ()
+            if vals and all(isinstance(v, bool) for v in vals):
+                return "bool"
+            if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+                return "int"
+            if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+                return "number"
+            return "text"
+        return {"text": "text", "int": "int", "float": "number", "bool": "bool", "date": "date"}[t.kind]
+
+    def _domain(self, f: ir.Field, m: ast.ColumnMap, fmt: str, rel: str, con) -> bool:
+        """Category values outside the field's values, numbers and dates outside its range: SDS084."""
+        t = f.type
+        col = q(m.column)
+        if t.kind in ("category", "enum") and t.values:
+            allowed = [v for v in t.values if not isinstance(v, bool)]
+            if not allowed:
+                return True
+            cond = f"{col} NOT IN ({', '.join('?' for _ in allowed)})"
+            params = list(allowed)
+        elif t.kind in ("int", "float", "date") and t.low is not None:
+            cast = f"CAST({col} AS DATE)" if t.kind == "date" else col
+            cond = f"({cast} < ? OR {cast} > ?)"
+            params = [datetime.date.fromisoformat(t.low), datetime.date.fromisoformat(t.high)] if t.kind == "date" \
+                else [t.low, t.high]
+        else:
+            return True
+        found = con.execute(
+            f"SELECT {col}, count(*), list(rowid + 1 ORDER BY rowid)[1:{SHOWN}] FROM {TABLE} "
+            f"WHERE {col} IS NOT NULL AND {cond} GROUP BY {col} ORDER BY min(rowid) LIMIT 6", params).fetchall()
+        if not found:
+            return True
+        total = con.execute(f"SELECT count(*) FROM {TABLE} WHERE {col} IS NOT NULL AND {cond}", params).fetchone()[0]
+        value, n, rows = found[0]
+        value = _py(value)
+        where = ", ".join(where_line(fmt, r) for r in rows) + (", ..." if n > len(rows) else "")
+        others = [_show(_py(v)) for v, _, _ in found[1:]]
+        more = f"; also {', '.join(others)}" + ("" if total == sum(x[1] for x in found) else ", ...") if others else ""
+        what = f"a value of `{f.name}`" if t.kind in ("category", "enum") else f"in the range of `{f.name}`"
+        hint = None
+        if t.kind in ("category", "enum"):
+            close = did_you_mean(str(value), [str(v) for v in t.values])
+            hint = close and f"{close} `{f.name}` has that value: fix the data, or the field's values"
+        if hint is None and t.kind in ("category", "enum"):
+            hint = f"`{f.name}` takes {', '.join(_show(v) for v in t.values)}; add the value, or fix the data"
+        self.report("SDS084", f"{_show(value)} in column `{m.column}` of `{rel}` ({where}) is not {what}"
+                              f" ({total:,} row{'s' * (total != 1)} out of the domain{more})", m.column_span, hint)
+        return False
+
+    def _missing(self, maps: dict[str, ast.ColumnMap], rows: int, rel: str, con, fields) -> None:
+        if not maps or not rows:
+            return
+        cols = list(maps.items())
+        got = con.execute("SELECT " + ", ".join(f"count({q(m.column)})" for _, m in cols) + f" FROM {TABLE}").fetchone()
+        for (name, m), present in zip(cols, got):
+            if present < rows:
+                miss = rows - present
+                self.report("SDS140", f"column `{m.column}` of `{rel}` has no value in {miss:,} of {rows:,} rows "
+                                      f"({100 * miss / rows:.1f}%)", m.column_span,
+                            "rows missing it are not used (it is a stratum field)"
+                            if fields[name].role == "sampled" and fields[name].categorical
+                            else "real rows keep the missing value (null)", severity="warning")
+
+    # ---- what the planner and the requests need ----------------------------------------------------
+
+    def _facts(self, d, settings, fields, maps, wanted, seed, path: Path, fmt: str, rows: int, con) -> ir.Reference:
+        order = [f for f in fields]
+        strata = tuple(n for n in order if n in maps and fields[n].role == "sampled" and fields[n].categorical)
+        held = held_sql(seed, settings["holdout"])
+        usable = " AND ".join([f"NOT {held}"] + [f"{q(maps[n].column)} IS NOT NULL" for n in strata])
+        key_cols = ", ".join(q(maps[n].column) for n in strata)
+        if strata:
+            got = con.execute(f"SELECT {key_cols}, count(*) FROM {TABLE} WHERE {usable} GROUP BY ALL "
+                              f"ORDER BY ALL").fetchall()
+            counts = tuple(ir.RealCount(values={n: _py(v) for n, v in zip(strata, r[:-1])}, rows=r[-1]) for r in got)
+        else:
+            n = con.execute(f"SELECT count(*) FROM {TABLE} WHERE {usable}").fetchone()[0]
+            counts = (ir.RealCount(values={}, rows=n),)
+        pool: tuple[ir.RealRow, ...] = ()
+        k = max((p.real_examples.k for p in wanted), default=0)
+        if k:
+            names = [n for n in order if n in maps]
+            part = f"PARTITION BY {key_cols}" if strata else ""
+            shown_cond = " AND ".join([usable] + [f"{q(maps[n].column)} IS NOT NULL" for n in names])
+            got = con.execute(
+                f"SELECT rowid + 1, {', '.join(q(maps[n].column) for n in names)} FROM {TABLE} WHERE {shown_cond} "
+                f"QUALIFY row_number() OVER ({part} ORDER BY md5('{int(seed)}:pool:' || CAST(rowid + 1 AS VARCHAR))) "
+                f"<= {POOL_PER_K * k} ORDER BY {key_cols + ', ' if strata else ''}"
+                f"md5('{int(seed)}:pool:' || CAST(rowid + 1 AS VARCHAR))").fetchall()
+            pool = tuple(ir.RealRow(row=r[0], values={n: _py(v) for n, v in zip(names, r[1:])}) for r in got)
+        return ir.Reference(
+            name=d.name, path=PurePosixPath(*Path(d.path).parts).as_posix(), format=fmt,
+            columns={n: maps[n].column for n in order if n in maps}, sha256=file_sha256(path), rows=rows,
+            usable=sum(c.rows for c in counts), complete=settings["complete"], downsample=settings["downsample"],
+            holdout=settings["holdout"], strata_fields=strata, counts=counts, pool=pool)
