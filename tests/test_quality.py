@@ -238,3 +238,23 @@ def test_build_report_has_the_content_section(build_env):
     assert set(report["content"]["shortcuts"]["topic"]["note"]) == {"lift", "top_words"}
     md = (root / "out" / "report.md").read_text()
     assert "## Content" in md and "### `note`" in md and "Label shortcuts" in md
+
+
+def test_shortcut_lift_above_the_sample_size_uses_the_documented_seeded_sample():
+    """LANGUAGE.md: above 5,000 rows the lift is estimated on the 5,000 rows with the lowest md5("SEED:lift:ROW")."""
+    from synthc.quality.shortcuts import SAMPLE, sample_rows
+
+    rng = random.Random(7)
+    n = SAMPLE + 1500
+    labels = [rng.choice(["positive", "negative"]) for _ in range(n)]
+    words = _random_texts(1, 200, 11)[0].split()
+    texts = ["bad." if y == "negative" else "I like it a lot, " + " ".join(rng.sample(words, 6)) for y in labels]
+    whole = shortcut_lift(labels, texts, seed=3)
+    assert whole > 0.9  # the planted shortcut is still found on the sample
+    keep = sorted(sample_rows(n, SAMPLE, 3))
+    assert len(set(keep)) == SAMPLE and whole == shortcut_lift([labels[i] for i in keep], [texts[i] for i in keep],
+                                                                seed=3)
+    assert shortcut_lift(labels, texts, seed=3) == whole  # deterministic by the seed
+    shuffled = labels[:]
+    rng.shuffle(shuffled)
+    assert abs(shortcut_lift(shuffled, texts, seed=3)) < 0.1  # labels unrelated to the form: no lift
