@@ -291,6 +291,7 @@ class Constraint:
     expr: Expr
     span: Span
     name_span: Span
+    per: tuple[Ref, ...] = ()  # `per A, B`: judged per group of rows sharing these fields' values
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,12 @@ EXPLANATIONS: dict[str, str] = {
               "combinations than the planner fits jointly (200,000). Tie fewer fields together or use fewer values.",
     "SDS050": "`obj.name` names a member the object type does not declare. An object field's members are the names "
               "in its `object { ... }` type; nested objects are read member by member (`a.vitals.pulse`).",
+    "SDS060": "A `per` field of a dataset constraint has no finite set of values. Groups are made of category, "
+              "enum, bool and ranged int fields (at most 1,000 values).",
+    "SDS061": "`per` follows a row-level constraint. A row constraint already holds on every row; `per` groups "
+              "rows for dataset-level constraints (those calling an aggregate).",
+    "SDS062": "`per` on tvd, drift, unique or near_unique. A target per group is a `given` table, uniqueness "
+              "within a group is unique(group_field, text), and near-copies are rejected across the dataset.",
     "SDS070": "A content-quality aggregate (distinct_n, compression_ratio, self_similarity, near_unique, "
               "shortcut_lift) used wrongly: its text argument must name a text field, shortcut_lift's label a "
               "category, enum or bool field, distinct_n's n a whole number 1 to 3 and near_unique's threshold a "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal, Optional, Union
+from typing import Iterator, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,6 +55,12 @@ class Expr(Node):
     fn: Optional[str] = None
     negated: bool = False
     args: tuple["Expr", ...] = ()
+
+    def walk(self) -> Iterator["Expr"]:
+        """This expression and every sub-expression, depth first."""
+        yield self
+        for a in self.args:
+            yield from a.walk()
 
     def refs(self) -> set[str]:
         """Every field this expression reads."""
@@ -208,12 +214,14 @@ class Prompt(Node):
 
 class Constraint(Node):
     """A named rule. kind row: `expr` must hold on every row (rows that break it are rejected).
-    kind dataset: `expr` (built from aggregates) must hold on the final dataset."""
+    kind dataset: `expr` (built from aggregates) must hold on the final dataset; with `per`, in every group of rows
+    sharing the values of those fields (LANGUAGE.md, "Per stratum")."""
 
     name: str
     kind: Literal["row", "dataset"]
     expr: Expr
     fields: tuple[str, ...]
+    per: tuple[str, ...] = ()
 
 
 class Dataset(Node):

@@ -445,8 +445,11 @@ class _Builder(Transformer):
         return ast.Prompt(str(name), tuple(settings), self._span(meta), self._tspan(name))
 
     def constraint_decl(self, meta, ch):
-        name, expr = ch
-        return ast.Constraint(str(name), expr, self._span(meta), self._tspan(name))
+        name, expr, per = ch
+        return ast.Constraint(str(name), expr, self._span(meta), self._tspan(name), per or ())
+
+    def per_clause(self, meta, ch):
+        return tuple(ast.Ref(str(n), self._tspan(n)) for n in ch)
 
     def def_decl(self, meta, ch):
         name, *rest = ch

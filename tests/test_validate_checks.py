@@ -284,3 +284,59 @@ constraint some: share(flag) <= 30%
     assert report.passed
     assert report.to_json_dict()["marginals"]["flag"] == {
         "true": {"target": 0.25, "actual": 0.25, "count": 1}, "false": {"target": 0.75, "actual": 0.75, "count": 3}}
+
+
+PER_SPEC = """
+dataset reviews { rows = 12 seed = 1 }
+field sentiment: category ~ {"positive": 50%, "negative": 50%}
+field rating: int in 1..5
+field body: text from review { words = 1..10 }
+prompt review { user = "Write a {sentiment} review rated {rating}." }
+constraint varied: distinct_n(body, 1) >= 0.5 per sentiment
+constraint typical: mean(rating) >= 2 per sentiment, rating
+constraint overall: distinct_n(body, 1) >= 0.5
+"""
+
+
+def _per_rows():
+    # positive rows repeat one text (distinct-1 = 3/18 words); negative rows never repeat a word
+    pos = [{"sentiment": "positive", "rating": 4 + i % 2, "body": "love it so"} for i in range(6)]
+    neg = [{"sentiment": "negative", "rating": 1 + i % 2, "body": f"w{3 * i} w{3 * i + 1} w{3 * i + 2}"}
+           for i in range(6)]
+    return pos + neg + [{"sentiment": None, "rating": 3, "body": "no label here"}]
+
+
+def test_per_judges_each_group_and_fails_only_where_a_group_fails(tmp_path):
+    """LANGUAGE.md "Per stratum": the overall figure passes, the positive group fails, the null label is a group."""
+    spec = spec_of(tmp_path, PER_SPEC)
+    report = validate_file(spec, write(tmp_path, _per_rows(), "jsonl"))
+    checks = {c.name: c for c in report.checks}
+    varied, overall = checks["varied"], checks["overall"]
+    assert overall.passed
+    assert not varied.passed and varied.groups == 3 and varied.violations == 1
+    assert varied.values["distinct_n(body, 1) [sentiment = positive]"] == pytest.approx(3 / 18)
+    assert varied.values["distinct_n(body, 1) [sentiment = negative]"] == 1.0
+    assert varied.values["distinct_n(body, 1) [sentiment = null]"] == 1.0
+    assert [e["sentiment"] for e in varied.examples] == ["positive"]
+    # ratings 1 and 2 of negative rows are groups of their own: mean 1 fails, every other group passes
+    typical = checks["typical"]
+    assert typical.groups == 5 and typical.violations == 1
+    assert typical.examples[0]["sentiment"] == "negative" and typical.examples[0]["rating"] == 1
+    out = io.StringIO()
+    from rich.console import Console
+    render(report, Console(file=out, width=120))
+    assert "fails in 1 of 3 groups" in out.getvalue() and "2 of 3 groups pass" in out.getvalue()
+
+
+def test_per_sql_reruns_in_duckdb_with_the_same_verdict(tmp_path):
+    """A `per` check's sql makes the failing group's table, then judges it: run as a script it gives `passed`."""
+    spec = spec_of(tmp_path, PER_SPEC.replace("distinct_n(body, 1) >= 0.5 per", "mean(rating) >= 4.5 per"))
+    data = write(tmp_path, _per_rows(), "jsonl")
+    c = {c.name: c for c in validate_file(spec, data).checks}["varied"]
+    assert not c.passed
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE data AS SELECT * FROM read_json_auto('{data}')")
+    *setup, query = [s for s in c.sql.split(";\n") if s.strip()]
+    for s in setup:
+        con.execute(s)
+    assert con.execute(query).fetchone()[-1] is False

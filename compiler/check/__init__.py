@@ -62,6 +62,9 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
+PER_VALUES = 1000  # a ranged int field groups rows by at most this many values
+
+
 class Checker:
     def __init__(self, prog: Program, module_ok: bool = False):
         self.prog = prog
@@ -454,7 +457,43 @@ class Checker:
                                    decl.expr.span, "e.g. word_count(body) >= 40"))
             return None
         kind = "dataset" if aggregates_in(e) else "row"
-        return ir.Constraint(name=final, kind=kind, expr=e, fields=tuple(sorted(e.refs())))
+        per = self._per(decl, final, kind, e, module)
+        if per is None:
+            return None
+        return ir.Constraint(name=final, kind=kind, expr=e, fields=tuple(sorted(e.refs() | set(per))), per=per)
+
+    def _per(self, decl: ast.Constraint, final: str, kind: str, e: ir.Expr, module) -> tuple[str, ...] | None:
+        """The fields of `per A, B` (LANGUAGE.md, "Per stratum"), or None after reporting why they cannot be."""
+        if not decl.per:
+            return ()
+        span = decl.per[0].span.to(decl.per[-1].span)
+        if kind == "row":
+            self.report(Diagnostic("SDS061", f"`per` needs a dataset-level constraint; `{final}` is a row "
+                                   "constraint, which already holds on every row", span, "drop `per`"))
+            return None
+        banned = sorted({c.fn for c in e.walk() if c.kind == "call" and c.fn in ("tvd", "drift", "unique", "near_unique")})
+        if banned:
+            hint = {"tvd": "a target per group is a `given` table", "drift": "a target per group is a `given` table",
+                    "unique": "uniqueness within a group is unique(group_field, text)",
+                    "near_unique": "near-copies are rejected across the whole dataset: drop `per`"}[banned[0]]
+            self.report(Diagnostic("SDS062", f"`{banned[0]}` takes no `per`", span, hint))
+            return None
+        out = []
+        for ref in decl.per:
+            got, t = self.exprs.check(ref, Scope(module, {}, aggregates=False))
+            if got is None:
+                return None
+            typed = self.field_type(got.field) if got.kind == "ref" else None
+            typ = typed[0] if typed else None
+            finite = typ is not None and (typ.kind in ("category", "enum", "bool") or (
+                typ.kind == "int" and typ.low is not None and typ.high is not None and typ.high - typ.low < PER_VALUES))
+            if not finite:
+                self.report(Diagnostic("SDS060", f"`per {ref.name}`: {t.describe()} has no finite set of values "
+                                       "to group rows by", ref.span,
+                                       "group by a category, enum, bool or ranged int field"))
+                return None
+            out.append(got.field)
+        return tuple(dict.fromkeys(out))
 
 
 

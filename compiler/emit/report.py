@@ -156,6 +156,9 @@ def _checks_md(checks: list[dict]) -> list[str]:
         mark = "✅" if c["passed"] else "❌"
         violations = "–" if c["violations"] is None else _int(c["violations"])
         measured = ", ".join(f"`{cell(k, 60)}` = {_num(v)}" for k, v in (c.get("values") or {}).items())
+        if c.get("groups") is not None:  # a `per` constraint: its groups' figures are in report.json
+            g = c["groups"]
+            measured = f"{_int(g - (c['violations'] or 0))} of {_int(g)} group{'s' * (g != 1)} pass"
         out.append(f"| {mark} | {cell(c['name'])} | {c['kind']} | {violations} | {measured} |")
     out.append("")
     for c in checks:
@@ -180,6 +183,8 @@ def _failure(c: dict) -> str:
     n = c["violations"]
     if c["kind"] in ("row", "type"):
         return f"{_int(n)} row{'s break' if n != 1 else ' breaks'} it"
+    if c.get("groups") is not None:
+        return f"fails in {_int(n)} of {_int(c['groups'])} group{'s' * (c['groups'] != 1)}"
     if c.get("examples"):  # unique(...)
         return f"{_int(n)} row{'s repeat' if n != 1 else ' repeats'} an earlier one"
     measured = ", ".join(f"`{cell(k, 60)}` = {_num(v)}" for k, v in (c.get("values") or {}).items())

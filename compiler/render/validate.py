@@ -43,11 +43,13 @@ def _checks_table(report: ValidationReport) -> Table:
             continue
         mark = Text("ok", style="green") if c.passed else Text("FAIL", style="bold red")
         violations = "-" if c.violations is None else str(c.violations)
-        t.add_row(mark, c.name, c.kind, violations, _measured(c))
+        t.add_row(mark, c.name, c.kind, violations, Text(_measured(c)))  # Text: no rich markup in values
     return t
 
 
 def _measured(c: CheckResult) -> str:
+    if c.groups is not None:
+        return f"{c.groups - c.violations} of {c.groups} group{'s' * (c.groups != 1)} pass"
     if c.values:
         return ", ".join(f"{k} = {_num(v)}" for k, v in c.values.items())
     return ""
@@ -66,6 +68,8 @@ def _failure(c: CheckResult, console, show_sql: bool) -> None:
 def _summary(c: CheckResult) -> str:
     if c.kind in ("row", "type"):
         return f"{c.violations} row{'s break' if c.violations != 1 else ' breaks'} it"
+    if c.groups is not None:
+        return f"fails in {c.violations} of {c.groups} group{'s' * (c.groups != 1)}"
     if c.examples and "copies_row" in c.examples[0]:  # near_unique(...)
         return f"{c.violations} row{'s are' if c.violations != 1 else ' is'} a near-copy of an earlier one"
     if c.examples:  # unique(...)

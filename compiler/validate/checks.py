@@ -27,7 +27,7 @@ from ..quality.checks import measure
 from .load import TABLE, Loaded, coerce
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
 from .sql import (aggregates, dataset_query, distinct_probe, duplicates_query, expr_text, ident, inline_sql,
-                  marginal_query, row_predicate, violations_query)
+                  marginal_query, row_predicate, sql_literal, violations_query)
 from .targets import target_shares
 from .types import DATA_ALIAS, field_rules, from_clause
 
@@ -160,11 +160,56 @@ def row_check(c: Constraint, loaded: Loaded, counted: tuple[int, list | None] | 
 def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]],
                   seed: int = 1) -> CheckResult:
     """Measures the aggregates once and evaluates the constraint on them (NULL, e.g. no rows, fails).
-    Content-quality aggregates are measured first, in Python (quality.checks), and enter the query as figures."""
+    Content-quality aggregates are measured first, in Python (quality.checks), and enter the query as figures.
+    A constraint with `per` is judged on each group of rows (per_group_check)."""
+    if c.per and all(f in loaded.columns for f in c.fields):
+        return per_group_check(c, loaded, targets, seed)
+    return _dataset_check(c, loaded, targets, seed, TABLE)
+
+
+GROUP = "per_group"
+
+
+def per_group_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]],
+                    seed: int = 1) -> CheckResult:
+    """`CONSTRAINT per A, B` (LANGUAGE.md, "Per stratum"): the constraint judged on the rows of each combination of
+    A, B that occurs (nulls a group of their own), each group copied in row order into the table `per_group`.
+    Passes when every group passes; violations = the failing groups; values = every group's figures, named
+    `FIGURE [A = a, B = b]`; examples = the failing groups; sql = one group's table and its query."""
+    cols = ", ".join(ident(f) for f in c.per)
+    groups = loaded.con.execute(f"SELECT DISTINCT {cols} FROM {ident(TABLE)} ORDER BY ALL NULLS LAST").fetchall()
+    values: dict[str, Any] = {}
+    failing: list[dict] = []
+    shown = ""
+    for group in groups:
+        where = " AND ".join(f"{ident(f)} IS NOT DISTINCT FROM {sql_literal(v)}" for f, v in zip(c.per, group))
+        make = (f"CREATE OR REPLACE TEMP TABLE {ident(GROUP)} AS\nSELECT * FROM {ident(TABLE)} WHERE {where}\n"
+                f"ORDER BY rowid;\n")
+        loaded.con.execute(make)
+        r = _dataset_check(c, loaded, targets, seed, GROUP)
+        label = ", ".join(f"{f} = {'null' if v is None else jsonable(v)}" for f, v in zip(c.per, group))
+        values.update({f"{k} [{label}]": v for k, v in r.values.items()})
+        if r.violations is None:
+            loaded.con.execute(f"DROP TABLE IF EXISTS {ident(GROUP)}")
+            return r.model_copy(update={"sql": make + r.sql, "detail": f"in the group {label}: {r.detail}"})
+        if not r.passed:
+            failing.append({**{f: jsonable(v) for f, v in zip(c.per, group)}, **r.values})
+        if not shown or (not r.passed and len(failing) == 1):
+            shown = make + r.sql  # the first failing group's query, else the first group's
+    loaded.con.execute(f"DROP TABLE IF EXISTS {ident(GROUP)}")
+    if not groups:
+        return CheckResult(name=c.name, kind="dataset", passed=False, violations=None, sql="",
+                           detail="no rows to group")
+    return CheckResult(name=c.name, kind="dataset", passed=not failing, violations=len(failing), sql=shown,
+                       values=values, examples=tuple(failing[:EXAMPLES]), groups=len(groups))
+
+
+def _dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]], seed: int,
+                   table: str) -> CheckResult:
     missing = [f for f in c.fields if f not in loaded.columns]
-    measured, pairs = ({}, []) if missing else measure(c.expr, loaded.con, TABLE, seed)
+    measured, pairs = ({}, []) if missing else measure(c.expr, loaded.con, table, seed)
     try:
-        sql, params = dataset_query(c, TABLE, targets, measured=measured)
+        sql, params = dataset_query(c, table, targets, measured=measured)
     except KeyError as e:
         return CheckResult(name=c.name, kind="dataset", passed=False, violations=None, sql="",
                            detail=f"the spec sets no target shares for `{e.args[0]}`")
@@ -174,8 +219,8 @@ def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, 
                            detail=_missing(missing))
     try:
         # the report keeps the exact query; the one run skips collecting values the probe found all distinct
-        distinct = frozenset(expr_text(a) for a in aggregates(c.expr) if _all_distinct(a, loaded))
-        cur = loaded.con.execute(*(dataset_query(c, TABLE, targets, distinct, measured) if distinct
+        distinct = frozenset(expr_text(a) for a in aggregates(c.expr) if _all_distinct(a, loaded, table))
+        cur = loaded.con.execute(*(dataset_query(c, table, targets, distinct, measured) if distinct
                                    else (sql, params)))
         row = cur.fetchone()
         names = [d[0] for d in cur.description]
@@ -192,12 +237,12 @@ def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, 
                        values=values, examples=tuple(examples))
 
 
-def _all_distinct(call: Expr, loaded: Loaded) -> bool:
+def _all_distinct(call: Expr, loaded: Loaded, table: str = TABLE) -> bool:
     """distinct_probe for a distinct_ratio or unique call (False for other aggregates, or if the probe fails)."""
     if call.fn not in ("distinct_ratio", "unique"):
         return False
     try:
-        return bool(loaded.con.execute(*distinct_probe(call, TABLE)).fetchone()[0])
+        return bool(loaded.con.execute(*distinct_probe(call, table)).fetchone()[0])
     except duckdb.Error:
         return False
 

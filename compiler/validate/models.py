@@ -21,7 +21,8 @@ class CheckResult(_Frozen):
     problem and each example names its `problem`.
     `violations` is None when the check could not run (`detail` says why); such a check has failed.
     `sql` reruns the check (on the table `data`, see ValidationReport.load_sql); `values` holds the aggregates
-    a dataset check measured; `examples` up to 3 offending rows (`row` counts from 1) or repeated tuples."""
+    a dataset check measured; `examples` up to 3 offending rows (`row` counts from 1) or repeated tuples. A `per`
+    constraint counts its failing groups in `violations` and judged `groups`; its examples are failing groups."""
 
     name: str
     kind: Literal["row", "dataset", "schema", "type"]
@@ -31,10 +32,14 @@ class CheckResult(_Frozen):
     examples: tuple[dict[str, Any], ...] = ()
     values: dict[str, Any] = {}
     detail: Optional[str] = None
+    groups: Optional[int] = None  # a `per` constraint: how many groups it judged (violations: how many failed)
 
     def to_json_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "passed": self.passed, "violations": self.violations,
-                "sql": self.sql, "examples": list(self.examples), "values": dict(self.values), "detail": self.detail}
+        out = {"name": self.name, "kind": self.kind, "passed": self.passed, "violations": self.violations,
+               "sql": self.sql, "examples": list(self.examples), "values": dict(self.values), "detail": self.detail}
+        if self.groups is not None:
+            out["groups"] = self.groups
+        return out
 
 
 class MarginalValue(_Frozen):
