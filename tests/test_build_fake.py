@@ -475,3 +475,24 @@ def test_a_synthc_toml_profile_names_the_endpoint_and_sizes_calls(env, fake):
     assert all(len(re.findall(r"[0-9a-f]{10}-\d{6}", q.body["messages"][-1]["content"])) <= 2
                for q in fake.chat_requests)
     assert report_of(env)["cost_usd"] is None  # the profile sets no prices
+
+
+def test_a_per_constraint_is_judged_per_group_in_the_build_report(env, fake):
+    """LANGUAGE.md "Per stratum": the build's report judges `per` constraints group by group, and a failing group
+    fails the build's checks (exit 1) while the overall form of the same figure passes."""
+    spec = write_spec(env, SPEC + "constraint busy_each: share(mood == \"busy\") <= 90% per topic, tone\n"
+                                  "constraint few_busy: share(mood == \"busy\") <= 0% per tone\n"
+                                  "constraint any_busy_overall: share(mood == \"busy\") <= 100%\n")
+    assert build(spec, fake) == 1
+    report = json.loads((env / "out" / "report.json").read_text())
+    checks = {c["name"]: c for c in report["checks"]}
+    rows = rows_of(env / "out" / "notes.jsonl")
+    busy = Counter(r["tone"] for r in rows if r["mood"] == "busy")
+    assert checks["busy_each"]["groups"] == 4 and checks["few_busy"]["groups"] == 2
+    assert checks["few_busy"]["violations"] == sum(1 for t in ("dry", "warm") if busy[t])
+    for tone in ("dry", "warm"):
+        n = sum(1 for r in rows if r["tone"] == tone)
+        [got] = [v for k, v in checks["few_busy"]["values"].items() if k.endswith(f" [tone = {tone}]")]
+        assert got == pytest.approx(busy[tone] / n)
+    assert checks["any_busy_overall"]["passed"] and "groups" not in checks["any_busy_overall"]
+    assert "group" in (env / "out" / "report.md").read_text()
