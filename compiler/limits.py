@@ -1,0 +1,34 @@
+"""The sizes synthc accepts, in one place (LANGUAGE.md, "Limits").
+
+Each limit bounds work that would otherwise grow without bound from a short spec, and each is checked from
+sizes computed first (byte counts, lengths, node counts), never by building the oversized thing and
+measuring it. Past a limit the checker reports a diagnostic with the limit's code at the declaration that
+exceeds it.
+"""
+
+from __future__ import annotations
+
+# A spec or module file: bytes read, whatever size the file reports (devices and pipes report none). SDS003.
+MAX_SOURCE_BYTES = 2_000_000
+
+# `rows`: a build holds a round's rows and calls in memory (about 1.3 KB per row). SDS090.
+MAX_ROWS = 1_000_000
+
+# `int` bounds: values are written as 64-bit integers (DuckDB BIGINT, Parquet INT64). SDS091.
+MIN_INT = -(2**63)
+MAX_INT = 2**63 - 1
+
+# A distribution's parameters: poisson's table has about 24 * sqrt(lambda) entries; past this a normal with
+# mean lambda and sd sqrt(lambda) is the same shape. Every parameter is a finite number of at most MAX_PARAM
+# in magnitude (float arithmetic on the range stays finite). SDS092.
+MAX_POISSON_LAMBDA = 1_000_000
+MAX_PARAM = 1e15
+
+# A template (system or user, or a fragment) after fragments are spliced in, in characters. SDS093.
+MAX_TEMPLATE_CHARS = 100_000
+
+# An expression after `def` predicates are inlined, in nodes (literals, names, operators, calls). SDS094.
+MAX_EXPR_NODES = 10_000
+
+# A joint table's cells. SDS095.
+MAX_JOINT_CELLS = 10_000
