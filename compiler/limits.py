@@ -17,12 +17,16 @@ MAX_ROWS = 1_000_000
 # `int` bounds: values are written as 64-bit integers (DuckDB BIGINT, Parquet INT64). SDS091.
 MIN_INT = -(2**63)
 MAX_INT = 2**63 - 1
+# `float` bounds: at most this in magnitude, so that the width of a range is a finite float. SDS091.
+MAX_FLOAT_BOUND = 1e300
 
 # A distribution's parameters: poisson's table has about 24 * sqrt(lambda) entries; past this a normal with
 # mean lambda and sd sqrt(lambda) is the same shape. Every parameter is a finite number of at most MAX_PARAM
 # in magnitude (float arithmetic on the range stays finite). SDS092.
 MAX_POISSON_LAMBDA = 1_000_000
 MAX_PARAM = 1e15
+# lognormal: e^(|mu| + 8 sigma) must be a finite float (e^709 is the largest). SDS092.
+MAX_LOGNORMAL_EXPONENT = 700
 
 # A template (system or user, or a fragment) after fragments are spliced in, in characters. SDS093.
 MAX_TEMPLATE_CHARS = 100_000
@@ -30,5 +34,5 @@ MAX_TEMPLATE_CHARS = 100_000
 # An expression after `def` predicates are inlined, in nodes (literals, names, operators, calls). SDS094.
 MAX_EXPR_NODES = 10_000
 
-# A joint table's cells. SDS095.
-MAX_JOINT_CELLS = 10_000
+# A joint table's cells: a spec this large takes about a second to parse (lark, ~200 KB/s). SDS095.
+MAX_JOINT_CELLS = 5_000
