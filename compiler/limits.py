@@ -20,7 +20,7 @@ MAX_INT = 2**63 - 1
 # `float` bounds: at most this in magnitude, so that the width of a range is a finite float. SDS091.
 MAX_FLOAT_BOUND = 1e300
 
-# A distribution's parameters: poisson's table has about 24 * sqrt(lambda) entries; past this a normal with
+# A distribution's parameters: poisson's table has about 19 * sqrt(lambda) entries; past this a normal with
 # mean lambda and sd sqrt(lambda) is the same shape. Every parameter is a finite number of at most MAX_PARAM
 # in magnitude (float arithmetic on the range stays finite). SDS092.
 MAX_POISSON_LAMBDA = 1_000_000

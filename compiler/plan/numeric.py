@@ -118,7 +118,7 @@ class NumericDist:
 
     def _poisson_table(self, lam: float) -> None:
         """The truncated pmf as a cdf table over the values that carry mass: from the truncated mode outwards
-        while the pmf is within e^-_POISSON_CUT of its peak (about 24 * sqrt(lambda) values, however wide the
+        while the pmf is within e^-_POISSON_CUT of its peak (about 19 * sqrt(lambda) values, however wide the
         range). Successive values come from the ratio pmf(k+1)/pmf(k) = lambda/(k+1), which stays exact where
         k * log(lambda) - lgamma(k+1) would lose every digit to cancellation."""
         lam = max(lam, 1e-9)
