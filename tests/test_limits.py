@@ -219,3 +219,14 @@ def test_a_fifo_nobody_writes_reads_as_empty_at_once(tmp_path):
     text, diag = read_source(fifo)
     assert time.monotonic() - start < 1.0
     assert text is None and diag.code == "SDS003" and "empty" in diag.message
+
+
+def test_ingest_refuses_a_device_instead_of_reading_it_forever(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "synthc.toml").write_text("")
+    spec = tmp_path / "s.sds"
+    spec.write_text('dataset s { rows = 3 }\nfield a: bool\nfield body: text from p\nprompt p { user = "Say {a}." }\n')
+    (tmp_path / "results.jsonl").symlink_to("/dev/zero")
+    assert main(["ingest", str(spec), str(tmp_path / "results.jsonl"), "--model", "gpt-4o-mini",
+                 "--endpoint", "http://127.0.0.1:9/v1"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
