@@ -36,3 +36,8 @@ MAX_EXPR_NODES = 10_000
 
 # A joint table's cells: a spec this large takes about a second to parse (lark, ~200 KB/s). SDS095.
 MAX_JOINT_CELLS = 5_000
+
+# Not a limit on the spec but on one analysis: the check that a row constraint can hold (SDS018) and rejects
+# something (SDS103) evaluates it on every combination of its fields' values; it is made only when
+# combinations x expression nodes stay within this many node evaluations (about a second), and skipped beyond.
+MAX_FEASIBILITY_EVALS = 1_000_000

@@ -147,5 +147,18 @@ def joint_cells(rng: random.Random) -> dict:
             **_outcome(n <= MAX_JOINT_CELLS, "SDS095"), "name": "joint_cells"}
 
 
+def constraint_enumeration(rng: random.Random) -> dict:
+    """A constraint that always holds, as large as inlining allows, over two ints with up to 2,000 values
+    each: the check that it can hold enumerates combinations, so its work must be bounded by their product
+    times the expression's size, not by either alone."""
+    depth = rng.randint(0, 10)
+    lines = [f"dataset d {{ rows = {rng.randint(1, 20)} }}", "def d0(x, y) = x + y > 1"]
+    lines += [f"def d{i}(x, y) = d{i - 1}(x, y) and d{i - 1}(x, y)" for i in range(1, depth + 1)]
+    na, nb = rng.randint(1, 1999), rng.randint(1, 1999)
+    lines += [f"field a: int in 1..{na}", f"field b: int in 1..{nb}", f"constraint c: d{depth}(a, b)"]
+    return {"files": {"spec.sds": "\n".join(lines) + "\n"}, "argv": ["check", "spec.sds"], "exits": {0},
+            "code": None, "name": "constraint_enumeration"}
+
+
 CASES = [int_range_quantiles, poisson_large_lambda, fragment_doubling, long_template, def_doubling, many_rows,
-         source_size, joint_cells]
+         source_size, joint_cells, constraint_enumeration]
