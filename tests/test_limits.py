@@ -230,3 +230,10 @@ def test_ingest_refuses_a_device_instead_of_reading_it_forever(tmp_path, monkeyp
     assert main(["ingest", str(spec), str(tmp_path / "results.jsonl"), "--model", "gpt-4o-mini",
                  "--endpoint", "http://127.0.0.1:9/v1"]) == 2
     assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_lock_that_is_a_device_is_refused_not_read(tmp_path):
+    from synthc.emit.lock import LockError, read_lock
+    (tmp_path / "s.sds.lock").symlink_to("/dev/zero")
+    with pytest.raises(LockError, match="not a regular file"):
+        read_lock(tmp_path / "s.sds.lock")
