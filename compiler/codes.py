@@ -9,7 +9,9 @@ EXPLANATIONS: dict[str, str] = {
               "declaration starts with one of: from, dataset, field, joint, fragment, prompt, constraint, def.",
     "SDS002": "A character or literal the language does not have: a single-quoted string, a `;`, an unterminated "
               "string, or a date that is not on the calendar (2024-02-30).",
-    "SDS003": "The file cannot be a spec: it is missing, a directory, empty, binary, not UTF-8, or over 2 MB.",
+    "SDS003": "The file cannot be a spec: it is missing, a directory, empty, binary, not UTF-8, or over "
+              "2,000,000 bytes. At most one byte past the limit is read, whatever size the file reports, so a "
+              "device or a pipe that never ends is reported as too long.",
     "SDS004": "A spec has exactly one `dataset NAME { rows = N ... }` header. Modules imported by a spec have none.",
     "SDS005": "The same name (field, prompt, fragment, constraint, def), value, setting or table cell is declared "
               "twice. Names share one namespace per file.",
