@@ -81,7 +81,8 @@ EXPLANATIONS: dict[str, str] = {
     "SDS094": "A constraint or derived expression that has more than 10,000 nodes once its `def` predicates are "
               "inlined (a predicate that calls another twice doubles its size at every level). The size is "
               "computed per predicate before anything is inlined. Pass intermediate results through derived "
-              "fields instead of repeating a predicate.",
+              "fields instead of repeating a predicate. Predicates that call predicates may also nest at most 32 calls "
+              "deep (arguments included), however small the result.",
     "SDS095": "A joint table with more than 5,000 cells. Tie fewer fields together, or give the values shares "
               "per field (independent fields need no joint table).",
     "SDS101": "A prompt that no field names with `from`: it would never be called.",

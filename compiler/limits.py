@@ -33,6 +33,8 @@ MAX_TEMPLATE_CHARS = 100_000
 
 # An expression after `def` predicates are inlined, in nodes (literals, names, operators, calls). SDS094.
 MAX_EXPR_NODES = 10_000
+# ... and in how deeply def calls nest in it (predicates calling predicates, arguments included). SDS094.
+MAX_DEF_NESTING = 32
 
 # A joint table's cells: a spec this large takes about a second to parse (lark, ~200 KB/s). SDS095.
 MAX_JOINT_CELLS = 5_000

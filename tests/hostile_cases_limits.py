@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from synthc.limits import (MAX_EXPR_NODES, MAX_INT, MAX_JOINT_CELLS, MAX_PARAM, MAX_POISSON_LAMBDA, MAX_ROWS,
+from synthc.limits import (MAX_DEF_NESTING, MAX_EXPR_NODES, MAX_INT, MAX_JOINT_CELLS, MAX_PARAM, MAX_POISSON_LAMBDA, MAX_ROWS,
                            MAX_SOURCE_BYTES, MAX_TEMPLATE_CHARS, MIN_INT)
 
 # A build that got past its checks would try this endpoint; nothing listens on the discard port, so a call
@@ -108,6 +108,19 @@ def def_doubling(rng: random.Random) -> dict:
             **_outcome(size <= MAX_EXPR_NODES, "SDS094"), "name": "def_doubling"}
 
 
+def def_chain(rng: random.Random) -> dict:
+    """Predicates that each call the last once, up to 3,000 deep: small once inlined, but deeply nested."""
+    depth = rng.choice([rng.randint(0, 40), rng.randint(0, 3000)])
+    body = rng.choice(["not d{p}(x)", "d{p}(x)", "d{p}(x) or x == 3"])
+    lines = [f"dataset d {{ rows = {rng.randint(1, 20)} }}", "def d0(x) = x > 1"]
+    lines += [f"def d{i}(x) = " + body.format(p=i - 1) for i in range(1, depth + 1)]
+    lines += ["field a: int in 1..5", f"constraint c: d{depth}(a)"]
+    size = 3 + depth * {"not d{p}(x)": 1, "d{p}(x)": 0, "d{p}(x) or x == 3": 4}[body]
+    ok = depth + 1 <= MAX_DEF_NESTING and size <= MAX_EXPR_NODES
+    return {"files": {"spec.sds": "\n".join(lines) + "\n"}, "argv": ["check", "spec.sds"],
+            "exits": {0} if ok else {2}, "code": None if ok else "SDS094", "name": "def_chain"}
+
+
 def many_rows(rng: random.Random) -> dict:
     """`rows` from 1 to 10^12; a build past the limit must stop before its first call."""
     rows = rng.choice([1, 1000, MAX_ROWS, MAX_ROWS + 1, 10**7, 10**9, 10**12, rng.randint(1, 10**10)])
@@ -160,5 +173,6 @@ def constraint_enumeration(rng: random.Random) -> dict:
             "code": None, "name": "constraint_enumeration"}
 
 
-CASES = [int_range_quantiles, poisson_large_lambda, fragment_doubling, long_template, def_doubling, many_rows,
+CASES = [int_range_quantiles, poisson_large_lambda, fragment_doubling, long_template, def_doubling, def_chain,
+         many_rows,
          source_size, joint_cells, constraint_enumeration]

@@ -17,7 +17,7 @@ from fake_openai import FakeOpenAI
 from synthc import ir
 from synthc.check import check_file
 from synthc.cli import main
-from synthc.limits import (MAX_EXPR_NODES, MAX_INT, MAX_JOINT_CELLS, MAX_POISSON_LAMBDA, MAX_ROWS,
+from synthc.limits import (MAX_DEF_NESTING, MAX_EXPR_NODES, MAX_INT, MAX_JOINT_CELLS, MAX_POISSON_LAMBDA, MAX_ROWS,
                            MAX_SOURCE_BYTES, MAX_TEMPLATE_CHARS, MIN_INT)
 from synthc.plan.numeric import NumericDist
 from synthc.syntax import read_bounded, read_source
@@ -78,6 +78,21 @@ def test_any_def_doubling_is_checked_in_bounded_time(tmp_path, depth, fan, deriv
     if size <= MAX_EXPR_NODES:
         e = (result.spec.fields[-1].expr if derived else result.spec.constraints[0].expr)
         assert _nodes(e) == size  # the size computed before inlining is the size inlined
+
+
+@FAST
+@given(depth=st.integers(0, 3000))
+def test_any_chain_of_predicates_is_checked_with_a_position(tmp_path, depth):
+    """`def dN(x) = not dN-1(x)`: linear in size, but each level nests the inlining one call deeper."""
+    lines = ["dataset d { rows = 5 }", "def d0(x) = x > 1"]
+    lines += [f"def d{i}(x) = not d{i - 1}(x)" for i in range(1, depth + 1)]
+    lines += ["field a: int in 1..5", f"constraint c: d{depth}(a)"]
+    result, seconds = _check(tmp_path, "\n".join(lines) + "\n")
+    assert seconds < CHECK_SECONDS
+    assert _codes(result) == ({"SDS094"} if depth + 1 > MAX_DEF_NESTING else set())
+    if depth + 1 > MAX_DEF_NESTING:
+        [d] = result.diagnostics
+        assert d.span.line == depth + 4 and f"nest {depth + 1} calls deep" in d.message
 
 
 def _nodes(e: ir.Expr) -> int:

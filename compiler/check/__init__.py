@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, sort_key
 from . import feasible
-from ..limits import MAX_EXPR_NODES
+from ..limits import MAX_DEF_NESTING, MAX_EXPR_NODES
 from .expansion import ExpansionSizer
 from .exprs import ERROR, ExprChecker, Scope, T, _show, aggregates_in, literal_value
 from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, category_values_from
@@ -413,7 +413,14 @@ class Checker:
         """Whether the expression stays within MAX_EXPR_NODES once its defs are inlined (SDS094 if not),
         measured before anything is inlined."""
         if self.sizer.size(expr, module) <= MAX_EXPR_NODES:
-            return True
+            nesting = self.sizer.nesting(expr, module)
+            if nesting <= MAX_DEF_NESTING:
+                return True
+            call, _ = self.sizer.largest_call(expr, module, self.sizer.nesting)
+            self.report(Diagnostic("SDS094", f"predicates nest {nesting} calls deep here; the limit is "
+                                             f"{MAX_DEF_NESTING}", call.span if call is not None else expr.span,
+                                   "flatten the chain: a predicate can call several others side by side"))
+            return False
         call, n = self.sizer.largest_call(expr, module)
         where = call.span if call is not None else expr.span
         what = f"`{call.fn}(...)`" if call is not None else "the expression"
