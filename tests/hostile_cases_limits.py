@@ -81,6 +81,18 @@ def fragment_doubling(rng: random.Random) -> dict:
             **_outcome(longest <= MAX_TEMPLATE_CHARS, "SDS093"), "name": f"fragment_doubling_{command}"}
 
 
+def fragment_chain(rng: random.Random) -> dict:
+    """Fragments that each include the last once, up to 3,000 deep: linear in length, deep in nesting."""
+    depth = rng.randint(0, 3000)
+    piece = "y" * rng.randint(1, 40)
+    lines = [f"dataset d {{ rows = {rng.randint(1, 20)} }}", f'fragment f0 = "{piece}"']
+    lines += [f'fragment f{i} = f{i - 1} + "{piece}"' for i in range(1, depth + 1)]
+    lines += ["field body: text from p", f"prompt p {{ user = f{depth} }}"]
+    ok = len(piece) * (depth + 1) <= MAX_TEMPLATE_CHARS
+    return {"files": {"spec.sds": "\n".join(lines) + "\n"}, "argv": ["check", "spec.sds"],
+            **_outcome(ok, "SDS093"), "name": "fragment_chain"}
+
+
 def long_template(rng: random.Random) -> dict:
     """One string literal or a sum of a few, around the template limit."""
     total = rng.choice([MAX_TEMPLATE_CHARS - 1, MAX_TEMPLATE_CHARS, MAX_TEMPLATE_CHARS + 1,
@@ -173,6 +185,6 @@ def constraint_enumeration(rng: random.Random) -> dict:
             "code": None, "name": "constraint_enumeration"}
 
 
-CASES = [int_range_quantiles, poisson_large_lambda, fragment_doubling, long_template, def_doubling, def_chain,
+CASES = [int_range_quantiles, poisson_large_lambda, fragment_doubling, fragment_chain, long_template, def_doubling, def_chain,
          many_rows,
          source_size, joint_cells, constraint_enumeration]

@@ -60,6 +60,20 @@ def test_any_fragment_doubling_is_checked_in_bounded_time(tmp_path, depth, fan, 
         assert len(p.user.text) == base * fan**depth
 
 
+@FAST
+@given(depth=st.integers(0, 3000), piece=st.integers(1, 60))
+def test_any_chain_of_fragments_is_spliced_without_deep_recursion(tmp_path, depth, piece):
+    lines = ["dataset d { rows = 5 }", f'fragment f0 = "{"y" * piece}"']
+    lines += [f'fragment f{i} = f{i - 1} + "{"y" * piece}"' for i in range(1, depth + 1)]
+    lines += ["field body: text from p", f"prompt p {{ user = f{depth} }}"]
+    result, seconds = _check(tmp_path, "\n".join(lines) + "\n")
+    assert seconds < CHECK_SECONDS
+    over = piece * (depth + 1) > MAX_TEMPLATE_CHARS
+    assert _codes(result) == ({"SDS093"} if over else set())
+    if not over:
+        assert len(result.spec.prompts[0].user.text) == piece * (depth + 1)
+
+
 # ---- def inlining: sizes before expansion ---------------------------------------------------------
 
 

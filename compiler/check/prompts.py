@@ -49,6 +49,7 @@ class PromptChecker:
         self.c = checker
         self._fragment_text: dict[Key, str | None] = {}
         self._fragment_length: dict[Key, int] = {}
+        self._ordering = False
         self._in_progress: list[Key] = []
 
     def report(self, code, message, span, hint=None):
@@ -59,6 +60,15 @@ class PromptChecker:
     def fragment_text(self, key: Key) -> str | None:
         if key in self._fragment_text:
             return self._fragment_text[key]
+        if not self._in_progress and not self._ordering:  # included fragments first: splicing never nests deeply
+            self._ordering = True
+            try:
+                order, cyclic = self._fragments_below(key, self._fragment_text)
+                for k in order[:-1]:
+                    if k not in cyclic:  # a cycle is spliced (and reported) from the fragment asked for
+                        self.fragment_text(k)
+            finally:
+                self._ordering = False
         frag: ast.Fragment = self.c.decl(key)
         if key in self._in_progress:
             chain = " -> ".join(k.name for k in self._in_progress[self._in_progress.index(key):] + [key])
@@ -114,10 +124,36 @@ class PromptChecker:
 
     def _fragment_length_of(self, key: Key) -> int:
         if key not in self._fragment_length:
-            self._fragment_length[key] = 0  # a cycle counts 0 here; fragment_text reports it
-            frag: ast.Fragment = self.c.decl(key)
-            self._fragment_length[key] = self._length(frag.expr, self.c.modules[key.module])
+            order, _ = self._fragments_below(key, self._fragment_length)
+            for k in order:
+                self._fragment_length.setdefault(k, 0)  # a cycle counts 0 here; fragment_text reports it
+            for k in order:  # included fragments first: each length adds up lengths already known
+                frag: ast.Fragment = self.c.decl(k)
+                self._fragment_length[k] = self._length(frag.expr, self.c.modules[k.module])
         return self._fragment_length[key]
+
+    def _fragments_below(self, key: Key, known) -> tuple[list[Key], set[Key]]:
+        """The fragments `key` includes, directly or not, then `key`: included ones first, found without
+        recursion (a chain of thousands of fragments must not exhaust the stack); those in `known` (already
+        done) and what they include are left out. Also the fragments on a cycle."""
+        order, seen, cyclic, path, on_path, stack = [], set(), set(), [], set(), [(key, False)]
+        while stack:
+            k, done = stack.pop()
+            if done:
+                on_path.discard(path[-1])
+                order.append(path.pop())
+                continue
+            if k in on_path:  # the top of the path includes k, which includes it back
+                cyclic.update(path[path.index(k):])
+            if k in seen or k in known:
+                continue
+            seen.add(k)
+            path.append(k)
+            on_path.add(k)
+            stack.append((k, True))
+            frag: ast.Fragment = self.c.decl(k)
+            stack.extend((part, False) for part in self._fragment_refs(frag.expr, self.c.modules[k.module]))
+        return order, cyclic
 
     def _fragment_refs(self, expr: ast.Expr, module) -> list[Key]:
         if isinstance(expr, ast.BinOp) and expr.op == "+":
