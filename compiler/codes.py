@@ -9,7 +9,9 @@ EXPLANATIONS: dict[str, str] = {
               "declaration starts with one of: from, dataset, field, joint, fragment, prompt, constraint, def.",
     "SDS002": "A character or literal the language does not have: a single-quoted string, a `;`, an unterminated "
               "string, or a date that is not on the calendar (2024-02-30).",
-    "SDS003": "The file cannot be a spec: it is missing, a directory, empty, binary, not UTF-8, or over 2 MB.",
+    "SDS003": "The file cannot be a spec: it is missing, a directory, empty, binary, not UTF-8, or over "
+              "2,000,000 bytes. At most one byte past the limit is read, whatever size the file reports, so a "
+              "device or a pipe that never ends is reported as too long.",
     "SDS004": "A spec has exactly one `dataset NAME { rows = N ... }` header. Modules imported by a spec have none.",
     "SDS005": "The same name (field, prompt, fragment, constraint, def), value, setting or table cell is declared "
               "twice. Names share one namespace per file.",
@@ -69,6 +71,26 @@ EXPLANATIONS: dict[str, str] = {
               "shortcut_lift) used wrongly: its text argument must name a text field, shortcut_lift's label a "
               "category, enum or bool field, distinct_n's n a whole number 1 to 3 and near_unique's threshold a "
               "number strictly between 0 and 1. See LANGUAGE.md, \"Content quality\".",
+    "SDS090": "`rows` is above the limit of 1,000,000. A build keeps a round's rows and calls in memory (about "
+              "1.3 KB per row), so the limit keeps a build's memory and its time before the first call bounded. "
+              "Build larger datasets as several specs with different seeds. See LANGUAGE.md, \"Limits\".",
+    "SDS091": "A range bound that values cannot be written with: int bounds must fit in 64 bits "
+              "(-9223372036854775808..9223372036854775807, DuckDB BIGINT and Parquet INT64), float bounds must "
+              "be at most 1e300 in magnitude (so that the width of the range is a finite float).",
+    "SDS092": "A distribution parameter past what the planner can spread in bounded time: every parameter at "
+              "most 1e15 in magnitude, poisson's lambda at most 1,000,000 (for more, normal(mean = L, "
+              "sd = sqrt(L)) has the same shape), and a lognormal with |mu| + 8 sigma at most 700 (so that "
+              "e^x stays a finite float).",
+    "SDS093": "A template (a prompt's system or user text, or a fragment) longer than 100,000 characters after "
+              "its fragments are spliced in. Lengths are added up before any text is built, so fragments that "
+              "double each other are reported at once. A prompt this long is sent with every call.",
+    "SDS094": "A constraint or derived expression that has more than 10,000 nodes once its `def` predicates are "
+              "inlined (a predicate that calls another twice doubles its size at every level). The size is "
+              "computed per predicate before anything is inlined. Pass intermediate results through derived "
+              "fields instead of repeating a predicate. Predicates that call predicates may also nest at most 32 calls "
+              "deep (arguments included), however small the result.",
+    "SDS095": "A joint table with more than 5,000 cells. Tie fewer fields together, or give the values shares "
+              "per field (independent fields need no joint table).",
     "SDS101": "A prompt that no field names with `from`: it would never be called.",
     "SDS103": "A row constraint that every combination of its fields' values satisfies: it rejects nothing.",
     "SDS080": "A `reference` names a data file that is missing, is not .jsonl/.ndjson, .csv or .parquet, or does "

@@ -12,6 +12,8 @@ from pathlib import Path
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, sort_key
 from . import feasible
+from ..limits import MAX_DEF_NESTING, MAX_EXPR_NODES
+from .expansion import ExpansionSizer
 from .exprs import ERROR, ExprChecker, Scope, T, _show, aggregates_in, literal_value
 from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, category_values_from
 from .modules import Key, ModuleInfo, Program, load_program
@@ -74,6 +76,8 @@ class Checker:
         self.diagnostics: list[Diagnostic] = []
         self.spans: dict[str, Span] = {}
         self.exprs = ExprChecker(self)
+        self.sizer = ExpansionSizer(self)
+        self._def_aggregates: dict[Key, bool] = {}
         self.fc = FieldChecker(self)
         self.pc = PromptChecker(self)
         # What the dataset is made of: the root's own fields, prompts and constraints and those it imports.
@@ -167,7 +171,7 @@ class Checker:
 
     def _derived_type(self, final: str, key: Key, decl: ast.Field):
         scope = Scope(self.modules[key.module], {}, aggregates=False)
-        e, t = self.exprs.check(decl.expr, scope)
+        e, t = self.exprs.check(decl.expr, scope) if self._expands_within_limit(decl.expr, scope.module) else (None, ERROR)
         self._derived[final] = e
         if e is None:
             return None
@@ -408,6 +412,27 @@ class Checker:
 
     # ---- joints, prompts, constraints ------------------------------------------
 
+    def _expands_within_limit(self, expr, module: ModuleInfo) -> bool:
+        """Whether the expression stays within MAX_EXPR_NODES once its defs are inlined (SDS094 if not),
+        measured before anything is inlined."""
+        if self.sizer.size(expr, module) <= MAX_EXPR_NODES:
+            nesting = self.sizer.nesting(expr, module)
+            if nesting <= MAX_DEF_NESTING:
+                return True
+            call, _ = self.sizer.largest_call(expr, module, self.sizer.nesting)
+            self.report(Diagnostic("SDS094", f"predicates nest {nesting} calls deep here; the limit is "
+                                             f"{MAX_DEF_NESTING}", call.span if call is not None else expr.span,
+                                   "flatten the chain: a predicate can call several others side by side"))
+            return False
+        call, n = self.sizer.largest_call(expr, module)
+        where = call.span if call is not None else expr.span
+        what = f"`{call.fn}(...)`" if call is not None else "the expression"
+        self.report(Diagnostic("SDS094", f"{what} expands to {_count(n)} nodes once its predicates are inlined; the "
+                                         f"limit is {MAX_EXPR_NODES:,}", where,
+                               "a predicate that calls another twice doubles at every level: compute the repeated "
+                               "part once, in a derived field"))
+        return False
+
     def _mentions_aggregate(self, e, module: ModuleInfo, seen: tuple) -> bool:
         """Whether an expression calls an aggregate anywhere, looking into the defs it calls: this decides a
         constraint's level before it is checked."""
@@ -417,7 +442,11 @@ class Checker:
                 return True
             found = self.lookup(module, e.fn)
             if found is not None and isinstance(found[1], ast.Def) and found[0] not in seen:
-                if self._mentions_aggregate(found[1].expr, self.modules[found[0].module], seen + (found[0],)):
+                if found[0] not in self._def_aggregates:  # memoised: defs calling defs twice stay linear
+                    self._def_aggregates[found[0]] = False
+                    self._def_aggregates[found[0]] = self._mentions_aggregate(
+                        found[1].expr, self.modules[found[0].module], seen + (found[0],))
+                if self._def_aggregates[found[0]]:
                     return True
             return any(self._mentions_aggregate(a, module, seen) for a in e.args)
         if isinstance(e, ast.ListLit):
@@ -448,6 +477,8 @@ class Checker:
     def constraint(self, final: str, key: Key) -> ir.Constraint | None:
         decl: ast.Constraint = self.decl(key)
         module = self.modules[key.module]
+        if not self._expands_within_limit(decl.expr, module):
+            return None
         scope = Scope(module, {}, aggregates=self._mentions_aggregate(decl.expr, module, ()))
         e, t = self.exprs.check(decl.expr, scope)
         if e is None:
@@ -496,6 +527,11 @@ class Checker:
         return tuple(dict.fromkeys(out))
 
 
+
+
+def _count(n: int) -> str:
+    """A count for a message: 1,234,567, or 2^40 and more digits than a message should hold."""
+    return f"{n:,}" if n < 10**15 else f"about 2^{n.bit_length() - 1}"
 
 
 def _kind(decl) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .. import ir
 from ..diagnostics import Diagnostic
 from ..evaluate import Unknown, evaluate
+from ..limits import MAX_FEASIBILITY_EVALS
 
 if TYPE_CHECKING:
     from . import Checker
@@ -77,8 +78,8 @@ def check_constraints(checker: "Checker", fields: list[ir.Field], constraints: l
             size = 1
             for d in domains.values():
                 size *= len(d)
-            if size > MAX_COMBINATIONS:
-                continue
+            if size > MAX_COMBINATIONS or size * _nodes(c.expr) > MAX_FEASIBILITY_EVALS:
+                continue  # best effort: no verdict rather than minutes of enumeration
             names = list(domains)
             results = set()
             for combo in itertools.product(*(domains[n] for n in names)):
@@ -97,6 +98,10 @@ def check_constraints(checker: "Checker", fields: list[ir.Field], constraints: l
             elif results == {True}:
                 checker.report(Diagnostic("SDS103", f"constraint `{c.name}` always holds for every value of {described}",
                                           span, "it rejects nothing; check the comparison", severity="warning"))
+
+
+def _nodes(e: ir.Expr) -> int:
+    return 1 + sum(_nodes(a) for a in e.args)
 
 
 def _describe(f: ir.Field) -> str:

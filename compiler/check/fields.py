@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..limits import MAX_FLOAT_BOUND, MAX_INT, MAX_LOGNORMAL_EXPONENT, MAX_PARAM, MAX_POISSON_LAMBDA, MIN_INT
 from .exprs import _show, literal_value
 
 if TYPE_CHECKING:
@@ -83,6 +84,14 @@ class FieldChecker:
         if kind not in ("int", "float", "date"):
             self.report("SDS014", f"a `{kind}` takes no range", rng.span)
             return None, None
+        for b in (lo, hi):
+            if kind == "int" and not MIN_INT <= b.value <= MAX_INT:
+                self.report("SDS091", "an int bound must fit in 64 bits (-2^63..2^63-1)", b.span,
+                            "values are written as 64-bit integers (DuckDB BIGINT, Parquet INT64)")
+                return None, None
+            if kind == "float" and abs(b.value) > MAX_FLOAT_BOUND:
+                self.report("SDS091", f"a float bound must be at most {_e(MAX_FLOAT_BOUND)} in magnitude", b.span)
+                return None, None
         if lo.value > hi.value:
             self.report("SDS014", f"empty range: {_show(literal_value(lo))} is above {_show(literal_value(hi))}",
                         rng.span, f"write it low to high: in {_show(literal_value(hi))}..{_show(literal_value(lo))}")
@@ -206,6 +215,10 @@ class FieldChecker:
             if arg.name in given:
                 self.report("SDS005", f"parameter `{arg.name}` is given twice", arg.span)
                 return None
+            if abs(arg.value.value) > MAX_PARAM:  # before float(): a Fraction past 1e308 cannot become one
+                self.report("SDS092", f"`{arg.name}` must be at most {_e(MAX_PARAM)} in magnitude", arg.span,
+                            "measure the field in larger units")
+                return None
             given[arg.name] = (float(arg.value.value), arg)
         missing = [p for p in wanted if p not in given]
         if missing:
@@ -216,6 +229,15 @@ class FieldChecker:
             if p in given and given[p][0] <= 0:
                 self.report("SDS015", f"`{p}` must be above 0", given[p][1].span)
                 return None
+        if d.name == "poisson" and given["lambda"][0] > MAX_POISSON_LAMBDA:
+            lam = given["lambda"][0]
+            self.report("SDS092", f"poisson's `lambda` must be at most {MAX_POISSON_LAMBDA:,}", given["lambda"][1].span,
+                        f"a poisson this large is a normal: normal(mean = {lam:g}, sd = {lam ** 0.5:g})")
+            return None
+        if d.name == "lognormal" and abs(given["mu"][0]) + 8 * given["sigma"][0] > MAX_LOGNORMAL_EXPONENT:
+            self.report("SDS092", f"a lognormal needs |mu| + 8 sigma <= {MAX_LOGNORMAL_EXPONENT} (e^x must stay a "
+                                  "finite number)", d.span, "measure the field in larger units")
+            return None
         if d.name == "normal" and typ.low is not None:
             mean, sd = given["mean"][0], given["sd"][0]
             if mean + 6 * sd < typ.low or mean - 6 * sd > typ.high:
@@ -275,6 +297,11 @@ class FieldChecker:
                 return int(lo.value), int(hi.value)
         self.report("SDS007", f"`{s.key}` takes a whole number or a range such as 40..120", s.span)
         return None
+
+
+def _e(x: float) -> str:
+    """1e300, not 1e+300."""
+    return f"{x:.0e}".replace("+", "")
 
 
 def _looks_like_thirds(total: Fraction) -> bool:

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..limits import MAX_ROWS
 
 if TYPE_CHECKING:
     from . import Checker
 
 DATASET_SETTINGS = {"rows", "seed", "model", "formats", "description"}
 FORMATS = ("jsonl", "parquet", "csv")
-MAX_ROWS = 1_000_000_000
 
 
 def check_header(c: "Checker") -> ir.Dataset | None:
@@ -42,7 +42,7 @@ def check_header(c: "Checker") -> ir.Dataset | None:
         else:
             vals[s.key] = s
     ok = True
-    rows = _whole(c, vals.get("rows"), 1, MAX_ROWS)
+    rows = _rows(c, vals.get("rows"))
     if "rows" not in vals:
         c.report(Diagnostic("SDS007", "the dataset header needs `rows`", h.name_span, "add: rows = 1000"))
         ok = False
@@ -80,6 +80,18 @@ def _whole(c: "Checker", s: ast.Setting | None, lo: int, hi: int) -> int | None:
         return int(v.value)
     c.report(Diagnostic("SDS007", f"`{s.key}` takes a whole number from {lo:,} to {hi:,}", s.span))
     return None
+
+def _rows(c: "Checker", s: ast.Setting | None) -> int | None:
+    """`rows`: a whole number >= 1 (SDS007) and at most MAX_ROWS (SDS090, a limit rather than a wrong value)."""
+    v = s.value if s is not None else None
+    if isinstance(v, ast.Lit) and v.kind == "number" and v.value.denominator == 1 and v.value > MAX_ROWS:
+        shown = f"{int(v.value):,}" if v.value < 10**30 else "a number this large"
+        c.report(Diagnostic("SDS090", f"`rows` ({shown}) is above the limit of {MAX_ROWS:,} rows", v.span,
+                            "a build holds a round's rows in memory; build a larger dataset as several specs "
+                            "with different seeds"))
+        return None
+    return _whole(c, s, 1, MAX_ROWS)
+
 
 def _formats(c: "Checker", s: ast.Setting):
     v = s.value

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic, did_you_mean
+from ..limits import MAX_JOINT_CELLS
 from .exprs import _show, literal_value
 
 if TYPE_CHECKING:
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
 def check_joint(c: "Checker", j: ast.Joint) -> ir.Joint | None:
     """A joint table: sampled categorical fields, cells of the right width and values, shares adding to 100%,
     and agreement with any shares the fields declare themselves."""
+    if len(j.entries) > MAX_JOINT_CELLS:
+        c.report(Diagnostic("SDS095", f"the joint table has {len(j.entries):,} cells; the limit is "
+                                      f"{MAX_JOINT_CELLS:,}", j.entries[MAX_JOINT_CELLS].span,
+                            "tie fewer fields together; fields that are independent need no joint table"))
+        return None
     fields = []
     ok = True
     for name, span in zip(j.fields, j.field_spans):
@@ -36,7 +42,7 @@ def check_joint(c: "Checker", j: ast.Joint) -> ir.Joint | None:
             fields.append(name)
     if not ok:
         return None
-    domains = [c._fields[n].type.values or (True, False) for n in fields]
+    domains = [set(c._fields[n].type.values or (True, False)) for n in fields]  # sets: linear in the cells
     cells = []
     seen = set()
     total = Fraction(0)
@@ -50,7 +56,7 @@ def check_joint(c: "Checker", j: ast.Joint) -> ir.Joint | None:
         for v, k, dom, name in zip(values, entry.keys, domains, fields):
             if v not in dom:
                 c.report(Diagnostic("SDS011", f"{_show(v)} is not a value of `{name}`", k.span,
-                                 did_you_mean(str(v), [str(x) for x in dom])))
+                                 did_you_mean(str(v), sorted(str(x) for x in dom))))
                 ok = False
         if values in seen:
             c.report(Diagnostic("SDS005", "this cell is listed twice", entry.span))

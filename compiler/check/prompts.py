@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..limits import MAX_TEMPLATE_CHARS
 from .exprs import literal_value
 from .modules import Key
 
@@ -47,6 +48,8 @@ class PromptChecker:
     def __init__(self, checker: "Checker"):
         self.c = checker
         self._fragment_text: dict[Key, str | None] = {}
+        self._fragment_length: dict[Key, int] = {}
+        self._ordering = False
         self._in_progress: list[Key] = []
 
     def report(self, code, message, span, hint=None):
@@ -57,21 +60,109 @@ class PromptChecker:
     def fragment_text(self, key: Key) -> str | None:
         if key in self._fragment_text:
             return self._fragment_text[key]
+        if not self._in_progress and not self._ordering:  # included fragments first: splicing never nests deeply
+            self._ordering = True
+            try:
+                order, cyclic = self._fragments_below(key, self._fragment_text)
+                for k in order[:-1]:
+                    if k not in cyclic:  # a cycle is spliced (and reported) from the fragment asked for
+                        self.fragment_text(k)
+            finally:
+                self._ordering = False
         frag: ast.Fragment = self.c.decl(key)
         if key in self._in_progress:
             chain = " -> ".join(k.name for k in self._in_progress[self._in_progress.index(key):] + [key])
             self.report("SDS017", f"fragment cycle: {chain}", frag.name_span)
             return None
+        module = self.c.modules[key.module]
         self._in_progress.append(key)
+        if not self._fits(frag.expr, module, frag.name_span, f"fragment `{key.name}`"):
+            self._in_progress.pop()
+            self._fragment_text[key] = None
+            return None
         t = TemplateText()
-        ok = self._splice(frag.expr, self.c.modules[key.module], t)
+        ok = self._splice(frag.expr, module, t)
         self._in_progress.pop()
         self._fragment_text[key] = t.text if ok else None
         return self._fragment_text[key]
 
-    def template(self, expr: ast.Expr, module) -> TemplateText | None:
+    def template(self, expr: ast.Expr, module, where: str = "the template") -> TemplateText | None:
+        if not self._fits(expr, module, _span(expr), where):
+            return None
         t = TemplateText()
         return t if self._splice(expr, module, t) else None
+
+    # Lengths come before text: fragments that each double the last reach 2^64 characters in 64 lines, so the
+    # limit is checked on lengths added up per fragment (memoised: linear in the spec), and no text over
+    # the limit is ever built.
+    def _fits(self, expr: ast.Expr, module, span: Span, where: str) -> bool:
+        """Whether the template is within MAX_TEMPLATE_CHARS; reports SDS093 where the limit is first crossed
+        (a fragment over the limit is reported at its own declaration, not again at each use)."""
+        if self._length(expr, module) <= MAX_TEMPLATE_CHARS:
+            return True
+        over = [k for k in self._fragment_refs(expr, module) if self._fragment_length_of(k) > MAX_TEMPLATE_CHARS]
+        for k in over:
+            self.fragment_text(k)  # reports it (once: the result is memoised)
+        if not over:
+            self.report("SDS093", f"{where} is {self._length(expr, module):,} characters once its fragments are "
+                                  f"spliced in; the limit is {MAX_TEMPLATE_CHARS:,}", span,
+                        "a template is sent with every call, so keep it short; a fragment that includes another "
+                        "twice doubles in length at each level")
+        return False
+
+    def _length(self, expr: ast.Expr, module) -> int:
+        """The spliced length of a template; parts that are not strings or fragments count 0 (reported later)."""
+        if isinstance(expr, ast.Lit) and expr.kind == "string":
+            return len(expr.value)
+        if isinstance(expr, ast.BinOp) and expr.op == "+":
+            return self._length(expr.left, module) + self._length(expr.right, module)
+        if isinstance(expr, ast.Ref):
+            found = self.c.lookup(module, expr.name)
+            if found is not None and isinstance(found[1], ast.Fragment):
+                return self._fragment_length_of(found[0])
+        return 0
+
+    def _fragment_length_of(self, key: Key) -> int:
+        if key not in self._fragment_length:
+            order, _ = self._fragments_below(key, self._fragment_length)
+            for k in order:
+                self._fragment_length.setdefault(k, 0)  # a cycle counts 0 here; fragment_text reports it
+            for k in order:  # included fragments first: each length adds up lengths already known
+                frag: ast.Fragment = self.c.decl(k)
+                self._fragment_length[k] = self._length(frag.expr, self.c.modules[k.module])
+        return self._fragment_length[key]
+
+    def _fragments_below(self, key: Key, known) -> tuple[list[Key], set[Key]]:
+        """The fragments `key` includes, directly or not, then `key`: included ones first, found without
+        recursion (a chain of thousands of fragments must not exhaust the stack); those in `known` (already
+        done) and what they include are left out. Also the fragments on a cycle."""
+        order, seen, cyclic, path, on_path, stack = [], set(), set(), [], set(), [(key, False)]
+        while stack:
+            k, done = stack.pop()
+            if done:
+                on_path.discard(path[-1])
+                order.append(path.pop())
+                continue
+            if k in on_path:  # the top of the path includes k, which includes it back
+                cyclic.update(path[path.index(k):])
+            if k in seen or k in known:
+                continue
+            seen.add(k)
+            path.append(k)
+            on_path.add(k)
+            stack.append((k, True))
+            frag: ast.Fragment = self.c.decl(k)
+            stack.extend((part, False) for part in self._fragment_refs(frag.expr, self.c.modules[k.module]))
+        return order, cyclic
+
+    def _fragment_refs(self, expr: ast.Expr, module) -> list[Key]:
+        if isinstance(expr, ast.BinOp) and expr.op == "+":
+            return self._fragment_refs(expr.left, module) + self._fragment_refs(expr.right, module)
+        if isinstance(expr, ast.Ref):
+            found = self.c.lookup(module, expr.name)
+            if found is not None and isinstance(found[1], ast.Fragment):
+                return [found[0]]
+        return []
 
     def _splice(self, expr: ast.Expr, module, t: TemplateText) -> bool:
         if isinstance(expr, ast.Lit) and expr.kind == "string":
@@ -168,7 +259,7 @@ class PromptChecker:
         for role in ("system", "user"):
             if role not in values:
                 continue
-            t = self.template(values[role].value, module) if not isinstance(values[role].value, ast.RangeLit) else None
+            t = self.template(values[role].value, module, f"the {role} template of prompt `{final}`") if not isinstance(values[role].value, ast.RangeLit) else None
             if t is None:
                 if isinstance(values[role].value, ast.RangeLit):
                     self.report("SDS007", f"`{role}` is a template string", values[role].span)

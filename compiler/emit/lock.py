@@ -30,6 +30,8 @@ def lock_path(spec_path: str | Path) -> Path:
 def read_lock(path: str | Path) -> Optional[dict]:
     """The lock, None when there is none; raises LockError when it is unreadable."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a device or a pipe could stream without end
+        raise LockError(f"{path}: not a regular file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -18,6 +18,8 @@ from .. import ir
 
 _STD = NormalDist()
 _EPS = 1e-12
+_POISSON_CUT = 45.0  # e^-45 of the peak: below a float's resolution of the cdf
+_POISSON_MAX_TABLE = 200_000  # per side; lambda <= limits.MAX_POISSON_LAMBDA needs about 10,000
 
 
 def vdc(i: int) -> float:
@@ -41,12 +43,13 @@ def unit_points(seed: int, field: str, stratum_key: str, start: int, count: int)
     return [(vdc(i) + s) % 1.0 for i in range(start, start + count)]
 
 
-def _as_number(x, kind: str) -> float | None:
+def _as_number(x, kind: str) -> float | int | None:
+    """A bound on the number line; whole numbers stay exact Python ints (floats cannot hold 2**63 - 1)."""
     if x is None:
         return None
     if kind == "date":
-        return float(dt.date.fromisoformat(str(x)).toordinal())
-    return float(x)
+        return dt.date.fromisoformat(str(x)).toordinal()
+    return x if isinstance(x, int) and kind == "int" else float(x)
 
 
 def _sig(x: float) -> float:
@@ -114,19 +117,40 @@ class NumericDist:
         return math.exp(self._base.inv_cdf(q))
 
     def _poisson_table(self, lam: float) -> None:
+        """The truncated pmf as a cdf table over the values that carry mass: from the truncated mode outwards
+        while the pmf is within e^-_POISSON_CUT of its peak (about 19 * sqrt(lambda) values, however wide the
+        range). Successive values come from the ratio pmf(k+1)/pmf(k) = lambda/(k+1), which stays exact where
+        k * log(lambda) - lgamma(k+1) would lose every digit to cancellation."""
         lam = max(lam, 1e-9)
-        top = self.high if math.isfinite(self.high) else math.ceil(lam + 12 * math.sqrt(lam) + 20)
+        log_lam = math.log(lam)
         lo = int(self.low)
-        pmf = [math.exp(k * math.log(lam) - lam - math.lgamma(k + 1)) for k in range(lo, int(top) + 1)]
+        hi = int(self.high) if math.isfinite(self.high) else None
+        mode = max(lo, math.floor(lam))
+        if hi is not None:
+            mode = min(mode, hi)
+        below, k, rel = [], mode, 0.0
+        while k > lo and len(below) < _POISSON_MAX_TABLE:
+            rel -= log_lam - math.log(k)  # log pmf(k-1) - log pmf(mode)
+            if rel < -_POISSON_CUT:
+                break
+            k -= 1
+            below.append(rel)
+        above, k, rel = [], mode, 0.0
+        while (hi is None or k < hi) and len(above) < _POISSON_MAX_TABLE:
+            rel += log_lam - math.log(k + 1)
+            if rel < -_POISSON_CUT:
+                break
+            k += 1
+            above.append(rel)
+        pmf = [math.exp(r) for r in reversed(below)] + [1.0] + [math.exp(r) for r in above]
         total = sum(pmf)
-        if total <= 0:
-            raise ValueError("the distribution puts no mass on the field's range")
         acc, cdf = 0.0, []
         for m in pmf:
             acc += m / total
             cdf.append(acc)
         cdf[-1] = 1.0
-        self.high = float(top)
+        self.low = mode - len(below)
+        self.high = mode + len(above)
         self._table = cdf
 
     # ---- the truncated target ------------------------------------------------------------------------
@@ -150,13 +174,33 @@ class NumericDist:
         y = self._g_inv(self._ga + p * (self._gb - self._ga))
         if not self.discrete:
             return min(self.high, max(self.low, y))
-        k = min(self.high, max(self.low, math.floor(y + 0.5)))
-        # Float error near a half-integer can land one off; step to the exact quantile.
-        while k > self.low and self.cdf(k - 1) > p:
-            k -= 1
-        while k < self.high and self.cdf(k) <= p:
-            k += 1
-        return k
+        return self._smallest_above(p, min(self.high, max(self.low, math.floor(y + 0.5))))
+
+    def _smallest_above(self, p: float, guess: int) -> int:
+        """The smallest whole k in [low, high] with cdf(k) > p, searched from `guess` by doubling steps and
+        then bisection: O(log range) cdf evaluations, also where floats are too coarse to tell k from k+1
+        (the guess can then be far off, and stepping by one would take forever)."""
+        lo, hi = self.low, self.high  # invariant: the answer is in [lo, hi]
+        step = 1
+        if self.cdf(guess) > p:
+            hi = guess
+            while hi - step >= lo and self.cdf(hi - step) > p:
+                hi -= step
+                step *= 2
+            lo = max(lo, hi - step + 1)
+        else:
+            lo = guess + 1
+            while lo + step <= hi and self.cdf(lo + step - 1) <= p:
+                lo += step
+                step *= 2
+            hi = min(hi, lo + step - 1)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.cdf(mid) > p:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
 
     def mass(self, low: float, high: float) -> float:
         """P(low < X <= high)."""

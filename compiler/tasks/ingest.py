@@ -47,6 +47,8 @@ def answer_of(body: dict) -> Answer:
 def ingest(spec: ir.Spec, plan: Plan, identity: str, cache: AnswerCache, results: Path) -> IngestSummary:
     requests = {r["custom_id"]: r["body"] for r in batch_lines(spec, plan, identity, cache, new_only=False)}
     out = IngestSummary()
+    if Path(results).exists() and not Path(results).is_file():  # a device or a pipe could stream without end (LANGUAGE.md, "Limits")
+        raise IngestError(f"{results}: not a regular file; save the Batch API output to a file first")
     try:
         lines = Path(results).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
