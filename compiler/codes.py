@@ -57,6 +57,17 @@ EXPLANATIONS: dict[str, str] = {
               "the declared shares need. The message names the nearest achievable shares.",
     "SDS030": "Fields tied together by joint tables, conditionals or constraints between them have more value "
               "combinations than the planner fits jointly (200,000). Tie fewer fields together or use fewer values.",
+    "SDS031": "A number literal that a double cannot hold: above about 1.8e308 in size, or written with an "
+              "exponent beyond e308 or e-308 (`1e309`, `1e-400`). Every number becomes a double somewhere (DuckDB, "
+              "JSON, the planner), so it is refused where it is written.",
+    "SDS032": "An expression or type nested more than 100 levels deep (operators, calls, if/else chains, lists, "
+              "objects). A real spec stays far below the limit; move a part into a derived field or a `def`.",
+    "SDS033": "A field name that starts with `_`. Those names belong to the columns synthc adds to a dataset: "
+              "`_id` (the row id) and `_origin` (real or synthetic rows of a completed dataset), and any it adds "
+              "later. Rename the field; fragments, prompts, constraints and defs may still start with `_`.",
+    "SDS034": "A regular expression that Python accepts but DuckDB (RE2), which checks the dataset, cannot run or "
+              "reads differently: POSIX classes (`[[:alpha:]]`), `\\Z`, lookarounds, backreferences, repeats over "
+              "1000, possessive quantifiers. Rewrite it with the constructs both read the same way.",
     "SDS050": "`obj.name` names a member the object type does not declare. An object field's members are the names "
               "in its `object { ... }` type; nested objects are read member by member (`a.vitals.pulse`).",
     "SDS070": "A content-quality aggregate (distinct_n, compression_ratio, self_similarity, near_unique, "
@@ -81,6 +92,8 @@ EXPLANATIONS: dict[str, str] = {
               "not mapped (every real row needs every column).",
     "SDS086": "`examples = REFERENCE(K)` names no reference of the spec, has K outside 1..20, or belongs to a prompt "
               "whose outputs the reference does not map (an example shows inputs and outputs).",
+    "SDS155": "A derived value divides by an expression whose range includes 0. A row where it is 0 gets no value "
+              "(null) and is reported as a type violation of the derived field, never NaN or infinity.",
     "SDS140": "A mapped reference column has missing values (null, or absent from a JSON object). A row missing "
               "the value of a sampled field cannot be placed in a stratum and is not used.",
 }

@@ -195,6 +195,7 @@ class Checker:
         for j in joints_ast:
             self._joint_fields.update(j.fields)
         for final in self.field_names:
+            self._reserved(final)
             self.field_type(final)
         for final in self.field_names:
             f = self.field(final)
@@ -223,6 +224,18 @@ class Checker:
                     fragments[name] = text
         return ir.Spec(dataset=dataset, fields=tuple(fields), joints=tuple(joints), prompts=tuple(prompts),
                        constraints=tuple(constraints), fragments=fragments, reference=reference)
+
+    def _reserved(self, final: str) -> None:
+        """Field names starting with `_` are the columns synthc adds (`_id`, `_origin`): a field of that name
+        would be overwritten in the dataset, or overwrite them (LANGUAGE.md, "Names and keywords")."""
+        if final.startswith("_"):
+            decl = self.decl(self.included[final])
+            what = {"_id": "the row id", "_origin": "whether a row is real or synthetic"}.get(final)
+            self.report(Diagnostic(
+                "SDS033", f"`{final}` is a reserved name" + (f": the dataset's `{final}` column holds {what}"
+                                                              if what else ": names starting with `_` are "
+                                                              "the columns synthc adds"),
+                decl.name_span, f"rename the field, e.g. `{final.lstrip('_') or 'value'}`"))
 
     # ---- dataset header --------------------------------------------------------
 

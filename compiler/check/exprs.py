@@ -6,14 +6,14 @@ A checked expression carries a `T`: its type and, where it is finite and known, 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
-from ..evaluate import AGGREGATES
+from ..evaluate import AGGREGATES, MAX_INT
+from .regex import regex_problem
 from .quality import QUALITY, check_quality
 
 if TYPE_CHECKING:
@@ -67,7 +67,8 @@ def literal_value(lit: ast.Lit):
     """A literal's value as it appears in data and IR: int for whole numbers, float otherwise."""
     if lit.kind in ("number", "percent"):
         v: Fraction = lit.value
-        return int(v) if v.denominator == 1 and lit.kind == "number" else float(v)
+        # a whole number beyond 64 bits is a float: DuckDB, where every expression is checked, has no bigger int
+        return int(v) if v.denominator == 1 and lit.kind == "number" and abs(v) <= MAX_INT else float(v)
     return lit.value
 
 
@@ -94,6 +95,7 @@ class Scope:
 class ExprChecker:
     def __init__(self, checker: "Checker"):
         self.c = checker
+        self._guards: list[set[str]] = []  # fields read by the conditions of the `if`s being checked
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None) -> tuple[None, T]:
         self.c.report(Diagnostic(code, message, span, hint))
@@ -183,8 +185,27 @@ class ExprChecker:
         for side, t in ((node.left, lt), (node.right, rt)):
             if t.kind != "number":
                 return self.error("SDS012", f"`{op}` needs numbers, found {t.describe()}", side.span)
+        if op == "/":
+            self._divisor(node.right, rt)
         integral = lt.integral and rt.integral and op != "/"
         return ir.Expr(kind="op", type="number", op=op, args=(left, right)), T("number", integral=integral)
+
+    def _divisor(self, node: ast.Expr, t: T) -> None:
+        """SDS155 when the divisor's values, as far as the checker sees them (a finite domain, or a field's
+        declared range), include 0: such a row gets no value (LANGUAGE.md, "Operators")."""
+        if t.field is not None and any(t.field in g for g in self._guards):
+            return
+        zero = t.values is not None and 0 in t.values
+        if not zero and t.values is None and t.field is not None and isinstance(node, ast.Ref):
+            typed = self.c.field_type(t.field)
+            typ = typed[0] if typed else None
+            zero = typ is not None and typ.kind in ("int", "float") and typ.low is not None \
+                and typ.low <= 0 <= typ.high
+        if zero:
+            who = f"`{t.field}`" if t.field else "the divisor"
+            self.c.report(Diagnostic("SDS155", f"{who} can be 0 here: a row where it is gets no value", node.span,
+                                     "keep the divisor away from 0 (its range, or `if d == 0 then ... else`)",
+                                     severity="warning"))
 
     def _comparable(self, node, lt: T, rt: T, lnode, rnode) -> bool:
         if lt.kind == "error" or rt.kind == "error":
@@ -278,8 +299,13 @@ class ExprChecker:
 
     def _If(self, node: ast.If, scope: Scope):
         cond, ct = self.check(node.cond, scope)
-        then, tt = self.check(node.then, scope)
-        other, ot = self.check(node.otherwise, scope)
+        # a branch of `if d == 0 then ... else x / d` may divide by d: the condition guards it (SDS155)
+        self._guards.append(cond.refs() if cond is not None else set())
+        try:
+            then, tt = self.check(node.then, scope)
+            other, ot = self.check(node.otherwise, scope)
+        finally:
+            self._guards.pop()
         if cond is None or then is None or other is None:
             return None, ERROR
         if ct.kind != "bool":
@@ -326,14 +352,9 @@ class ExprChecker:
             pattern = node.args[1]
             if not (isinstance(pattern, ast.Lit) and pattern.kind == "string"):
                 return self.error("SDS019", "the pattern of `matches` must be a string literal", pattern.span)
-            try:
-                re.compile(pattern.value)
-            except re.error as e:
-                return self.error("SDS019", f"invalid regular expression: {e.msg}", pattern.span)
-            if re.search(r"\(\?<?[=!]|\\[1-9]|\(\?P=", pattern.value):  # DuckDB validates with RE2
-                return self.error("SDS019", "the pattern uses a look-around or a back-reference, which validation "
-                                            "(DuckDB, RE2) cannot run", pattern.span,
-                                  "rewrite it without (?=, (?!, (?<=, (?<! or \\1")
+            problem = regex_problem(pattern.value)
+            if problem is not None:
+                return self.error(problem.code, problem.message, pattern.span, problem.hint)
         integral = result == "number"
         return ir.Expr(kind="call", type=result, fn=node.fn, args=tuple(args)), T(result, integral=integral)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..evaluate import MAX_INT
 from .exprs import _show, literal_value
 
 if TYPE_CHECKING:
@@ -80,6 +82,10 @@ class FieldChecker:
                 if b.value.denominator != 1:
                     self.report("SDS014", f"an int range needs whole-number bounds, found {float(b.value)}", b.span)
                     return None, None
+                if abs(b.value) > MAX_INT:
+                    self.report("SDS014", "an int range is at most 64-bit: its bounds lie within ±9223372036854775807",
+                                b.span, "declare the field `float` for larger numbers")
+                    return None, None
         if kind not in ("int", "float", "date"):
             self.report("SDS014", f"a `{kind}` takes no range", rng.span)
             return None, None
@@ -88,6 +94,10 @@ class FieldChecker:
                         rng.span, f"write it low to high: in {_show(literal_value(hi))}..{_show(literal_value(lo))}")
             return None, None
         if kind == "float":
+            if not math.isfinite(float(hi.value) - float(lo.value)):
+                self.report("SDS014", "the range is too wide: its width is beyond a double's", rng.span,
+                            "narrow it: the bounds' difference must stay below about 1.8e308")
+                return None, None
             return float(lo.value), float(hi.value)
         return literal_value(lo), literal_value(hi)
 
@@ -222,7 +232,15 @@ class FieldChecker:
                 self.report("SDS015", f"normal(mean = {mean:g}, sd = {sd:g}) puts almost no mass in "
                                       f"{typ.low}..{typ.high}", d.span, "move the mean into the range")
                 return None
-        return ir.Dist(kind=d.name, params={k: v for k, (v, _) in given.items()})
+        dist = ir.Dist(kind=d.name, params={k: v for k, (v, _) in given.items()})
+        if typ.low is not None and typ.high is not None and not _reaches(typ, dist):
+            support = {"lognormal": "values above 0", "poisson": "whole numbers from 0"}.get(d.name) \
+                if float(typ.high) <= 0 else None
+            self.report("SDS015", f"{_call_text(d.name, dist.params)} puts no mass in {typ.low}..{typ.high}", d.span,
+                        f"it gives {support} only: move the range there" if support else
+                        "move the distribution's centre into the range")
+            return None
+        return dist
 
     # ---- attributes --------------------------------------------------------
 
@@ -275,6 +293,22 @@ class FieldChecker:
                 return int(lo.value), int(hi.value)
         self.report("SDS007", f"`{s.key}` takes a whole number or a range such as 40..120", s.span)
         return None
+
+
+def _reaches(typ: ir.Type, dist: ir.Dist) -> bool:
+    """Whether the distribution truncated to the field's range has any mass there: the planner's own model of
+    the target (plan.numeric) says, so check and plan cannot disagree."""
+    from ..plan.numeric import NumericDist
+
+    try:
+        NumericDist(typ, dist)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return False
+    return True
+
+
+def _call_text(name: str, params: dict) -> str:
+    return f"{name}({', '.join(f'{k} = {v:g}' for k, v in params.items())})"
 
 
 def _looks_like_thirds(total: Fraction) -> bool:
