@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ast, ir
-from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, sort_key
+from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, problem_diagnostic, sort_key
 from . import feasible
 from .exprs import ERROR, ExprChecker, Scope, T, _show, aggregates_in, literal_value
 from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, category_values_from
@@ -37,16 +37,24 @@ class CheckResult:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def check_file(path: str | Path, display: str | None = None, module_ok: bool = False) -> CheckResult:
+def check_file(path: str | Path, display: str | None = None, module_ok: bool = False,
+               targets: bool = False) -> CheckResult:
     """Parse, resolve imports and check one spec. With module_ok, a file without a dataset header is checked
-    as a module (every declaration in it, no IR) instead of failing with SDS004."""
+    as a module (every declaration in it, no IR) instead of failing with SDS004. With targets, a spec that
+    checks is also fitted as the planner fits it (SDS029, SDS030): `synthc check` asks for that; `plan` and
+    `build` plan anyway, and report the same problems."""
     sources = Sources()
     prog = load_program(path, sources, display)
     if prog.root not in prog.modules:
         return CheckResult(None, sorted(prog.diagnostics, key=sort_key), sources)
     checker = Checker(prog, module_ok)
     spec = checker.run()
-    diags = _dedupe(prog.diagnostics + checker.diagnostics)
+    diags = prog.diagnostics + checker.diagnostics
+    if spec is not None and targets and not any(d.is_error for d in diags):
+        from ..plan.allocate import target_problems
+
+        diags += [problem_diagnostic(p, checker.spans) for p in target_problems(spec)]
+    diags = _dedupe(diags)
     ok = not any(d.is_error for d in diags)
     return CheckResult(spec if ok else None, diags, sources, checker.spans, checker.is_module)
 
