@@ -187,3 +187,37 @@ def test_division_by_zero_and_overflow_give_null_and_a_type_violation(env, fake,
     assert all(not (isinstance(v, float) and not math.isfinite(v)) for r in rows for v in r.values())
     failed = {c["name"] for c in report["checks"] if not c["passed"]}
     assert "type:per" in failed and "type:big" in failed and "type:n" not in failed
+
+
+# ---- one target: a default share reshaped by a constraint is planned, reported and validated the same ----
+
+RESHAPED = """dataset d {
+  rows = 30
+  seed = 4
+  model = "gpt-4o-mini"
+}
+
+field mood: category ["a", "b", "c"]
+field note: text from write { words = 2..6 }
+
+prompt write {
+  user = "Write a {mood} note."
+  rows_per_call = 3
+}
+
+constraint no_c: mood != "c"
+constraint close: tvd(mood) <= 2%
+"""
+
+
+def test_a_reshaped_default_share_is_validated_against_the_planned_target(env, fake, capsys):
+    spec = _spec(env, RESHAPED)
+    assert main(["plan", str(spec), "--json"]) == 0
+    planned = json.loads(capsys.readouterr().out)["marginals"]["mood"]
+    assert {v: m["target_share"] for v, m in planned.items()} == {"a": 0.5, "b": 0.5}
+    assert _build(spec, fake, env / "out", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {v: m["target"] for v, m in report["marginals"]["mood"].items()} == {"a": 0.5, "b": 0.5, "c": 0.0}
+    assert report["tvd"]["mood"] == 0.0
+    assert all(c["passed"] for c in report["checks"])
+    assert main(["validate", str(spec), str(env / "out" / "d.jsonl")]) == 0

@@ -303,6 +303,23 @@ def target_problems(spec: ir.Spec) -> list[PlanProblem]:
     return problems
 
 
+def planned_targets(spec: ir.Spec) -> dict[str, dict[Value, float]]:
+    """{field: {value: target share}} of every categorical field as the plan states it (Plan.marginals): a
+    declared share as declared, a default one (`category [..]`, a bare `bool`) as the constraints reshape it.
+    Empty when the targets cannot be planned. The validator compares with these, so a build is judged
+    against the targets it was planned for."""
+    key = spec.digest()
+    if key not in _PLANNED:
+        alloc = allocate(spec, deal=False)
+        _PLANNED.clear()  # one spec at a time is what a command needs
+        _PLANNED[key] = {} if alloc.problems else {
+            m.field: {v.value: v.target_share for v in m.values} for m in alloc.marginals}
+    return _PLANNED[key]
+
+
+_PLANNED: dict[str, dict[str, dict[Value, float]]] = {}
+
+
 def allocate(spec: ir.Spec, deal: bool = True) -> Allocation:
     """Fit, round and pair every component; strata come back in declared value order. With deal=False every
     component is in the strata (none is dealt after generation): complete mode counts real rows per stratum."""
