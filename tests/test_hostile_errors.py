@@ -221,3 +221,62 @@ def test_a_reshaped_default_share_is_validated_against_the_planned_target(env, f
     assert report["tvd"]["mood"] == 0.0
     assert all(c["passed"] for c in report["checks"])
     assert main(["validate", str(spec), str(env / "out" / "d.jsonl")]) == 0
+
+
+# ---- a joint table whose member conditions a `given`: every cell within one row ----------------------------
+
+
+def _joint_and_given(rng: random.Random) -> tuple[str, int, dict, dict]:
+    """A random joint a, b and c given a (or b): the spec, N, the joint's cell targets and P(c | on)."""
+    from fractions import Fraction
+
+    n = rng.choice([10, 20, 30, 37, 50, 100])
+    na, nb = rng.randint(2, 3), rng.randint(2, 4)
+    cells = [(f"a{i}", f"b{j}") for i in range(na) for j in range(nb)]
+    w = [rng.randint(1, 20) for _ in cells]
+    shares = [Fraction(x, sum(w)) for x in w]
+    on = rng.choice(["a", "b"])
+    values = sorted({c[0 if on == "a" else 1] for c in cells})
+    probs, cases = {}, []
+    for v in values:
+        ws = [rng.randint(1, 5) for _ in range(rng.randint(2, 3))]
+        probs[v] = {f"c{i}": Fraction(x, sum(ws)) for i, x in enumerate(ws)}
+        cases.append(f'  "{v}": {{' + ", ".join(f'"{k}": {p.numerator}/{p.denominator}' for k, p in probs[v].items())
+                     + "}")
+    quoted = lambda xs: ", ".join(f'"{x}"' for x in xs)  # noqa: E731
+    text = (f"dataset d {{ rows = {n} }}\n"
+            f"field a: category [{quoted(sorted({c[0] for c in cells}))}]\n"
+            f"field b: category [{quoted(sorted({c[1] for c in cells}))}]\n"
+            "joint a, b {\n" + "\n".join(f'  ("{a}", "{b}"): {s.numerator}/{s.denominator}'
+                                         for (a, b), s in zip(cells, shares)) + "\n}\n"
+            f"field c: category given {on} {{\n" + "\n".join(cases) + "\n}\n")
+    return text, n, {c: float(s * n) for c, s in zip(cells, shares)}, (on, probs)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_joint_whose_member_conditions_a_given_keeps_every_cell_within_one_row(seed, tmp_path):
+    from collections import Counter
+
+    from synthc.check import check_file
+    from synthc.plan import build_plan
+
+    text, n, targets, (on, probs) = _joint_and_given(random.Random(seed))
+    p = tmp_path / "j.sds"
+    p.write_text(text)
+    plan = build_plan(check_file(p).spec)
+    assert plan.ok
+    joint, pairs, margin = Counter(), Counter(), Counter()
+    for s in [*plan.strata, *plan.dealt]:
+        v = s.values
+        joint[(v["a"], v["b"])] += s.rows
+        pairs[(v[on], v["c"])] += s.rows
+        margin[v[on]] += s.rows
+    missed = [c for c, t in targets.items() if abs(joint[c] - t) >= 1 and joint[c] != round(t)]
+    assert not missed or any("could not keep joint a,b" in w for w in plan.warnings), (missed, plan.warnings)
+    assert not missed, f"cells off by a row or more: {[(c, joint[c], round(targets[c], 2)) for c in missed]}"
+    # the given's pairs stay within a row of N * P(on = w) * P(c | w)
+    index = 0 if on == "a" else 1
+    for w, cases in probs.items():
+        rows_w = sum(t for cell, t in targets.items() if cell[index] == w)
+        for c, share in cases.items():
+            assert abs(pairs[(w, c)] - rows_w * float(share)) < 1, (w, c, pairs[(w, c)], rows_w * float(share))
