@@ -68,6 +68,10 @@ EXPLANATIONS: dict[str, str] = {
     "SDS034": "A regular expression that Python accepts but DuckDB (RE2), which checks the dataset, cannot run or "
               "reads differently: POSIX classes (`[[:alpha:]]`), `\\Z`, lookarounds, backreferences, repeats over "
               "1000, possessive quantifiers. Rewrite it with the constructs both read the same way.",
+    "SDS035": "A dataset constraint `tvd(f) <= X` that the planned rows already break: a build keeps exactly "
+              "the planned rows of each value, and whole rows cannot come within X of the targets at this N (a "
+              "third of 20 rows is 6 or 7 rows, tvd 3.3%). Reported by check and plan, before any call. Raise "
+              "`rows` or loosen the bound to the tvd the message names.",
     "SDS050": "`obj.name` names a member the object type does not declare. An object field's members are the names "
               "in its `object { ... }` type; nested objects are read member by member (`a.vitals.pulse`).",
     "SDS070": "A content-quality aggregate (distinct_n, compression_ratio, self_similarity, near_unique, "

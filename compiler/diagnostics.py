@@ -44,6 +44,7 @@ CODES: dict[str, str] = {
     "SDS032": "nested too deeply",
     "SDS033": "reserved field name",
     "SDS034": "regular expression DuckDB does not read the same way",
+    "SDS035": "dataset constraint the planned rows cannot meet",
     "SDS050": "unknown object member",
     "SDS070": "wrong use of a content-quality function",
     "SDS080": "reference file cannot be read",

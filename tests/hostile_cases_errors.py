@@ -159,6 +159,18 @@ def infeasible_shares_in_check(rng: random.Random) -> dict:
     return _case("infeasible_in_check", body, exits={2}, code="SDS029")
 
 
+def tvd_bound_unreachable(rng: random.Random) -> dict:
+    k = rng.randint(3, 7)
+    n = rng.choice([r for r in range(10, 40) if r % k])  # N not a multiple of k: 1/k of N is never whole
+    shares = "\n".join(f'  "v{i}": 1/{k}' for i in range(k))
+    best = (n % k) * (k - n % k) / (k * n)  # the tvd of the rounding: every count is floor or ceil of N/k
+    limit = round(best * rng.uniform(0.1, 0.9) * 100, 2)
+    body = f"field f: category ~ {{\n{shares}\n}}\nconstraint close: tvd(f) <= {limit}%\n"
+    argv = rng.choice([["check", "spec.sds"], ["plan", "spec.sds"]])
+    return {"files": {"spec.sds": f"dataset d {{\n  rows = {n}\n}}\n\n" + body}, "argv": argv, "exits": {2},
+            "code": "SDS035", "name": "tvd_unreachable"}
+
+
 CASES = [overflowing_literal, deep_nesting, deep_parentheses, emit_batch_to_a_directory, division_by_zero_range,
          overflowing_arithmetic, regex_duckdb_reads_differently, reserved_field_name, distribution_without_mass,
-         percent_with_exponent, infeasible_shares_in_check]
+         percent_with_exponent, infeasible_shares_in_check, tvd_bound_unreachable]

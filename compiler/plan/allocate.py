@@ -328,16 +328,14 @@ def stratum_key(sampled: dict[str, Value]) -> str:
 
 
 def target_problems(spec: ir.Spec) -> list[PlanProblem]:
-    """The SDS029/SDS030 problems `allocate` would meet, without rounding or pairing: `synthc check` reports
-    them, so a spec the planner rejects cannot pass the pre-commit hook."""
-    layout = read_layout(spec)
-    problems = []
-    for dims in layout.components:
-        c = Component(layout, dims)
-        c.fit()
-        if c.problem:
-            problems.append(c.problem)
-    return problems
+    """The problems `build_plan` would meet in the targets (SDS029, SDS030, and SDS035 for a `tvd` bound the
+    rounded rows break): `synthc check` reports them, so a spec the planner rejects cannot pass the
+    pre-commit hook."""
+    from .complete import completing
+    from .reach import unreachable
+
+    alloc = _allocated(spec)
+    return alloc.problems or ([] if completing(spec) else unreachable(spec, alloc.marginals))
 
 
 def planned_targets(spec: ir.Spec) -> dict[str, dict[Value, float]]:
@@ -345,16 +343,20 @@ def planned_targets(spec: ir.Spec) -> dict[str, dict[Value, float]]:
     declared share as declared, a default one (`category [..]`, a bare `bool`) as the constraints reshape it.
     Empty when the targets cannot be planned. The validator compares with these, so a build is judged
     against the targets it was planned for."""
+    alloc = _allocated(spec)
+    return {} if alloc.problems else {m.field: {v.value: v.target_share for v in m.values} for m in alloc.marginals}
+
+
+def _allocated(spec: ir.Spec) -> Allocation:
+    """allocate(spec, deal=False), kept for the last spec asked: check and validate ask twice."""
     key = spec.digest()
-    if key not in _PLANNED:
-        alloc = allocate(spec, deal=False)
-        _PLANNED.clear()  # one spec at a time is what a command needs
-        _PLANNED[key] = {} if alloc.problems else {
-            m.field: {v.value: v.target_share for v in m.values} for m in alloc.marginals}
-    return _PLANNED[key]
+    if key not in _ALLOCATED:
+        _ALLOCATED.clear()
+        _ALLOCATED[key] = allocate(spec, deal=False)
+    return _ALLOCATED[key]
 
 
-_PLANNED: dict[str, dict[str, dict[Value, float]]] = {}
+_ALLOCATED: dict[str, Allocation] = {}
 
 
 def allocate(spec: ir.Spec, deal: bool = True) -> Allocation:
