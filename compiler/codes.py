@@ -61,7 +61,9 @@ EXPLANATIONS: dict[str, str] = {
               "exponent beyond e308 or e-308 (`1e309`, `1e-400`). Every number becomes a double somewhere (DuckDB, "
               "JSON, the planner), so it is refused where it is written.",
     "SDS032": "An expression or type nested more than 100 levels deep (operators, calls, if/else chains, lists, "
-              "objects). A real spec stays far below the limit; move a part into a derived field or a `def`.",
+              "objects), predicates calling each other more than 32 deep, derived fields reading each other more "
+              "than 64 deep, or expressions over 200,000 nodes once predicates are expanded. A real spec stays "
+              "far below these limits; move a part into a derived field or a `def`.",
     "SDS033": "A field name that starts with `_`. Those names belong to the columns synthc adds to a dataset: "
               "`_id` (the row id) and `_origin` (real or synthetic rows of a completed dataset), and any it adds "
               "later. Rename the field; fragments, prompts, constraints and defs may still start with `_`.",

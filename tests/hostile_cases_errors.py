@@ -80,6 +80,24 @@ def deep_nesting(rng: random.Random) -> dict:
     return _case(f"deep_{kind}", body, exits={2}, code="SDS032")
 
 
+def deep_declarations(rng: random.Random) -> dict:
+    """Nesting through declarations: predicates calling predicates, one calling another twice (which doubles
+    at every level), derived fields reading fields declared after them."""
+    kind = rng.choice(["def_chain", "def_doubling", "derived_chain"])
+    n = rng.randint(70, 400)
+    if kind == "def_chain":
+        body = "field a: int in 1..5\n" + "".join(f"def f{i}(x) = f{i + 1}(x)\n" for i in range(n))
+        body += f"def f{n}(x) = x > 1\nconstraint c: f0(a)\n"
+    elif kind == "def_doubling":
+        depth = rng.randint(20, 31)
+        body = "field a: int in 1..5\ndef f0(x) = x > 1\n"
+        body += "".join(f"def f{i}(x) = f{i - 1}(x) and f{i - 1}(x)\n" for i in range(1, depth + 1))
+        body += f"constraint c: f{depth}(a)\n"
+    else:
+        body = "".join(f"field b{i} = b{i + 1} + 1\n" for i in range(n)) + f"field b{n}: int in 1..5\n"
+    return _case(f"deep_{kind}", body, exits={2}, code="SDS032")
+
+
 def deep_parentheses(rng: random.Random) -> dict:
     depth = rng.randint(200, 5000)
     return _case("deep_parentheses", f"field a: int in 1..5\nfield b = {_nested('parens', depth)}\n",
@@ -171,6 +189,6 @@ def tvd_bound_unreachable(rng: random.Random) -> dict:
             "code": "SDS035", "name": "tvd_unreachable"}
 
 
-CASES = [overflowing_literal, deep_nesting, deep_parentheses, emit_batch_to_a_directory, division_by_zero_range,
+CASES = [overflowing_literal, deep_nesting, deep_declarations, deep_parentheses, emit_batch_to_a_directory, division_by_zero_range,
          overflowing_arithmetic, regex_duckdb_reads_differently, reserved_field_name, distribution_without_mass,
          percent_with_exponent, infeasible_shares_in_check, tvd_bound_unreachable]

@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, problem_diagnostic, sort_key
 from . import feasible
-from .exprs import ERROR, ExprChecker, Scope, T, _show, aggregates_in, literal_value
+from .exprs import ERROR, MAX_DEF_DEPTH, ExprChecker, Scope, T, _show, aggregates_in, literal_value
 from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, category_values_from
 from .modules import Key, ModuleInfo, Program, load_program
 from .header import check_header
@@ -20,6 +20,9 @@ from .joints import check_joint
 from .prompts import PromptChecker
 from .reference import ReferenceChecker
 
+
+
+MAX_DERIVED_DEPTH = 64  # derived fields reading derived fields: a real spec stays far below
 
 
 @dataclass
@@ -95,6 +98,7 @@ class Checker:
         self._derived: dict[str, ir.Expr | None] = {}
         self._joint_fields: set[str] = set()
         self._fields: dict[str, ir.Field] = {}
+        self._def_aggregates: dict[Key, bool] = {}
 
     # ---- services for the sub-checkers ----------------------------------------
 
@@ -149,6 +153,11 @@ class Checker:
             chain = " -> ".join(self._typing[self._typing.index(final):] + [final])
             self.report(Diagnostic("SDS017", f"derived fields depend on each other in a cycle: {chain}",
                                    decl.name_span, "a derived field can read only fields that do not read it back"))
+            return None
+        if len(self._typing) >= MAX_DERIVED_DEPTH:
+            self.report(Diagnostic("SDS032", f"derived fields read each other more than {MAX_DERIVED_DEPTH} deep "
+                                             f"here (`{self._typing[0]}` -> ... -> `{final}`)", decl.name_span,
+                                   "compute the value from fewer intermediate fields"))
             return None
         self._typing.append(final)
         if decl.expr is not None:
@@ -434,8 +443,13 @@ class Checker:
             if e.fn in AGGREGATE_ARITY:
                 return True
             found = self.lookup(module, e.fn)
-            if found is not None and isinstance(found[1], ast.Def) and found[0] not in seen:
-                if self._mentions_aggregate(found[1].expr, self.modules[found[0].module], seen + (found[0],)):
+            if found is not None and isinstance(found[1], ast.Def) and found[0] not in seen \
+                    and len(seen) < MAX_DEF_DEPTH:  # deeper chains are SDS032 where the checker expands them
+                key = found[0]
+                if key not in self._def_aggregates:  # once per def: a def calling another twice doubles
+                    self._def_aggregates[key] = self._mentions_aggregate(found[1].expr, self.modules[key.module],
+                                                                         seen + (key,))
+                if self._def_aggregates[key]:
                     return True
             return any(self._mentions_aggregate(a, module, seen) for a in e.args)
         if isinstance(e, ast.ListLit):

@@ -38,6 +38,11 @@ class T:
         return f"{who}({kind})" if who else kind
 
 
+# Limits that a real spec never reaches (LANGUAGE.md, "Expressions"): past them, checking would exhaust
+# Python's recursion or the machine's memory instead of saying what is wrong.
+MAX_DEF_DEPTH = 32  # predicates calling predicates
+MAX_EXPANDED_NODES = 200_000  # expression nodes once every `def` call is expanded
+
 ERROR = T("error")
 BOOL = T("bool", (True, False))
 NUMBER = T("number")
@@ -96,6 +101,8 @@ class ExprChecker:
     def __init__(self, checker: "Checker"):
         self.c = checker
         self._guards: list[set[str]] = []  # fields read by the conditions of the `if`s being checked
+        self._work = 0  # expression nodes checked, `def` bodies once per call: bounded by MAX_EXPANDED_NODES
+        self._too_big = False
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None) -> tuple[None, T]:
         self.c.report(Diagnostic(code, message, span, hint))
@@ -103,6 +110,15 @@ class ExprChecker:
 
     # -- entry point
     def check(self, node: ast.Expr, scope: Scope) -> tuple[ir.Expr | None, T]:
+        self._work += 1
+        if self._work > MAX_EXPANDED_NODES:
+            if not self._too_big:
+                self._too_big = True
+                return self.error("SDS032", f"the expressions grow beyond {MAX_EXPANDED_NODES:,} nodes once "
+                                            "predicates are expanded", node.span,
+                                  "a `def` that calls another twice doubles at every level: call it once, or "
+                                  "move the shared part into a derived field")
+            return None, ERROR
         method = getattr(self, "_" + type(node).__name__)
         return method(node, scope)
 
@@ -400,6 +416,9 @@ class ExprChecker:
         if qualified in scope.def_stack:
             chain = " -> ".join(s.split(":", 1)[1] for s in scope.def_stack + (qualified,))
             return self.error("SDS017", f"predicate `{node.fn}` calls itself: {chain}", node.fn_span)
+        if len(scope.def_stack) >= MAX_DEF_DEPTH:
+            return self.error("SDS032", f"predicates call each other more than {MAX_DEF_DEPTH} deep here",
+                              node.fn_span, "call fewer predicates in a chain: inline a few of them")
         if len(node.args) != len(d.params):
             return self.error("SDS019", f"`{node.fn}` takes {len(d.params)} argument{'s' * (len(d.params) != 1)}, "
                                         f"got {len(node.args)}", node.span)
