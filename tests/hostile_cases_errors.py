@@ -163,6 +163,24 @@ def distribution_without_mass(rng: random.Random) -> dict:
     return _case("no_mass", body, exits={2}, code="SDS015")
 
 
+EXTREME_NUMBERS = [
+    ("int in 0..1000000000000 ~ poisson(lambda = 3)", 0, None),  # a table of 60 counts, not of 10^12
+    ("int in 0..1000000000000 ~ poisson(lambda = 1e12)", 2, "SDS015"),
+    ("float in 0..1e308 ~ lognormal(mu = 700, sigma = 1)", 0, None),
+    ("float in -1e300..1e300 ~ normal(mean = 0, sd = 1e300)", 0, None),
+    ("float in -1e308..1e308", 2, "SDS014"),  # its width is beyond a double
+    ("int in 0..100000000000000000000", 2, "SDS014"),  # beyond 64 bits
+    ("float in 1e-300..1e-299", 0, None),
+]
+
+
+def extreme_numeric_field(rng: random.Random) -> dict:
+    field, exit_code, code = rng.choice(EXTREME_NUMBERS)
+    body = f"field x: {field}\n" + TEXT.replace("Write a sentence.", "Write about {x}.")
+    return _case("extreme_numeric", body, argv=rng.choice([["check", "spec.sds"], ["plan", "spec.sds", "--json"]]),
+                 exits={exit_code}, code=code)
+
+
 def percent_with_exponent(rng: random.Random) -> dict:
     a = rng.randint(1, 99)
     body = f'field tier: category ~ {{\n  "a": {a / 100}e2%\n  "b": {100 - a}e0%\n}}\n'
@@ -189,6 +207,7 @@ def tvd_bound_unreachable(rng: random.Random) -> dict:
             "code": "SDS035", "name": "tvd_unreachable"}
 
 
-CASES = [overflowing_literal, deep_nesting, deep_declarations, deep_parentheses, emit_batch_to_a_directory, division_by_zero_range,
-         overflowing_arithmetic, regex_duckdb_reads_differently, reserved_field_name, distribution_without_mass,
-         percent_with_exponent, infeasible_shares_in_check, tvd_bound_unreachable]
+CASES = [overflowing_literal, deep_nesting, deep_declarations, deep_parentheses, emit_batch_to_a_directory,
+         division_by_zero_range, overflowing_arithmetic, extreme_numeric_field, regex_duckdb_reads_differently,
+         reserved_field_name, distribution_without_mass, percent_with_exponent, infeasible_shares_in_check,
+         tvd_bound_unreachable]

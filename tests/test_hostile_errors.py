@@ -20,7 +20,7 @@ from fake_openai import FakeOpenAI
 from hostile_cases_errors import CASES
 from synthc.cli import main
 
-SEEDS = range(3)
+SEEDS = range(4)
 CPU_SECONDS = 2.0
 MAX_RSS_BYTES = 500 * 2**20
 

@@ -25,6 +25,9 @@ FIELD_ATTRS = {"description"}
 GENERATED_ATTRS = {"description", "words", "chars", "items"}
 
 
+MAX_LAMBDA = 100_000_000  # a Poisson table spans about 24 sqrt(lambda) counts
+
+
 class FieldChecker:
     def __init__(self, checker: "Checker"):
         self.c = checker
@@ -226,6 +229,10 @@ class FieldChecker:
             if p in given and given[p][0] <= 0:
                 self.report("SDS015", f"`{p}` must be above 0", given[p][1].span)
                 return None
+        if "lambda" in given and given["lambda"][0] > MAX_LAMBDA:  # its table would hold millions of counts
+            self.report("SDS015", f"`lambda` is at most {MAX_LAMBDA:,}", given["lambda"][1].span,
+                        "a Poisson count that large is a normal: normal(mean = L, sd = sqrt(L))")
+            return None
         if d.name == "normal" and typ.low is not None:
             mean, sd = given["mean"][0], given["sd"][0]
             if mean + 6 * sd < typ.low or mean - 6 * sd > typ.high:

@@ -115,7 +115,11 @@ class NumericDist:
 
     def _poisson_table(self, lam: float) -> None:
         lam = max(lam, 1e-9)
-        top = self.high if math.isfinite(self.high) else math.ceil(lam + 12 * math.sqrt(lam) + 20)
+        # Outside lam +- 12 sd (+ 20) the mass is below e^-72: the table stops there, so `int in 0..10^12 ~
+        # poisson(lambda = 3)` is a table of 60 counts, not of 10^12.
+        reach = 12 * math.sqrt(lam) + 20
+        top = min(self.high, math.ceil(lam + reach))
+        self.low = max(self.low, math.floor(lam - reach))
         lo = int(self.low)
         pmf = [math.exp(k * math.log(lam) - lam - math.lgamma(k + 1)) for k in range(lo, int(top) + 1)]
         total = sum(pmf)
