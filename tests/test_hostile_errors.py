@@ -280,3 +280,11 @@ def test_a_joint_whose_member_conditions_a_given_keeps_every_cell_within_one_row
         rows_w = sum(t for cell, t in targets.items() if cell[index] == w)
         for c, share in cases.items():
             assert abs(pairs[(w, c)] - rows_w * float(share)) < 1, (w, c, pairs[(w, c)], rows_w * float(share))
+
+
+def test_a_dataset_name_too_long_for_a_file_name_stops_before_any_call(env, fake, capsys):
+    name = "n" * 250
+    spec = _spec(env, SPEC.replace("dataset notes {", f"dataset {name} {{"))
+    assert _build(spec, fake, env / "out") == 2
+    err = capsys.readouterr().err
+    assert fake.calls == 0 and f"{name}.jsonl cannot be written" in err and "Traceback" not in err

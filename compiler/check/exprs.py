@@ -41,7 +41,7 @@ class T:
 # Limits that a real spec never reaches (LANGUAGE.md, "Expressions"): past them, checking would exhaust
 # Python's recursion or the machine's memory instead of saying what is wrong.
 MAX_DEF_DEPTH = 32  # predicates calling predicates
-MAX_EXPANDED_NODES = 200_000  # expression nodes once every `def` call is expanded
+MAX_EXPANDED_NODES = 200_000  # nodes of one expression once every `def` call in it is expanded
 
 ERROR = T("error")
 BOOL = T("bool", (True, False))
@@ -101,7 +101,8 @@ class ExprChecker:
     def __init__(self, checker: "Checker"):
         self.c = checker
         self._guards: list[set[str]] = []  # fields read by the conditions of the `if`s being checked
-        self._work = 0  # expression nodes checked, `def` bodies once per call: bounded by MAX_EXPANDED_NODES
+        # nodes of the top-level expression being checked, `def` bodies once per call (MAX_EXPANDED_NODES)
+        self._depth = self._work = 0
         self._too_big = False
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None) -> tuple[None, T]:
@@ -110,17 +111,22 @@ class ExprChecker:
 
     # -- entry point
     def check(self, node: ast.Expr, scope: Scope) -> tuple[ir.Expr | None, T]:
+        if self._depth == 0:  # a top-level expression: its own budget
+            self._work, self._too_big = 0, False
         self._work += 1
         if self._work > MAX_EXPANDED_NODES:
             if not self._too_big:
                 self._too_big = True
-                return self.error("SDS032", f"the expressions grow beyond {MAX_EXPANDED_NODES:,} nodes once "
+                return self.error("SDS032", f"this expression grows beyond {MAX_EXPANDED_NODES:,} nodes once "
                                             "predicates are expanded", node.span,
                                   "a `def` that calls another twice doubles at every level: call it once, or "
                                   "move the shared part into a derived field")
             return None, ERROR
-        method = getattr(self, "_" + type(node).__name__)
-        return method(node, scope)
+        self._depth += 1
+        try:
+            return getattr(self, "_" + type(node).__name__)(node, scope)
+        finally:
+            self._depth -= 1
 
     def _Lit(self, node: ast.Lit, scope: Scope):
         t = literal_type(node)

@@ -10,7 +10,13 @@ from typing import Iterable
 
 def directory_problem(d: Path) -> str | None:
     """Why files cannot be written in the directory `d` (created with its parents when missing), or None."""
-    d = Path(d)
+    try:
+        return _directory_problem(Path(d))
+    except OSError as e:  # a name too long, a loop of links: what the write would meet
+        return f"{d} cannot be written: {e.strerror or e}"
+
+
+def _directory_problem(d: Path) -> str | None:
     if d.exists():
         if not d.is_dir():
             return f"{d} is a file, not a directory"
@@ -25,7 +31,15 @@ def directory_problem(d: Path) -> str | None:
 
 def file_problem(p: Path) -> str | None:
     """Why the file `p` cannot be written (atomically, beside itself), or None."""
-    p = Path(p)
+    try:
+        return _file_problem(Path(p))
+    except OSError as e:
+        return f"{p} cannot be written: {e.strerror or e}"
+
+
+def _file_problem(p: Path) -> str | None:
+    if len(p.name.encode()) > 255 - 20:  # write_atomic's temp file adds a prefix and a suffix to the name
+        return f"{p} cannot be written: its name is too long"
     if p.is_dir():
         return f"{p} is a directory, not a file"
     if p.exists() and not p.is_file():

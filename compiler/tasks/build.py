@@ -214,8 +214,8 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written)
     except OSError as e:  # checked before the calls, so a full disk or a race: the answers are in the cache
         result.exit_code = EXIT_STOPPED
-        result.message = (f"could not write {e.filename or opts.out}: {e.strerror or e}; every answer is in the cache "
-                          f"({prep.cache.root}): fix it and run the same command again (no new calls)")
+        result.message = (f"could not write {e.filename or opts.out}: {e.strerror or e}; the answers are kept, so "
+                          "the same command, once that is fixed, writes the outputs without new calls")
         return result
     result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
     return result
