@@ -288,3 +288,23 @@ def test_a_dataset_name_too_long_for_a_file_name_stops_before_any_call(env, fake
     assert _build(spec, fake, env / "out") == 2
     err = capsys.readouterr().err
     assert fake.calls == 0 and f"{name}.jsonl cannot be written" in err and "Traceback" not in err
+
+
+# ---- a model answering NaN or Infinity (JSON has neither, Python's json reads both) ------------------------
+
+NAN_SPEC = SPEC.replace("field note: text from write { words = 2..6 }",
+                        "field note: text from write { words = 2..6 }\nfield score: float from write")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_model_answering_nan_gets_its_rows_rejected_not_a_crash(env, capsys, value):
+    from fake_openai import Misbehaviour
+
+    spec = _spec(env, NAN_SPEC)
+    with FakeOpenAI(misbehave=Misbehaviour(constant=(("score", value),))) as fake:
+        code = _build(spec, fake, env / "out")
+        calls = fake.calls
+    err = capsys.readouterr().err
+    assert code == 3 and calls > 0, err  # every row rejected: the yield breaker stops the build
+    assert "internal error" not in err and "finite number" in err
+    assert not (env / "out" / "notes.jsonl").exists()

@@ -19,7 +19,7 @@ def unreachable(spec: ir.Spec, marginals: list[Marginal]) -> list[PlanProblem]:
     n = spec.dataset.rows
     out = []
     for c in spec.constraints:
-        if c.kind != "dataset":
+        if c.kind != "dataset" or getattr(c, "per", ()):  # a bound judged per group is not the dataset's
             continue
         for name, strict, limit in _tvd_bounds(c.expr):
             m = planned.get(name)
