@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -139,6 +140,16 @@ def _cost(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Python warnings (a library's FutureWarning, a DeprecationWarning) are for synthc's developers, not its
+    # users: they mean nothing there and would corrupt `--format json` on stderr. Each one found is fixed where
+    # it comes from (check/regex.py); `python -W ...` or PYTHONWARNINGS still shows them.
+    with warnings.catch_warnings():
+        if not sys.warnoptions:
+            warnings.simplefilter("ignore")
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
@@ -219,7 +230,7 @@ def cmd_check(args) -> int:
     irs = []
     modules = 0
     for spec in args.specs:
-        result = check_file(spec, spec, module_ok=True)
+        result = check_file(spec, spec, module_ok=True, targets=True)
         all_diags += result.diagnostics
         modules += result.is_module
         for name in result.sources._text:

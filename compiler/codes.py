@@ -59,6 +59,23 @@ EXPLANATIONS: dict[str, str] = {
               "the declared shares need. The message names the nearest achievable shares.",
     "SDS030": "Fields tied together by joint tables, conditionals or constraints between them have more value "
               "combinations than the planner fits jointly (200,000). Tie fewer fields together or use fewer values.",
+    "SDS031": "A number literal that a double cannot hold: above about 1.8e308 in size, or written with an "
+              "exponent beyond e308 or e-308 (`1e309`, `1e-400`). Every number becomes a double somewhere (DuckDB, "
+              "JSON, the planner), so it is refused where it is written.",
+    "SDS032": "An expression or type nested more than 100 levels deep (operators, calls, if/else chains, lists, "
+              "objects), predicates calling each other more than 32 deep, derived fields reading each other more "
+              "than 64 deep, or expressions over 200,000 nodes once predicates are expanded. A real spec stays "
+              "far below these limits; move a part into a derived field or a `def`.",
+    "SDS033": "A field name that starts with `_`. Those names belong to the columns synthc adds to a dataset: "
+              "`_id` (the row id) and `_origin` (real or synthetic rows of a completed dataset), and any it adds "
+              "later. Rename the field; fragments, prompts, constraints and defs may still start with `_`.",
+    "SDS034": "A regular expression that Python accepts but DuckDB (RE2), which checks the dataset, cannot run or "
+              "reads differently: POSIX classes (`[[:alpha:]]`), `\\Z`, lookarounds, backreferences, repeats over "
+              "1000, possessive quantifiers. Rewrite it with the constructs both read the same way.",
+    "SDS035": "A dataset constraint `tvd(f) <= X` that the planned rows already break: a build keeps exactly "
+              "the planned rows of each value, and whole rows cannot come within X of the targets at this N (a "
+              "third of 20 rows is 6 or 7 rows, tvd 3.3%). Reported by check and plan, before any call. Raise "
+              "`rows` or loosen the bound to the tvd the message names.",
     "SDS050": "`obj.name` names a member the object type does not declare. An object field's members are the names "
               "in its `object { ... }` type; nested objects are read member by member (`a.vitals.pulse`).",
     "SDS060": "A `per` field of a dataset constraint has no finite set of values. Groups are made of category, "
@@ -109,6 +126,8 @@ EXPLANATIONS: dict[str, str] = {
               "not mapped (every real row needs every column).",
     "SDS086": "`examples = REFERENCE(K)` names no reference of the spec, has K outside 1..20, or belongs to a prompt "
               "whose outputs the reference does not map (an example shows inputs and outputs).",
+    "SDS155": "A derived value divides by an expression whose range includes 0. A row where it is 0 gets no value "
+              "(null) and is reported as a type violation of the derived field, never NaN or infinity.",
     "SDS140": "A mapped reference column has missing values (null, or absent from a JSON object). A row missing "
               "the value of a sampled field cannot be placed in a stratum and is not used.",
 }

@@ -40,6 +40,11 @@ CODES: dict[str, str] = {
     "SDS028": "aggregate used in a row-level expression",
     "SDS029": "infeasible targets",
     "SDS030": "too many strata to plan",
+    "SDS031": "number out of range",
+    "SDS032": "nested too deeply",
+    "SDS033": "reserved field name",
+    "SDS034": "regular expression DuckDB does not read the same way",
+    "SDS035": "dataset constraint the planned rows cannot meet",
     "SDS050": "unknown object member",
     "SDS070": "wrong use of a content-quality function",
     "SDS080": "reference file cannot be read",
@@ -58,6 +63,7 @@ CODES: dict[str, str] = {
     "SDS101": "prompt writes no field",
     "SDS103": "constraint always holds",
     "SDS140": "reference column has missing values",
+    "SDS155": "division by a value that can be zero",
 }
 
 

@@ -7,6 +7,7 @@ judge of real rows; `validate` compiles the same trees to SQL, and the two agree
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from typing import Mapping
@@ -62,7 +63,7 @@ def evaluate(expr: Expr, row: Mapping[str, Value]) -> Value:
     """The value of a row-level expression on `row`; raises Unknown when a field it reads is absent."""
     k = expr.kind
     if k == "lit":
-        return expr.value
+        return _finite(expr.value)
     if k == "ref":
         try:
             return row[expr.field]
@@ -112,13 +113,15 @@ def _op(expr: Expr, row: Mapping[str, Value]) -> Value:
         return (not evaluate(expr.args[0], row)) or bool(evaluate(expr.args[1], row))
     a, b = (evaluate(x, row) for x in expr.args)
     if op == "+":
-        return a + b
+        return _finite(a + b)
     if op == "-":
-        return a - b
+        return _finite(a - b)
     if op == "*":
-        return a * b
+        return _finite(a * b)
     if op == "/":
-        return a / b if b != 0 else float("nan")
+        if b == 0:
+            raise ZeroDivisionError("division by zero")  # no value, as in SQL (`a / nullif(b, 0)` is NULL)
+        return _finite(a / b)
     if op == "==":
         return a == b
     if op == "!=":
@@ -132,6 +135,18 @@ def _op(expr: Expr, row: Mapping[str, Value]) -> Value:
     if op == ">=":
         return a >= b
     raise ValueError(f"unknown operator {op}")
+
+
+MAX_INT = 2**63 - 1  # an int field is a BIGINT in DuckDB
+
+
+def _finite(v):
+    """A number a dataset can hold: never NaN or infinity (JSON has neither), no int beyond BIGINT."""
+    if isinstance(v, float) and not math.isfinite(v):
+        raise OverflowError("the result is not a finite number")
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
+        raise OverflowError("the result is beyond a 64-bit integer")
+    return v
 
 
 def holds(expr: Expr, row: Mapping[str, Value]) -> bool | None:

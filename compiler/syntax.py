@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import stat
+import sys
 from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
@@ -22,6 +24,9 @@ from .diagnostics import Diagnostic, Sources, Span
 from .limits import MAX_SOURCE_BYTES
 
 MAX_SYNTAX_ERRORS = 20
+# Nesting depth of the parse tree (operators, calls, if/else, lists, objects, types): a real spec stays far
+# below it, and every pass after the parser can recurse this deep without reaching Python's recursion limit.
+MAX_NESTING = 100
 DECL_KEYWORDS = ("from", "dataset", "field", "joint", "fragment", "prompt", "constraint", "def", "reference")
 
 
@@ -111,6 +116,9 @@ def parse(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
             found = list(_comments)
         except UnexpectedInput as e:
             return None, _all_syntax_errors(text, path, e)
+        deep = _too_deep(tree, path)
+        if deep is not None:
+            return None, [deep]
         try:
             decls = _Builder(path).transform(tree)
         except VisitError as e:  # a malformed literal that the grammar let through (e.g. an impossible date)
@@ -126,6 +134,22 @@ def parse(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
         tok = Token("COMMENT", body, c.start_pos, c.line, c.column, c.line, c.column + len(body))
         comments.append(ast.Comment(body, _tok_span(path, tok)))
     return ast.Module(path, tuple(decls), tuple(comments)), []
+
+
+def _too_deep(tree: Tree, path: str) -> Diagnostic | None:
+    """SDS032 at the first node nested deeper than MAX_NESTING, found without recursion: every later pass
+    (the transformer, the checker, the SQL builder) walks the tree recursively."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            meta = node.meta
+            span = Span(path, meta.line, meta.column, meta.line, meta.column + 1) if not meta.empty \
+                else Span(path, 1, 1, 1, 1)
+            return Diagnostic("SDS032", f"this is nested more than {MAX_NESTING} levels deep", span,
+                              "nest less: move a part into a derived field or a `def`")
+        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, Tree))
+    return None
 
 
 def _all_syntax_errors(text: str, path: str, first: UnexpectedInput) -> list[Diagnostic]:
@@ -278,8 +302,29 @@ def unescape(body: str) -> str:
     return "".join(out)
 
 
-def _number(text: str) -> Fraction:
-    return Fraction(text)
+# A literal is exact (a Fraction), but every number ends up as a double somewhere (DuckDB, JSON, numpy), so
+# one that a double cannot hold is an error at the literal. The exponent is bounded before the Fraction is
+# built: `1e999999999` would otherwise compute a billion-digit integer.
+MAX_LITERAL = Fraction(sys.float_info.max)
+_NUMBER_PARTS = re.compile(r"(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?")
+
+
+def _number(text: str, span: Span) -> Fraction:
+    m = _NUMBER_PARTS.fullmatch(text)
+    exp = m.group(3) if m else None
+    digits = len(m.group(1).lstrip("0")) if m else len(text)
+    if len(text) > 400 or (exp is not None and abs(int(exp)) + digits > 400):
+        raise _LiteralError(_too_large(text, span))
+    value = Fraction(text)
+    if value > MAX_LITERAL:
+        raise _LiteralError(_too_large(text, span))
+    return value
+
+
+def _too_large(text: str, span: Span) -> Diagnostic:
+    shown = text if len(text) <= 24 else text[:21] + "..."
+    return Diagnostic("SDS031", f"the number `{shown}` is out of range", span,
+                      "a number must fit a double: at most about 1.8e308, and an exponent within e-308..e308")
 
 
 @v_args(meta=True)
@@ -400,11 +445,11 @@ class _Builder(Transformer):
         tok = ch[0]
         if tok.type == "DATE":
             return self._date(tok)
-        return ast.Lit("number", _number(str(tok)), self._tspan(tok))
+        return ast.Lit("number", _number(str(tok), self._tspan(tok)), self._tspan(tok))
 
     def negative(self, meta, ch):
         tok = ch[0]
-        return ast.Lit("number", -_number(str(tok)), self._span(meta, ch))
+        return ast.Lit("number", -_number(str(tok), self._tspan(tok)), self._span(meta, ch))
 
     # -- distributions
     def dist_plain(self, meta, ch):
@@ -446,18 +491,19 @@ class _Builder(Transformer):
 
     def share_percent(self, meta, ch):
         tok = ch[0]
-        return ast.Share(_number(str(tok)[:-1]) / 100, str(tok), self._tspan(tok))
+        return ast.Share(_number(str(tok)[:-1], self._tspan(tok)) / 100, str(tok), self._tspan(tok))
 
     def share_fraction(self, meta, ch):
         num, den = ch
         span = self._tspan(num).to(self._tspan(den))
-        if Fraction(str(den)) == 0:
+        numerator, denominator = _number(str(num), self._tspan(num)), _number(str(den), self._tspan(den))
+        if denominator == 0:
             raise _LiteralError(Diagnostic("SDS015", "a share cannot divide by zero", span))
-        return ast.Share(_number(str(num)) / _number(str(den)), f"{num}/{den}", span)
+        return ast.Share(numerator / denominator, f"{num}/{den}", span)
 
     def share_number(self, meta, ch):
         tok = ch[0]
-        return ast.Share(_number(str(tok)), str(tok), self._tspan(tok))
+        return ast.Share(_number(str(tok), self._tspan(tok)), str(tok), self._tspan(tok))
 
     # -- joint, fragments, prompts, constraints
     def joint_decl(self, meta, ch):
@@ -570,10 +616,10 @@ class _Builder(Transformer):
         return ast.Lit("string", unescape(body), self._tspan(tok), long=long)
 
     def number(self, meta, ch):
-        return ast.Lit("number", _number(str(ch[0])), self._tspan(ch[0]))
+        return ast.Lit("number", _number(str(ch[0]), self._tspan(ch[0])), self._tspan(ch[0]))
 
     def percent(self, meta, ch):
-        return ast.Lit("percent", _number(str(ch[0])[:-1]) / 100, self._tspan(ch[0]))
+        return ast.Lit("percent", _number(str(ch[0])[:-1], self._tspan(ch[0])) / 100, self._tspan(ch[0]))
 
     def date(self, meta, ch):
         return self._date(ch[0])

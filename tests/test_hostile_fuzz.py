@@ -25,6 +25,7 @@ RLIMIT_CPU (and a wall-clock timeout) stop a case that hangs, so a regression fa
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import random
 import re
@@ -91,7 +92,14 @@ def startup_cpu(tmp_path_factory) -> float:
 
 
 def _has_positioned(code: str, text: str) -> bool:
-    return re.search(rf"\[{code}\][^\n]*\n\s*--> [^\n]+:\d+:\d+", text) is not None
+    """The code with a file:line:col position: in the text rendering, or in `--format json` diagnostics."""
+    if re.search(rf"\[{code}\][^\n]*\n\s*--> [^\n]+:\d+:\d+", text):
+        return True
+    try:
+        found = json.loads(text[text.index("{"):]).get("diagnostics", [])
+    except (ValueError, AttributeError):
+        return False
+    return any(d.get("code") == code and d.get("file") and d.get("line") and d.get("col") for d in found)
 
 
 def test_the_harness_finds_case_modules():

@@ -63,7 +63,7 @@ def test_block_checks_as_documented(line: int, code: str, tmp_path: Path):
     path = tmp_path / "block.sds"
     path.write_text(text, encoding="utf-8")
     shutil.copytree(REFERENCE_DATA, tmp_path / "data")  # the blocks on reference data read data/packages.jsonl
-    result = check_file(path, f"LANGUAGE.md:{line}")
+    result = check_file(path, f"LANGUAGE.md:{line}", targets=True)  # as `synthc check` does
     shown = render_plain(result.diagnostics, result.sources)
     errors = {d.code for d in result.diagnostics if d.is_error}
     if expect is None:
@@ -86,6 +86,6 @@ def test_readme_specs_check_clean_and_formatted(line: int, code: str, tmp_path: 
 
     path = tmp_path / "readme.sds"
     path.write_text(code, encoding="utf-8")
-    result = check_file(path, f"README.md:{line}")
+    result = check_file(path, f"README.md:{line}", targets=True)
     assert result.spec is not None and not result.diagnostics, render_plain(result.diagnostics, result.sources)
     assert format_source(code, "readme.sds")[0] == code

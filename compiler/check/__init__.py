@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ast, ir
-from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, sort_key
+from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, problem_diagnostic, sort_key
 from . import feasible
 from ..limits import MAX_DEF_NESTING, MAX_EXPR_NODES
 from .expansion import ExpansionSizer
-from .exprs import ERROR, ExprChecker, Scope, T, _show, aggregates_in, literal_value
+from .exprs import ERROR, MAX_DEF_DEPTH, ExprChecker, Scope, T, _show, aggregates_in, literal_value
 from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, category_values_from
 from .modules import Key, ModuleInfo, Program, load_program
 from .header import check_header
@@ -22,6 +22,9 @@ from .joints import check_joint
 from .prompts import PromptChecker
 from .reference import ReferenceChecker
 
+
+
+MAX_DERIVED_DEPTH = 64  # derived fields reading derived fields: a real spec stays far below
 
 
 @dataclass
@@ -39,16 +42,24 @@ class CheckResult:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def check_file(path: str | Path, display: str | None = None, module_ok: bool = False) -> CheckResult:
+def check_file(path: str | Path, display: str | None = None, module_ok: bool = False,
+               targets: bool = False) -> CheckResult:
     """Parse, resolve imports and check one spec. With module_ok, a file without a dataset header is checked
-    as a module (every declaration in it, no IR) instead of failing with SDS004."""
+    as a module (every declaration in it, no IR) instead of failing with SDS004. With targets, a spec that
+    checks is also fitted as the planner fits it (SDS029, SDS030): `synthc check` asks for that; `plan` and
+    `build` plan anyway, and report the same problems."""
     sources = Sources()
     prog = load_program(path, sources, display)
     if prog.root not in prog.modules:
         return CheckResult(None, sorted(prog.diagnostics, key=sort_key), sources)
     checker = Checker(prog, module_ok)
     spec = checker.run()
-    diags = _dedupe(prog.diagnostics + checker.diagnostics)
+    diags = prog.diagnostics + checker.diagnostics
+    if spec is not None and targets and not any(d.is_error for d in diags):
+        from ..plan.allocate import target_problems
+
+        diags += [problem_diagnostic(p, checker.spans) for p in target_problems(spec)]
+    diags = _dedupe(diags)
     ok = not any(d.is_error for d in diags)
     return CheckResult(spec if ok else None, diags, sources, checker.spans, checker.is_module)
 
@@ -94,6 +105,7 @@ class Checker:
         self._derived: dict[str, ir.Expr | None] = {}
         self._joint_fields: set[str] = set()
         self._fields: dict[str, ir.Field] = {}
+        self._def_aggregates: dict[Key, bool] = {}
 
     # ---- services for the sub-checkers ----------------------------------------
 
@@ -149,6 +161,11 @@ class Checker:
             self.report(Diagnostic("SDS017", f"derived fields depend on each other in a cycle: {chain}",
                                    decl.name_span, "a derived field can read only fields that do not read it back"))
             return None
+        if len(self._typing) >= MAX_DERIVED_DEPTH:
+            self.report(Diagnostic("SDS032", f"derived fields read each other more than {MAX_DERIVED_DEPTH} deep "
+                                             f"here (`{self._typing[0]}` -> ... -> `{final}`)", decl.name_span,
+                                   "compute the value from fewer intermediate fields"))
+            return None
         self._typing.append(final)
         if decl.expr is not None:
             result = self._derived_type(final, key, decl)
@@ -202,6 +219,7 @@ class Checker:
         for j in joints_ast:
             self._joint_fields.update(j.fields)
         for final in self.field_names:
+            self._reserved(final)
             self.field_type(final)
         for final in self.field_names:
             f = self.field(final)
@@ -230,6 +248,18 @@ class Checker:
                     fragments[name] = text
         return ir.Spec(dataset=dataset, fields=tuple(fields), joints=tuple(joints), prompts=tuple(prompts),
                        constraints=tuple(constraints), fragments=fragments, reference=reference)
+
+    def _reserved(self, final: str) -> None:
+        """Field names starting with `_` are the columns synthc adds (`_id`, `_origin`): a field of that name
+        would be overwritten in the dataset, or overwrite them (LANGUAGE.md, "Names and keywords")."""
+        if final.startswith("_"):
+            decl = self.decl(self.included[final])
+            what = {"_id": "the row id", "_origin": "whether a row is real or synthetic"}.get(final)
+            self.report(Diagnostic(
+                "SDS033", f"`{final}` is a reserved name" + (f": the dataset's `{final}` column holds {what}"
+                                                              if what else ": names starting with `_` are "
+                                                              "the columns synthc adds"),
+                decl.name_span, f"rename the field, e.g. `{final.lstrip('_') or 'value'}`"))
 
     # ---- dataset header --------------------------------------------------------
 
@@ -441,12 +471,13 @@ class Checker:
             if e.fn in AGGREGATE_ARITY:
                 return True
             found = self.lookup(module, e.fn)
-            if found is not None and isinstance(found[1], ast.Def) and found[0] not in seen:
-                if found[0] not in self._def_aggregates:  # memoised: defs calling defs twice stay linear
-                    self._def_aggregates[found[0]] = False
-                    self._def_aggregates[found[0]] = self._mentions_aggregate(
-                        found[1].expr, self.modules[found[0].module], seen + (found[0],))
-                if self._def_aggregates[found[0]]:
+            if found is not None and isinstance(found[1], ast.Def) and found[0] not in seen \
+                    and len(seen) < MAX_DEF_DEPTH:  # deeper chains are SDS032 where the checker expands them
+                key = found[0]
+                if key not in self._def_aggregates:  # once per def: a def calling another twice doubles
+                    self._def_aggregates[key] = self._mentions_aggregate(found[1].expr, self.modules[key.module],
+                                                                         seen + (key,))
+                if self._def_aggregates[key]:
                     return True
             return any(self._mentions_aggregate(a, module, seen) for a in e.args)
         if isinstance(e, ast.ListLit):

@@ -6,14 +6,14 @@ A checked expression carries a `T`: its type and, where it is finite and known, 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
-from ..evaluate import AGGREGATES
+from ..evaluate import AGGREGATES, MAX_INT
+from .regex import regex_problem
 from .quality import QUALITY, check_quality
 
 if TYPE_CHECKING:
@@ -37,6 +37,11 @@ class T:
                 "list": "a list", "object": "an object"}.get(self.kind, self.kind)
         return f"{who}({kind})" if who else kind
 
+
+# Limits that a real spec never reaches (LANGUAGE.md, "Expressions"): past them, checking would exhaust
+# Python's recursion or the machine's memory instead of saying what is wrong.
+MAX_DEF_DEPTH = 32  # predicates calling predicates
+MAX_EXPANDED_NODES = 200_000  # nodes of one expression once every `def` call in it is expanded
 
 ERROR = T("error")
 BOOL = T("bool", (True, False))
@@ -67,7 +72,8 @@ def literal_value(lit: ast.Lit):
     """A literal's value as it appears in data and IR: int for whole numbers, float otherwise."""
     if lit.kind in ("number", "percent"):
         v: Fraction = lit.value
-        return int(v) if v.denominator == 1 and lit.kind == "number" else float(v)
+        # a whole number beyond 64 bits is a float: DuckDB, where every expression is checked, has no bigger int
+        return int(v) if v.denominator == 1 and lit.kind == "number" and abs(v) <= MAX_INT else float(v)
     return lit.value
 
 
@@ -94,6 +100,10 @@ class Scope:
 class ExprChecker:
     def __init__(self, checker: "Checker"):
         self.c = checker
+        self._guards: list[set[str]] = []  # fields read by the conditions of the `if`s being checked
+        # nodes of the top-level expression being checked, `def` bodies once per call (MAX_EXPANDED_NODES)
+        self._depth = self._work = 0
+        self._too_big = False
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None) -> tuple[None, T]:
         self.c.report(Diagnostic(code, message, span, hint))
@@ -101,8 +111,22 @@ class ExprChecker:
 
     # -- entry point
     def check(self, node: ast.Expr, scope: Scope) -> tuple[ir.Expr | None, T]:
-        method = getattr(self, "_" + type(node).__name__)
-        return method(node, scope)
+        if self._depth == 0:  # a top-level expression: its own budget
+            self._work, self._too_big = 0, False
+        self._work += 1
+        if self._work > MAX_EXPANDED_NODES:
+            if not self._too_big:
+                self._too_big = True
+                return self.error("SDS032", f"this expression grows beyond {MAX_EXPANDED_NODES:,} nodes once "
+                                            "predicates are expanded", node.span,
+                                  "a `def` that calls another twice doubles at every level: call it once, or "
+                                  "move the shared part into a derived field")
+            return None, ERROR
+        self._depth += 1
+        try:
+            return getattr(self, "_" + type(node).__name__)(node, scope)
+        finally:
+            self._depth -= 1
 
     def _Lit(self, node: ast.Lit, scope: Scope):
         t = literal_type(node)
@@ -183,8 +207,27 @@ class ExprChecker:
         for side, t in ((node.left, lt), (node.right, rt)):
             if t.kind != "number":
                 return self.error("SDS012", f"`{op}` needs numbers, found {t.describe()}", side.span)
+        if op == "/":
+            self._divisor(node.right, rt)
         integral = lt.integral and rt.integral and op != "/"
         return ir.Expr(kind="op", type="number", op=op, args=(left, right)), T("number", integral=integral)
+
+    def _divisor(self, node: ast.Expr, t: T) -> None:
+        """SDS155 when the divisor's values, as far as the checker sees them (a finite domain, or a field's
+        declared range), include 0: such a row gets no value (LANGUAGE.md, "Operators")."""
+        if t.field is not None and any(t.field in g for g in self._guards):
+            return
+        zero = t.values is not None and 0 in t.values
+        if not zero and t.values is None and t.field is not None and isinstance(node, ast.Ref):
+            typed = self.c.field_type(t.field)
+            typ = typed[0] if typed else None
+            zero = typ is not None and typ.kind in ("int", "float") and typ.low is not None \
+                and typ.low <= 0 <= typ.high
+        if zero:
+            who = f"`{t.field}`" if t.field else "the divisor"
+            self.c.report(Diagnostic("SDS155", f"{who} can be 0 here: a row where it is gets no value", node.span,
+                                     "keep the divisor away from 0 (its range, or `if d == 0 then ... else`)",
+                                     severity="warning"))
 
     def _comparable(self, node, lt: T, rt: T, lnode, rnode) -> bool:
         if lt.kind == "error" or rt.kind == "error":
@@ -278,8 +321,13 @@ class ExprChecker:
 
     def _If(self, node: ast.If, scope: Scope):
         cond, ct = self.check(node.cond, scope)
-        then, tt = self.check(node.then, scope)
-        other, ot = self.check(node.otherwise, scope)
+        # a branch of `if d == 0 then ... else x / d` may divide by d: the condition guards it (SDS155)
+        self._guards.append(cond.refs() if cond is not None else set())
+        try:
+            then, tt = self.check(node.then, scope)
+            other, ot = self.check(node.otherwise, scope)
+        finally:
+            self._guards.pop()
         if cond is None or then is None or other is None:
             return None, ERROR
         if ct.kind != "bool":
@@ -326,14 +374,9 @@ class ExprChecker:
             pattern = node.args[1]
             if not (isinstance(pattern, ast.Lit) and pattern.kind == "string"):
                 return self.error("SDS019", "the pattern of `matches` must be a string literal", pattern.span)
-            try:
-                re.compile(pattern.value)
-            except re.error as e:
-                return self.error("SDS019", f"invalid regular expression: {e.msg}", pattern.span)
-            if re.search(r"\(\?<?[=!]|\\[1-9]|\(\?P=", pattern.value):  # DuckDB validates with RE2
-                return self.error("SDS019", "the pattern uses a look-around or a back-reference, which validation "
-                                            "(DuckDB, RE2) cannot run", pattern.span,
-                                  "rewrite it without (?=, (?!, (?<=, (?<! or \\1")
+            problem = regex_problem(pattern.value)
+            if problem is not None:
+                return self.error(problem.code, problem.message, pattern.span, problem.hint)
         integral = result == "number"
         return ir.Expr(kind="call", type=result, fn=node.fn, args=tuple(args)), T(result, integral=integral)
 
@@ -379,6 +422,9 @@ class ExprChecker:
         if qualified in scope.def_stack:
             chain = " -> ".join(s.split(":", 1)[1] for s in scope.def_stack + (qualified,))
             return self.error("SDS017", f"predicate `{node.fn}` calls itself: {chain}", node.fn_span)
+        if len(scope.def_stack) >= MAX_DEF_DEPTH:
+            return self.error("SDS032", f"predicates call each other more than {MAX_DEF_DEPTH} deep here",
+                              node.fn_span, "call fewer predicates in a chain: inline a few of them")
         if len(node.args) != len(d.params):
             return self.error("SDS019", f"`{node.fn}` takes {len(d.params)} argument{'s' * (len(d.params) != 1)}, "
                                         f"got {len(node.args)}", node.span)

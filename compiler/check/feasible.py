@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import ir
 from ..diagnostics import Diagnostic
-from ..evaluate import Unknown, evaluate
+from ..evaluate import EVAL_ERRORS, Unknown, evaluate
 from ..limits import MAX_FEASIBILITY_EVALS
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def check_constraints(checker: "Checker", fields: list[ir.Field], constraints: l
             for combo in itertools.product(*(domains[n] for n in names)):
                 try:
                     results.add(bool(evaluate(c.expr, dict(zip(names, combo)))))
-                except (Unknown, TypeError, ZeroDivisionError):
+                except (Unknown, *EVAL_ERRORS):
                     results.add(None)
                 if len(results) > 1:
                     break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ DIST_PARAMS = {
 }
 FIELD_ATTRS = {"description"}
 GENERATED_ATTRS = {"description", "words", "chars", "items"}
+
+
 
 
 class FieldChecker:
@@ -87,7 +90,8 @@ class FieldChecker:
         for b in (lo, hi):
             if kind == "int" and not MIN_INT <= b.value <= MAX_INT:
                 self.report("SDS091", "an int bound must fit in 64 bits (-2^63..2^63-1)", b.span,
-                            "values are written as 64-bit integers (DuckDB BIGINT, Parquet INT64)")
+                            "values are written as 64-bit integers (DuckDB BIGINT, Parquet INT64); "
+                            "declare the field `float` for larger numbers")
                 return None, None
             if kind == "float" and abs(b.value) > MAX_FLOAT_BOUND:
                 self.report("SDS091", f"a float bound must be at most {_e(MAX_FLOAT_BOUND)} in magnitude", b.span)
@@ -97,6 +101,10 @@ class FieldChecker:
                         rng.span, f"write it low to high: in {_show(literal_value(hi))}..{_show(literal_value(lo))}")
             return None, None
         if kind == "float":
+            if not math.isfinite(float(hi.value) - float(lo.value)):
+                self.report("SDS014", "the range is too wide: its width is beyond a double's", rng.span,
+                            "narrow it: the bounds' difference must stay below about 1.8e308")
+                return None, None
             return float(lo.value), float(hi.value)
         return literal_value(lo), literal_value(hi)
 
@@ -244,7 +252,15 @@ class FieldChecker:
                 self.report("SDS015", f"normal(mean = {mean:g}, sd = {sd:g}) puts almost no mass in "
                                       f"{typ.low}..{typ.high}", d.span, "move the mean into the range")
                 return None
-        return ir.Dist(kind=d.name, params={k: v for k, (v, _) in given.items()})
+        dist = ir.Dist(kind=d.name, params={k: v for k, (v, _) in given.items()})
+        if typ.low is not None and typ.high is not None and not _reaches(typ, dist):
+            support = {"lognormal": "values above 0", "poisson": "whole numbers from 0"}.get(d.name) \
+                if float(typ.high) <= 0 else None
+            self.report("SDS015", f"{_call_text(d.name, dist.params)} puts no mass in {typ.low}..{typ.high}", d.span,
+                        f"it gives {support} only: move the range there" if support else
+                        "move the distribution's centre into the range")
+            return None
+        return dist
 
     # ---- attributes --------------------------------------------------------
 
@@ -302,6 +318,20 @@ class FieldChecker:
 def _e(x: float) -> str:
     """1e300, not 1e+300."""
     return f"{x:.0e}".replace("+", "")
+def _reaches(typ: ir.Type, dist: ir.Dist) -> bool:
+    """Whether the distribution truncated to the field's range has any mass there: the planner's own model of
+    the target (plan.numeric) says, so check and plan cannot disagree."""
+    from ..plan.numeric import NumericDist
+
+    try:
+        NumericDist(typ, dist)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return False
+    return True
+
+
+def _call_text(name: str, params: dict) -> str:
+    return f"{name}({', '.join(f'{k} = {v:g}' for k, v in params.items())})"
 
 
 def _looks_like_thirds(total: Fraction) -> bool:

@@ -16,6 +16,7 @@ import asyncio
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Optional, Sequence
 
 from .. import ir
@@ -89,6 +90,7 @@ def this_build(spec: ir.Spec, plan: Plan, identity: str, cache: AnswerCache) -> 
 def write_batch(lines: list[dict], out: str | IO[str]) -> int:
     """Batch lines as JSONL, one request per line with sorted keys; returns how many."""
     if isinstance(out, str):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         with open(out, "w", encoding="utf-8") as fp:
             return write_batch(lines, fp)
     for line in lines:

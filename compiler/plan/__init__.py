@@ -19,6 +19,7 @@ from .identity import group_strata
 from .model import (AcceptanceStats, CallBatch, Cell, Marginal, MarginalValue, Plan, PlanProblem, PromptPlan, Segment,
                     Stratum, row_id)
 from .numeric import is_numeric_sampled
+from .reach import unreachable
 from .rows import Call, RowSource, iter_calls
 
 __all__ = ["build_plan", "top_up", "Plan", "PlanProblem", "Stratum",
@@ -39,8 +40,9 @@ def build_plan(spec: ir.Spec, stats: AcceptanceStats | None = None, profile: Mod
                 spec_digest=spec.digest(), profile=profile)
     alloc = _allocate(spec, deal=not completing(spec))
     warnings = list(alloc.warnings)
-    if alloc.problems:
-        return Plan(**base, warnings=tuple(warnings), problems=tuple(alloc.problems))
+    problems = alloc.problems or ([] if completing(spec) else unreachable(spec, alloc.marginals))
+    if problems:
+        return Plan(**base, warnings=tuple(warnings), problems=tuple(problems))
     real = None
     if completing(spec):  # take the real rows off each stratum's quota before batching
         real, notes, problems = fill_to_targets(spec, alloc)

@@ -28,7 +28,7 @@ from ..ir import Value
 from .dims import Layout, ShareTarget, generation_fields, ordered, read_layout
 from .model import Marginal, MarginalValue, PlanProblem
 from .rake import TOLERANCE, GroupFit, SliceFit, rake
-from .rounding import combine, round_table
+from .rounding import bounds, combine, group_off, group_sums, misses as margin_misses, repair_groups, round_table
 
 MAX_COMPONENT_CELLS = 200_000  # cells of one component: each is evaluated against every rule in Python
 FEW_ROWS = 5  # a target cell with fewer rows than this shows little of its variety
@@ -265,8 +265,13 @@ class Component:
                 for c, w in zip(self.cells, self.weights):
                     fitted[c[j]] += w * total
                 margin_targets.append(fitted)
-        self.counts, misses = round_table(self.cells, [w * total for w in self.weights], total, margin_targets)
-        out = []
+        reals = [w * total for w in self.weights]
+        self.counts, misses = round_table(self.cells, reals, total, margin_targets)
+        out = self._round_groups(reals, margin_targets)
+        if out is not None:  # the multi-field targets were repaired: the single margins are re-judged
+            misses = margin_misses(self.cells, self.counts, [[bounds(t) for t in tj] for tj in margin_targets])
+        else:
+            out = []
         few = [(n, i) for i, n in enumerate(self.counts) if 0 < n < FEW_ROWS]
         if few:
             n, i = min(few)
@@ -280,6 +285,38 @@ class Component:
         return out
 
 
+    def _round_groups(self, reals: list[float], margin_targets: list[list[float]]) -> list[str] | None:
+        """Joint tables and conditionals over this component's fields, kept within one row of the fitted
+        table: rounding three or more dimensions keeps single margins only, so a joint whose member also
+        conditions a `given` could miss its cells by several rows. None when nothing missed; else warnings
+        for what could not be repaired (rounding.repair_groups)."""
+        lay, names = self.layout, self.names
+        multi = []
+        for t in lay.targets:
+            fields = lay.target_fields(t)
+            if len(fields) > 1 and all(f in names for f in fields):
+                dims = tuple(names.index(f) for f in fields)
+                fitted: dict[tuple[int, ...], float] = {}
+                for c, x in zip(self.cells, reals):
+                    key = tuple(c[d] for d in dims)
+                    fitted[key] = fitted.get(key, 0.0) + x
+                multi.append((t, dims, fitted))
+        groups = [(dims, {k: bounds(x) for k, x in fitted.items()}) for _, dims, fitted in multi]
+        if not any(group_off(self.cells, self.counts, dims, bnds) for dims, bnds in groups):
+            return None
+        singles = [((j,), {(v,): bounds(t) for v, t in enumerate(tj)}) for j, tj in enumerate(margin_targets)]
+        still = repair_groups(self.cells, self.counts, groups + singles)
+        out = []
+        for g in (g for g in still if g < len(multi)):
+            t, dims, fitted = multi[g]
+            sums = group_sums(self.cells, self.counts, dims)
+            worst = max(fitted, key=lambda k: (abs(sums.get(k, 0) - fitted[k]), k))
+            shown = ", ".join(f"{names[d]} = {lay.dims[self.dims[d]].values[v]}" for d, v in zip(dims, worst))
+            out.append(f"could not keep {t.subject.replace(':', ' ', 1)} within one row of its target: {shown} "
+                       f"gets {sums.get(worst, 0)} rows for a target of {fitted[worst]:.1f}")
+        return out
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -288,6 +325,38 @@ def stratum_key(sampled: dict[str, Value]) -> str:
     """sha256 of the stratum's sampled values (not the seed, not N): the stable prefix of its row ids."""
     text = json.dumps(sampled, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def target_problems(spec: ir.Spec) -> list[PlanProblem]:
+    """The problems `build_plan` would meet in the targets (SDS029, SDS030, and SDS035 for a `tvd` bound the
+    rounded rows break): `synthc check` reports them, so a spec the planner rejects cannot pass the
+    pre-commit hook."""
+    from .complete import completing
+    from .reach import unreachable
+
+    alloc = _allocated(spec)
+    return alloc.problems or ([] if completing(spec) else unreachable(spec, alloc.marginals))
+
+
+def planned_targets(spec: ir.Spec) -> dict[str, dict[Value, float]]:
+    """{field: {value: target share}} of every categorical field as the plan states it (Plan.marginals): a
+    declared share as declared, a default one (`category [..]`, a bare `bool`) as the constraints reshape it.
+    Empty when the targets cannot be planned. The validator compares with these, so a build is judged
+    against the targets it was planned for."""
+    alloc = _allocated(spec)
+    return {} if alloc.problems else {m.field: {v.value: v.target_share for v in m.values} for m in alloc.marginals}
+
+
+def _allocated(spec: ir.Spec) -> Allocation:
+    """allocate(spec, deal=False), kept for the last spec asked: check and validate ask twice."""
+    key = spec.digest()
+    if key not in _ALLOCATED:
+        _ALLOCATED.clear()
+        _ALLOCATED[key] = allocate(spec, deal=False)
+    return _ALLOCATED[key]
+
+
+_ALLOCATED: dict[str, Allocation] = {}
 
 
 def allocate(spec: ir.Spec, deal: bool = True) -> Allocation:

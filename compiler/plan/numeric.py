@@ -123,6 +123,9 @@ class NumericDist:
         k * log(lambda) - lgamma(k+1) would lose every digit to cancellation."""
         lam = max(lam, 1e-9)
         log_lam = math.log(lam)
+        if self.high < 0:
+            raise ValueError("a poisson count is never negative: no mass in the range")
+        self.low = max(self.low, 0)
         lo = int(self.low)
         hi = int(self.high) if math.isfinite(self.high) else None
         mode = max(lo, math.floor(lam))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from itertools import product
+from itertools import islice, product
 
 _WHOLE = 1e-6  # N * share this close to an integer is that integer
 _POSITIVE = 1e-12
@@ -171,7 +171,7 @@ def round_table(cells: list[tuple[int, ...]], reals: list[float], total: int,
         want = largest_remainder(targets[0], total)
         for i, c in enumerate(cells):
             counts[i] = want[c[0]]
-        return counts, _misses(cells, counts, margin_bounds)
+        return counts, misses(cells, counts, margin_bounds)
     if dims == 2:
         cols = [c[1] for c in cells]
         col_bounds = margin_bounds[1]
@@ -198,7 +198,7 @@ def round_table(cells: list[tuple[int, ...]], reals: list[float], total: int,
     _fill(counts, total)
     if dims > 2:
         _repair(cells, counts, reals, margin_bounds)
-    return counts, _misses(cells, counts, margin_bounds)
+    return counts, misses(cells, counts, margin_bounds)
 
 
 def _fill(counts: list[int], total: int) -> None:
@@ -258,12 +258,124 @@ def _repair(cells, counts, reals, margin_bounds) -> None:
             m[cells[best[1]][j]] += 1
 
 
-def _misses(cells, counts, margin_bounds) -> list[str]:
+def misses(cells, counts, margin_bounds) -> list[str]:
     out = []
     for j, bnds in enumerate(margin_bounds):
         m = _margins(cells, counts, j, len(bnds))
         out += [f"{j}:{v}" for v, (lo, hi) in enumerate(bnds) if not lo <= m[v] <= hi]
     return out
+
+
+# ---- targets over several dimensions -----------------------------------------------------------------
+
+Group = tuple[tuple[int, ...], dict[tuple[int, ...], tuple[int, int]]]  # dims, value indices -> (lo, hi)
+MAX_GROUP_WORK = 4_000_000  # cells x groups: beyond it a miss is reported, not repaired
+MAX_PAIR_STARTS = 500  # first moves tried when no single move helps
+
+
+def group_sums(cells, counts, dims: tuple[int, ...]) -> dict[tuple[int, ...], int]:
+    out: dict[tuple[int, ...], int] = {}
+    for c, n in zip(cells, counts):
+        key = tuple(c[d] for d in dims)
+        out[key] = out.get(key, 0) + n
+    return out
+
+
+def repair_groups(cells, counts: list[int], groups: list[Group]) -> list[int]:
+    """Bring the sums of `counts` over each group's dimensions (a joint table's cells, a conditional's pairs,
+    a single margin) within their bounds: move one row at a time along one dimension, the other coordinates
+    fixed, while that lowers the total distance outside the bounds (so no move breaks more than it mends).
+    Deterministic. Returns the indices of the groups still out of bounds."""
+    if not cells or len(cells) * len(groups) > MAX_GROUP_WORK:
+        return [g for g, (dims, bnds) in enumerate(groups) if group_off(cells, counts, dims, bnds)]
+    sizes = [max(c[j] for c in cells) + 1 for j in range(len(cells[0]))]
+    where = {c: i for i, c in enumerate(cells)}
+    keys = [[tuple(c[d] for d in dims) for c in cells] for dims, _ in groups]
+    sums = [group_sums(cells, counts, dims) for dims, _ in groups]
+    members: list[dict[tuple, list[int]]] = []
+    for g in range(len(groups)):
+        by: dict[tuple, list[int]] = {}
+        for i, k in enumerate(keys[g]):
+            by.setdefault(k, []).append(i)
+        members.append(by)
+
+    def off(g: int, key, m: int) -> int:
+        lo, hi = groups[g][1].get(key, (0, 0))
+        return max(0, lo - m, m - hi)
+
+    def delta(i: int, k: int) -> int:
+        d = 0
+        for g in range(len(groups)):
+            a, b = keys[g][i], keys[g][k]
+            if a != b:
+                ma, mb = sums[g].get(a, 0), sums[g].get(b, 0)
+                d += off(g, a, ma - 1) - off(g, a, ma) + off(g, b, mb + 1) - off(g, b, mb)
+        return d
+
+    def moves(g: int, key, over: bool):
+        for x in members[g][key]:
+            c = cells[x]
+            for j in groups[g][0]:
+                for v in range(sizes[j]):
+                    if v == c[j]:
+                        continue
+                    y = where.get(c[:j] + (v,) + c[j + 1:])
+                    if y is None:
+                        continue
+                    i, k = (x, y) if over else (y, x)
+                    if counts[i] > 0:
+                        yield i, k
+
+    def move(i: int, k: int, n: int = 1) -> None:
+        counts[i] -= n
+        counts[k] += n
+        for g in range(len(groups)):
+            sums[g][keys[g][i]] -= n
+            sums[g][keys[g][k]] = sums[g].get(keys[g][k], 0) + n
+
+    def candidates():
+        for g, (dims, bnds) in enumerate(groups):
+            for key, (lo, hi) in bnds.items():
+                m = sums[g].get(key, 0)
+                if not lo <= m <= hi:
+                    yield from moves(g, key, m > hi)
+
+    def best_move(limit: int):
+        best, best_delta = None, limit
+        for i, k in candidates():
+            d = delta(i, k)
+            if d < best_delta:
+                best, best_delta = (i, k), d
+        return best, best_delta
+
+    for _ in range(sum(counts) + len(cells)):  # each step lowers the distance by at least one row
+        (first, d1) = best_move(0)
+        if first is not None:
+            move(*first)
+            continue
+        # No single move helps: try a move that costs nothing followed by one that then helps (a row moved
+        # along a dimension, and another moved back along it elsewhere, keeps that dimension's margins).
+        pair = None
+        for i, k in list(islice(candidates(), MAX_PAIR_STARTS)):
+            d1 = delta(i, k)
+            if d1 > 0:
+                continue
+            move(i, k)
+            second, d2 = best_move(-d1)
+            move(k, i)
+            if second is not None:
+                pair = (i, k), second
+                break
+        if pair is None:
+            break
+        move(*pair[0])
+        move(*pair[1])
+    return [g for g, (dims, bnds) in enumerate(groups) if group_off(cells, counts, dims, bnds)]
+
+
+def group_off(cells, counts, dims, bnds) -> bool:
+    sums = group_sums(cells, counts, dims)
+    return any(not lo <= sums.get(key, 0) <= hi for key, (lo, hi) in bnds.items())
 
 
 # ---- independent components -------------------------------------------------------------------------

@@ -18,14 +18,15 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping, Optional
-
-import openai
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from .cache import endpoint_identity
 from .limiter import AdaptiveLimiter
 
 log = logging.getLogger("synthc.run")
+
+if TYPE_CHECKING:
+    import openai
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_KEY = "synthc-no-key"  # what keyless local servers (llama.cpp, vLLM, Ollama) are sent
@@ -134,6 +135,8 @@ class ChatClient:
         self.attempts = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        import openai  # here, not at the top: `synthc plan` and `check` never call, and it costs a second to load
+
         self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=policy.timeout)
 
     async def __aenter__(self) -> "ChatClient":
@@ -153,6 +156,8 @@ class ChatClient:
 
     async def complete(self, body: Mapping[str, Any]) -> Answer:
         """One completion, retried as the policy allows; raises CallError when it fails for good."""
+        import openai  # loaded by __init__ already
+
         retry = 0
         while True:
             mode = self.mode

@@ -24,7 +24,7 @@ from .. import ir
 
 class _Row(BaseModel):
     # Models often echo input fields or add commentary keys: ignored, and dropped from the row.
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)  # JSON, and so a dataset, has neither
 
 
 def annotation(t: ir.Type) -> Any:

@@ -21,6 +21,7 @@ from ..run.rowstore import RowStore
 from ..validate import ValidationReport, validate_rows
 from ..emit.lock import LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, write_lock
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
+from ..emit.paths import first_problem
 from ..emit.report import RunFacts, json_bytes, report_json, report_md
 from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
@@ -195,6 +196,9 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     unbuilt = _not_built_yet(spec)
     if unbuilt:  # before any call
         return BuildResult(EXIT_ERROR, unbuilt)
+    unwritable = _unwritable(spec, spec_path, prep, opts)
+    if unwritable:  # before any call: answers the build could not write would be paid for and lost
+        return BuildResult(EXIT_ERROR, unwritable)
     outcome = asyncio.run(_execute(spec, prep, opts, progress, say))
     if hasattr(progress, "close"):
         progress.close()
@@ -206,9 +210,33 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     RowStore(prep.cache.root).add(outcome.new_rows)  # before the lock: the next build may carry these rows
     rows = select_rows(spec, prep.plan, outcome.accepted)
     checks = validate_rows(spec, rows)
-    result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written)
+    try:
+        result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written)
+    except OSError as e:  # checked before the calls, so a full disk or a race: the answers are in the cache
+        result.exit_code = EXIT_STOPPED
+        result.message = (f"could not write {e.filename or opts.out}: {e.strerror or e}; the answers are kept, so "
+                          "the same command, once that is fixed, writes the outputs without new calls")
+        return result
     result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
     return result
+
+
+def output_files(spec: ir.Spec, opts: BuildOptions) -> list[Path]:
+    """The files a build writes in --out: the dataset in each format, then the reports."""
+    out, name = Path(opts.out), spec.dataset.name
+    files = [out / f"{name}.jsonl"]
+    if "parquet" in spec.dataset.formats:
+        files.append(out / f"{name}.parquet")
+    if opts.csv or "csv" in spec.dataset.formats:
+        files.append(out / f"{name}.csv")
+    return files + [out / "report.json", out / "report.md"]
+
+
+def _unwritable(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions) -> Optional[str]:
+    """Why the build could not write its outputs, its lock or the cache it keeps answers in (docs/BUILD.md)."""
+    files = output_files(spec, opts) + ([] if opts.frozen else [lock_path(spec_path)])
+    problem = first_problem([prep.cache.root, Path(opts.out)], files)
+    return f"{problem}: nothing was sent" if problem else None
 
 
 def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, outcome: Outcome,
@@ -217,14 +245,10 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
     out = Path(opts.out)
     name = spec.dataset.name
     data = jsonl_bytes(rows)
-    jsonl = out / f"{name}.jsonl"
+    jsonl, *rest = output_files(spec, opts)
     write_atomic(jsonl, data)
     written.append(jsonl)
-    copies = {}
-    if "parquet" in spec.dataset.formats:
-        copies["parquet"] = out / f"{name}.parquet"
-    if opts.csv or "csv" in spec.dataset.formats:
-        copies["csv"] = out / f"{name}.csv"
+    copies = {p.suffix[1:]: p for p in rest if p.suffix in (".parquet", ".csv")}
     write_copies(spec, jsonl, copies)
     written += copies.values()
     c = outcome.counters

@@ -10,6 +10,7 @@ from typing import Optional
 
 from ..check import CheckResult, check_file
 from ..diagnostics import Diagnostic, problem_diagnostic
+from ..emit.paths import file_problem
 from ..exits import EXIT_ERROR, EXIT_OK
 from ..plan import Plan
 from ..plan.model import PLAN_VERSION
@@ -54,6 +55,9 @@ def plan_spec(spec_path: str, endpoint: Optional[str] = None, model: Optional[st
         return Planned(EXIT_ERROR, checked, list(checked.diagnostics) + problems)
     out = Planned(EXIT_OK, checked, list(checked.diagnostics), plan=prep.plan, cache_root=prep.cache.root)
     if emit_batch:
+        unwritable = file_problem(Path(emit_batch))
+        if unwritable:
+            return Planned(EXIT_ERROR, checked, message=f"--emit-batch: {unwritable}")
         lines = batch_lines(checked.spec, prep.plan, prep.endpoint.identity, prep.cache, new_only=True)
         out.batch = write_batch(lines, emit_batch)
     out.this_build = this_build(checked.spec, prep.plan, prep.endpoint.identity, prep.cache)

@@ -1,6 +1,8 @@
 """The target marginal shares of a categorical field, as the spec declares them.
 
-The planner derives the same numbers for its own use; both follow the rules in ir.Field / ir.Joint.
+The planner derives the same numbers for its own use; both follow the rules in ir.Field / ir.Joint. A default
+share (no distribution declared: `category ["a", "b"]`, a bare `bool`) is only where the planner starts: the
+constraints may reshape it, and the target is then the planner's (plan.allocate.planned_targets).
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ def _shares(spec: Spec, name: str, seen: tuple[str, ...]) -> dict[Value, float] 
         out = {}
         for s in f.dist.shares:
             out[s.value] = out.get(s.value, 0.0) + s.share
+        if not f.dist.declared:  # a default share is where planning starts: the plan's target is the target
+            from ..plan.allocate import planned_targets
+
+            planned = planned_targets(spec).get(name, out)
+            if any(abs(planned.get(v, 0.0) - out.get(v, 0.0)) > 1e-6 for v in {*planned, *out}):
+                out = dict(planned)  # reshaped; unreshaped keeps its exact shares (1/3, not the plan's 0.333333)
     elif f.given is not None:
         on = _shares(spec, f.given.on, seen + (name,))
         if on is None:
