@@ -63,6 +63,20 @@ EXPLANATIONS: dict[str, str] = {
               "shortcut_lift) used wrongly: its text argument must name a text field, shortcut_lift's label a "
               "category, enum or bool field, distinct_n's n a whole number 1 to 3 and near_unique's threshold a "
               "number strictly between 0 and 1. See LANGUAGE.md, \"Content quality\".",
+    "SDS071": "A judge needs a `question` (a template with {field} placeholders, filled in per row) and an `answer` "
+              "that is `yes_no` (the default) or a scale LOW..HIGH of whole numbers from 0 to 100. Its system "
+              "template cannot read fields: one system message is sent per call of many rows.",
+    "SDS072": "A judge's verdict is read only by a judge constraint, in one of three forms: `constraint c: J` for a "
+              "yes/no judge, `constraint c: J >= 4` (any of == != < <= > >=, with a whole number) or "
+              "`constraint c: J in 4..5` for a scale. Combined with other conditions, negated, inside an aggregate, "
+              "a derived field or a def, it is an error.",
+    "SDS073": "A judge constraint's threshold must lie on the judge's scale, and some answers must pass it and some "
+              "fail it: `clarity >= 6` on 1..5 rejects every row, `clarity >= 1` none.",
+    "SDS078": "A judge that no constraint reads is never asked (it costs nothing and decides nothing). Add a "
+              "constraint such as `constraint agrees: J`, or remove the judge.",
+    "SDS079": "A judge whose question reads only sampled or derived fields judges values the planner chose itself, "
+              "not what a model wrote: put the generated text in its question ({body}), or write the rule as a "
+              "row constraint.",
     "SDS101": "A prompt that no field names with `from`: it would never be called.",
     "SDS103": "A row constraint that every combination of its fields' values satisfies: it rejects nothing.",
     "SDS080": "A `reference` names a data file that is missing, is not .jsonl/.ndjson, .csv or .parquet, or does "

@@ -19,7 +19,7 @@ from .diagnostics import Diagnostic, Sources, Span
 
 MAX_SOURCE_BYTES = 2_000_000
 MAX_SYNTAX_ERRORS = 20
-DECL_KEYWORDS = ("from", "dataset", "field", "joint", "fragment", "prompt", "constraint", "def", "reference")
+DECL_KEYWORDS = ("from", "dataset", "field", "joint", "fragment", "prompt", "judge", "constraint", "def", "reference")
 
 
 # Comments are %ignore'd by the grammar; lark hands each one to this callback while lexing (its recipe for
@@ -443,6 +443,10 @@ class _Builder(Transformer):
     def prompt_decl(self, meta, ch):
         name, *settings = ch
         return ast.Prompt(str(name), tuple(settings), self._span(meta), self._tspan(name))
+
+    def judge_decl(self, meta, ch):
+        name, *settings = ch
+        return ast.Judge(str(name), tuple(settings), self._span(meta), self._tspan(name))
 
     def constraint_decl(self, meta, ch):
         name, expr = ch

@@ -17,6 +17,7 @@ from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, c
 from .modules import Key, ModuleInfo, Program, load_program
 from .header import check_header
 from .joints import check_joint
+from .judges import NOT_JUDGE, JudgeChecker
 from .prompts import PromptChecker
 from .reference import ReferenceChecker
 
@@ -73,12 +74,13 @@ class Checker:
         self.exprs = ExprChecker(self)
         self.fc = FieldChecker(self)
         self.pc = PromptChecker(self)
+        self.jc = JudgeChecker(self)
         # What the dataset is made of: the root's own fields, prompts and constraints and those it imports.
         self.final_of: dict[Key, str] = {}
         self.included: dict[str, Key] = {}
         for local, (key, _) in self.root.scope.items():
             decl = self.decl(key)
-            if isinstance(decl, (ast.Field, ast.Prompt, ast.Constraint)):
+            if isinstance(decl, (ast.Field, ast.Prompt, ast.Judge, ast.Constraint)):
                 self.final_of[key] = local
                 self.included[local] = key
         self.field_names = [n for n, k in self.included.items() if isinstance(self.decl(k), ast.Field)]
@@ -204,8 +206,11 @@ class Checker:
         joints = [j for j in (check_joint(self, j) for j in joints_ast) if j is not None]
         prompts = self.prompts()
         fields = self._with_prompt_deps(prompts)
+        judges = [j for j in (self.jc.judge(n, k) for n, k in self.included.items()
+                              if isinstance(self.decl(k), ast.Judge)) if j is not None]
         constraints = [c for c in (self.constraint(n, k) for n, k in self.included.items()
                                    if isinstance(self.decl(k), ast.Constraint)) if c is not None]
+        self.jc.unused()
         for name, key in self.included.items():
             self.spans[f"{_kind(self.decl(key))}:{name}"] = self.decl(key).name_span
         for j in joints_ast:
@@ -222,7 +227,8 @@ class Checker:
                 if text is not None:
                     fragments[name] = text
         return ir.Spec(dataset=dataset, fields=tuple(fields), joints=tuple(joints), prompts=tuple(prompts),
-                       constraints=tuple(constraints), fragments=fragments, reference=reference)
+                       constraints=tuple(constraints), fragments=fragments, reference=reference,
+                       judges=tuple(judges))
 
     # ---- dataset header --------------------------------------------------------
 
@@ -444,6 +450,9 @@ class Checker:
 
     def constraint(self, final: str, key: Key) -> ir.Constraint | None:
         decl: ast.Constraint = self.decl(key)
+        judged = self.jc.constraint(final, key)
+        if judged is not NOT_JUDGE:
+            return judged
         module = self.modules[key.module]
         scope = Scope(module, {}, aggregates=self._mentions_aggregate(decl.expr, module, ()))
         e, t = self.exprs.check(decl.expr, scope)
@@ -460,7 +469,7 @@ class Checker:
 
 
 def _kind(decl) -> str:
-    return {ast.Field: "field", ast.Prompt: "prompt", ast.Constraint: "constraint"}[type(decl)]
+    return {ast.Field: "field", ast.Prompt: "prompt", ast.Judge: "judge", ast.Constraint: "constraint"}[type(decl)]
 
 
 def _t_of(typ: ir.Type, name: str) -> T:
