@@ -43,7 +43,8 @@ def judge_model(spec: ir.Spec, judge: ir.Judge) -> str | None:
         return judge.model
     writers = {spec.field(n).prompt for n in judge.inputs if spec.field(n).role == "generated"}
     models = {spec.prompt(p).model or spec.dataset.model for p in writers}
-    return models.pop() if len(models) == 1 else None
+    model = models.pop() if len(models) == 1 else None
+    return None if model == spec.dataset.model else model
 
 
 def verdict_type(judge: ir.Judge) -> ir.Type:
