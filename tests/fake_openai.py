@@ -104,19 +104,27 @@ def echo_auth(status: int = 401) -> Fault:
 class Misbehaviour:
     """What the fake does to every answer. constant: field -> the value every row gets. invent_ids: rows keep
     their order and count but carry ids nobody asked for. fewer: that many rows fewer than asked (calls of
-    more than one row). reorder: rows in reverse order (ids copied)."""
+    more than one row). reorder: rows in reverse order (ids copied). pad: (text, field, n): the rows whose
+    request (their section of the user message) contains the text get n more words in the field, so a label
+    the request names can be read off the text's length (a planted shortcut)."""
 
     constant: tuple[tuple[str, Any], ...] = ()
     invent_ids: bool = False
     fewer: int = 0
     reorder: bool = False
+    pad: tuple[tuple[str, str, int], ...] = ()
 
-    def apply(self, instance: Any, rng: random.Random) -> Any:
+    def apply(self, instance: Any, rng: random.Random, user: str = "") -> Any:
         rows = _rows(instance)
-        for row in rows:
+        sections = judge_sections(user) if self.pad else []
+        for i, row in enumerate(rows):
             for name, value in self.constant:
                 if name in row:
                     row[name] = value
+            section = sections[i][1] if i < len(sections) else ""
+            for text, name, n in self.pad:
+                if text in section and isinstance(row.get(name), str):
+                    row[name] += "".join(" " + rng.choice(_WORDS) for _ in range(n))
         listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
         if listed and self.invent_ids:
             for row in rows:
@@ -158,7 +166,8 @@ def judge_name(body: dict) -> Optional[str]:
 
 
 def judge_sections(user: str) -> list[tuple[str, str]]:
-    """(row id, its question) per numbered row of a judge's user message; one ("", whole text) for one row."""
+    """(row id, its request) per numbered row of a user message (a judge's questions, a writer's requests); one
+    ("", whole text) for a one-row call."""
     heads = list(re.finditer(r"### Row \d+ \(id: ([^)]*)\)\n", user))
     if not heads:
         return [("", user)]
@@ -295,13 +304,15 @@ class FakeOpenAI:
         finish = "stop"
         if fault and fault.kind == "bad_rows":
             break_rows(instance, fault.count)
-        if fault and fault.kind == "same_text":
+        if fault and fault.kind == "wrong_count":
+            instance = change_count(instance, fault.delta)
+        user = [m.get("content") for m in body.get("messages") or [] if m.get("role") == "user"]
+        instance = self.misbehave.apply(instance, random.Random(_digest(body) + "misbehave"),
+                                        user[-1] if user and isinstance(user[-1], str) else "")
+        if fault and fault.kind == "same_text":  # after misbehaving: the copies stay copies
             for row in _rows(instance):
                 if fault.name in row:
                     row[fault.name] = "same old words"
-        if fault and fault.kind == "wrong_count":
-            instance = change_count(instance, fault.delta)
-        instance = self.misbehave.apply(instance, random.Random(_digest(body) + "misbehave"))
         if judge_name(body) is not None:
             instance = judge_answer(self.judge, body, instance, random.Random(_digest(body) + "judge"))
         content = json.dumps(instance, ensure_ascii=False)

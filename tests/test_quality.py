@@ -231,10 +231,63 @@ def test_validate_reports_near_copies_with_their_pairs(build_env, tmp_path, caps
 def test_build_report_has_the_content_section(build_env):
     root, fake = build_env
     code, report = _build(root, fake, BUILD_SPEC)
-    assert report["report_version"] == 2
+    assert report["report_version"] >= 2  # the content section came with version 2
     note = report["content"]["texts"]["note"]
     assert set(note["overall"]) == {"distinct_1", "distinct_2", "distinct_3", "compression_ratio", "self_similarity"}
     assert {s["field"] for s in note["weakest_strata"]} == {"topic"}
     assert set(report["content"]["shortcuts"]["topic"]["note"]) == {"lift", "top_words"}
     md = (root / "out" / "report.md").read_text()
     assert "## Content" in md and "### `note`" in md and "Label shortcuts" in md
+
+
+# ---- the issue's test: near-copies, a shortcut and judge "no" answers in one build -----------------------------
+
+PLANTED_SPEC = """dataset reviews {
+  rows = 80
+  seed = 3
+  model = "gpt-4o-mini"
+}
+field sentiment: category ~ {"positive": 50%, "negative": 50%}
+field body: text from write
+prompt write {
+  user = "Write a {sentiment} review."
+  rows_per_call = 8
+}
+judge fits {
+  question = "Does this review express {sentiment} sentiment? Review: {body}"
+  rows_per_call = 8
+}
+constraint no_near_copies: near_unique(body, 0.8)
+constraint no_shortcut: shortcut_lift(sentiment, body) <= 0.3
+constraint agrees: fits
+"""
+
+
+def test_planted_near_copies_shortcut_and_judge_no_are_repaired_reported_and_rejected(build_env):
+    """One call's rows are copies (repaired: one stays), every positive row is long and every negative one short
+    (reported: the shortcut check fails, exit 1), and the judge says "no" to a fifth of the rows (rejected and
+    topped up: no row it refused is kept)."""
+    import hashlib
+
+    from fake_openai import JudgeBehaviour, Misbehaviour, same_text
+
+    root, fake = build_env
+    fake.push(same_text("body"))  # the first call's eight rows are one text
+    fake.misbehave = Misbehaviour(pad=(("Write a positive review.", "body", 30),))
+    fake.judge = JudgeBehaviour(no_share=0.2)
+    code, report = _build(root, fake, PLANTED_SPEC)
+    rows = [json.loads(l) for l in (root / "out" / "reviews.jsonl").read_text().splitlines()]
+    checks = {c["name"]: c for c in report["checks"]}
+    assert code == 1 and len(rows) == 80
+    # near-copies: caught and repaired, the first copy stays
+    assert checks["no_near_copies"]["passed"] and report["rejected"]["no_near_copies"]["count"] >= 1
+    assert [r["body"] for r in rows].count("same old words") <= 1
+    # the shortcut: measured and reported (a property of the whole dataset, not of a row to write again)
+    assert not checks["no_shortcut"]["passed"]
+    assert checks["no_shortcut"]["values"]["shortcut_lift(sentiment, body)"] > 0.9
+    assert report["content"]["shortcuts"]["sentiment"]["body"]["lift"] > 0.9
+    # judge "no": rejected under its constraint and topped up
+    refused = lambda rid: int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) < 0.2 * 2 ** 32  # noqa: E731
+    j = report["judges"]["fits"]
+    assert report["rejected"]["agrees"]["count"] == j["judged"] - j["passed"] > 0
+    assert not any(refused(r["_id"]) for r in rows) and report["rounds"] >= 2
