@@ -200,3 +200,12 @@ def test_an_unchanged_rebuild_asks_the_judge_nothing(env, fake, capsys):
     assert code == 0, err
     assert fake.calls == calls and again["calls"] == 0
     assert again["judges"] == first["judges"] and (env / "out" / "notes.jsonl").read_bytes() == data
+
+
+def test_judge_calls_count_against_max_calls(env, fake, capsys):
+    spec = spec_file(env)
+    plan = planned(spec, capsys, fake)
+    writer = plan["calls"] - plan["judge_calls"]
+    code, err, out = build(spec, fake, capsys, "--max-calls", str(writer + 2))
+    assert code == 3 and out["stopped"]["reason"] == "budget", err
+    assert fake.calls == writer + 2 and fake.judge_calls == 2  # the judge's calls spent the last of the budget
