@@ -301,7 +301,6 @@ class Constraint:
     expr: Expr
     span: Span
     name_span: Span
-    per: tuple[Ref, ...] = ()  # `... per sentiment, product`: the fields whose groups it is judged in
 
 
 @dataclass(frozen=True)

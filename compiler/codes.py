@@ -72,10 +72,6 @@ EXPLANATIONS: dict[str, str] = {
               "a derived field or a def, it is an error.",
     "SDS073": "A judge constraint's threshold must lie on the judge's scale, and some answers must pass it and some "
               "fail it: `clarity >= 6` on 1..5 rejects every row, `clarity >= 1` none.",
-    "SDS074": "`per FIELD` makes a dataset constraint hold within each group of rows sharing the field's value. It "
-              "applies to dataset constraints only (not row or judge constraints), groups by fields with a finite "
-              "set of values (category, enum, bool, a number with a share table), and does not take tvd or drift, "
-              "whose targets are shares of the whole dataset.",
     "SDS078": "A judge that no constraint reads is never asked (it costs nothing and decides nothing). Add a "
               "constraint such as `constraint agrees: J`, or remove the judge.",
     "SDS079": "A judge whose question reads only sampled or derived fields judges values the planner chose itself, "

@@ -45,7 +45,6 @@ CODES: dict[str, str] = {
     "SDS071": "invalid judge",
     "SDS072": "wrong use of a judge",
     "SDS073": "judge threshold outside its scale or deciding nothing",
-    "SDS074": "wrong use of per",
     "SDS078": "judge read by no constraint",
     "SDS079": "judge reads no generated field",
     "SDS080": "reference file cannot be read",

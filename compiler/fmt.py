@@ -300,8 +300,7 @@ def _decl(p: _Printer, d) -> list[_Unit]:
     if isinstance(d, ast.Judge):
         return p.block(d.span, f"judge {d.name}", [(s.span, _lines(setting(s))) for s in d.settings], "")
     if isinstance(d, ast.Constraint):
-        per = f" per {', '.join(r.name for r in d.per)}" if d.per else ""
-        return p.item(d.span, _lines(f"constraint {d.name}: {expr(d.expr)}{per}"), "")
+        return p.item(d.span, _lines(f"constraint {d.name}: {expr(d.expr)}"), "")
     if isinstance(d, ast.Reference):
         entries = [(e.span, [f"{_column(e.column)} -> {e.field}"] if isinstance(e, ast.ColumnMap) else _lines(setting(e)))
                    for e in d.entries]

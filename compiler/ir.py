@@ -230,15 +230,13 @@ class Constraint(Node):
     """A named rule. kind row: `expr` must hold on every row (rows that break it are rejected).
     kind dataset: `expr` (built from aggregates) must hold on the final dataset.
     kind judge: `expr` reads the verdict of the judge `judge` (a ref named after it) and must hold on every row;
-    `fields` is (judge,). per: a dataset constraint that must hold within each group of rows sharing the values of
-    these fields (they are in `fields` too)."""
+    `fields` is (judge,)."""
 
     name: str
     kind: Literal["row", "dataset", "judge"]
     expr: Expr
     fields: tuple[str, ...]
     judge: Optional[str] = None
-    per: tuple[str, ...] = ()  # a dataset constraint judged within each group of these fields' values
 
 
 class Dataset(Node):

@@ -449,11 +449,8 @@ class _Builder(Transformer):
         return ast.Judge(str(name), tuple(settings), self._span(meta), self._tspan(name))
 
     def constraint_decl(self, meta, ch):
-        name, expr, per = ch
-        return ast.Constraint(str(name), expr, self._span(meta), self._tspan(name), tuple(per or ()))
-
-    def per_clause(self, meta, ch):
-        return [ast.Ref(str(t), self._tspan(t)) for t in ch]
+        name, expr = ch
+        return ast.Constraint(str(name), expr, self._span(meta), self._tspan(name))
 
     def def_decl(self, meta, ch):
         name, *rest = ch

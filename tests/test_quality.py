@@ -108,9 +108,9 @@ constraint no_shortcut: shortcut_lift(sentiment, body) <= 0.3
 """
 
 
-def _validate(tmp_path, rows, spec=SPEC):
+def _validate(tmp_path, rows):
     spec_path = tmp_path / "d.sds"
-    spec_path.write_text(spec)
+    spec_path.write_text(SPEC)
     spec = check_file(spec_path).spec
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -291,37 +291,3 @@ def test_planted_near_copies_shortcut_and_judge_no_are_repaired_reported_and_rej
     j = report["judges"]["fits"]
     assert report["rejected"]["agrees"]["count"] == j["judged"] - j["passed"] > 0
     assert not any(refused(r["_id"]) for r in rows) and report["rounds"] >= 2
-
-
-# ---- per FIELD: a dataset constraint judged within each group ---------------------------------------------------
-
-PER_SPEC = SPEC + "constraint varied_each: distinct_n(body, 2) >= 0.5 per sentiment\n"
-
-
-def test_per_finds_the_group_the_whole_dataset_hides(tmp_path):
-    """Every negative review is one of three templates: over all rows the bigrams stay varied (the positives
-    carry them), within the negatives they do not."""
-    rows = _rows({"positive": 30, "negative": 30})
-    for i, r in enumerate(rows):
-        if r["sentiment"] == "negative":
-            r["body"] = f"it broke after a week and support never answered {i % 3}"
-    checks = _validate(tmp_path, rows, PER_SPEC)
-    assert checks["varied"].passed
-    each = checks["varied_each"]
-    assert not each.passed and each.violations == 1
-    assert each.values["distinct_n(body, 2) [sentiment=positive]"] > 0.9
-    assert each.values["distinct_n(body, 2) [sentiment=negative]"] < 0.1
-    assert [e["group"] for e in each.examples] == [{"sentiment": "negative"}]
-
-
-def test_a_per_near_unique_is_reported_not_repaired(build_env):
-    from fake_openai import same_text
-
-    root, fake = build_env
-    fake.push(same_text("note"))  # the first call's three rows are one text, within one topic
-    code, report = _build(root, fake, BUILD_SPEC.replace("near_unique(note, 0.8)", "near_unique(note, 0.8) per topic"))
-    c = {c["name"]: c for c in report["checks"]}["no_near_copies"]
-    assert code == 1 and not c["passed"] and c["violations"] == 1
-    assert "no_near_copies" not in report["rejected"]  # not repaired: the copies are in the dataset
-    notes = [json.loads(l)["note"] for l in (root / "out" / "notes.jsonl").read_text().splitlines()]
-    assert notes.count("same old words") == 3

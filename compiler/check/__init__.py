@@ -306,17 +306,15 @@ class Checker:
         f = self._fields.get(name)
         return f is not None and f.categorical
 
-    def field_named(self, module: ModuleInfo, name: str, span: Span) -> str | None:
-        """The final name of the field `name` names in `module`; None (reported: SDS010) when it names none."""
-        found = self.lookup(module, name)
-        if found is None or not isinstance(found[1], ast.Field):
-            self.report(Diagnostic("SDS010", f"undefined field `{name}`", span, did_you_mean(name, self.field_names)))
-            return None
-        return self.final_name(found[0], span)
-
     def _conditional(self, final, key, decl: ast.Field, typ: ir.Type, desc) -> ir.Field | None:
         given: ast.Given = decl.dist
-        on = self.field_named(self.modules[key.module], given.field, given.field_span)
+        module = self.modules[key.module]
+        found = self.lookup(module, given.field)
+        if found is None or not isinstance(found[1], ast.Field):
+            self.report(Diagnostic("SDS010", f"undefined field `{given.field}`", given.field_span,
+                                   did_you_mean(given.field, self.field_names)))
+            return None
+        on = self.final_name(found[0], given.field_span)
         if on is None:
             return None
         if on == final:
@@ -454,10 +452,6 @@ class Checker:
         decl: ast.Constraint = self.decl(key)
         judged = self.jc.constraint(final, key)
         if judged is not NOT_JUDGE:
-            if decl.per:
-                self.report(Diagnostic("SDS074", f"judge constraint `{final}` is judged on every row: `per` does not "
-                                                 "apply", decl.per[0].span.to(decl.per[-1].span)))
-                return None
             return judged
         module = self.modules[key.module]
         scope = Scope(module, {}, aggregates=self._mentions_aggregate(decl.expr, module, ()))
@@ -469,52 +463,9 @@ class Checker:
                                    decl.expr.span, "e.g. word_count(body) >= 40"))
             return None
         kind = "dataset" if aggregates_in(e) else "row"
-        per = self._per(final, decl, module, kind, e)
-        if per is None:
-            return None
-        return ir.Constraint(name=final, kind=kind, expr=e, fields=tuple(sorted(e.refs() | set(per))), per=per)
-
-    def _per(self, final: str, decl: ast.Constraint, module: ModuleInfo, kind: str, e: ir.Expr) -> tuple[str, ...] | None:
-        """The fields after `per` (LANGUAGE.md, "Per stratum"), checked; None after an error."""
-        if not decl.per:
-            return ()
-        where = decl.per[0].span.to(decl.per[-1].span)
-        if kind != "dataset":
-            self.report(Diagnostic("SDS074", f"`per` applies to dataset constraints; `{final}` holds on every row",
-                                   where, "drop `per`, or measure the rows with an aggregate: "
-                                          "share(word_count(body) >= 20) >= 95% per sentiment"))
-            return None
-        shares = sorted({c.fn for c in _calls(e) if c.fn in ("tvd", "drift")})
-        if shares:
-            self.report(Diagnostic("SDS074", f"`{shares[0]}` measures shares of the whole dataset: it takes no `per`",
-                                   where, "bound a group's share with share(...) instead"))
-            return None
-        out: list[str] = []
-        for ref in decl.per:
-            name = self.field_named(module, ref.name, ref.span)
-            if name is None:
-                return None
-            typed = self.field_type(name)
-            if typed is None:
-                return None
-            if typed[0].kind not in ("category", "enum", "bool") and not self._is_categorical(name):
-                self.report(Diagnostic("SDS074", f"`per {name}`: {typed[1].describe()} has no finite set of values",
-                                       ref.span, "group by a category, enum or bool field, or a number with a share table"))
-                return None
-            if name in out:
-                self.report(Diagnostic("SDS005", f"`{name}` is named twice after `per`", ref.span))
-                return None
-            out.append(name)
-        return tuple(out)
+        return ir.Constraint(name=final, kind=kind, expr=e, fields=tuple(sorted(e.refs())))
 
 
-
-
-def _calls(e: ir.Expr):
-    if e.kind == "call":
-        yield e
-    for a in e.args:
-        yield from _calls(a)
 
 
 def _kind(decl) -> str:

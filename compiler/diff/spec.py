@@ -328,9 +328,6 @@ def constraint_changes(old: ir.Constraint, new: ir.Constraint) -> list[Change]:
         out.append(Change(what="kind", old=old.kind, new=new.kind))
     if old.expr != new.expr:
         out.append(Change(what="rule", old=tx.expr(old.expr), new=tx.expr(new.expr)))
-    if old.per != new.per:
-        out.append(Change(what="per", old=", ".join(old.per) or "the whole dataset",
-                          new=", ".join(new.per) or "the whole dataset"))
     return out
 
 

@@ -168,7 +168,7 @@ def joint_text(j: ir.Joint) -> str:
 
 
 def constraint_text(c: ir.Constraint) -> str:
-    return expr(c.expr) + (f" per {', '.join(c.per)}" if c.per else "")
+    return expr(c.expr)
 
 
 def short(text: str, limit: int = 100) -> str:

@@ -190,9 +190,6 @@ def _failure(c: dict) -> str:
 
 
 def _example(e: dict) -> str:
-    if "group" in e and isinstance(e.get("values"), dict):  # `per`: a failing group and what it measured
-        return (", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e["group"].items()) + ": "
-                + ", ".join(f"`{cell(k, 60)}` = {_num(v)}" for k, v in e["values"].items()))
     if "values" in e and isinstance(e["values"], dict):
         head = f"row {e['row']}: " if "row" in e else f"`{cell(e['_id'], 40)}`: " if "_id" in e else ""
         problem = f" ({cell(e['problem'], 120)})" if e.get("problem") else ""

@@ -24,7 +24,7 @@ def unique_repairs(spec: ir.Spec) -> list[ir.Constraint]:
     out = []
     for c in spec.constraints:
         e = c.expr
-        if c.kind != "dataset" or e.kind != "call" or e.fn != "unique" or c.per:  # per: reported, not repaired
+        if c.kind != "dataset" or e.kind != "call" or e.fn != "unique":
             continue
         refs = set().union(*(a.refs() for a in e.args))
         texts = [n for n in refs if n in fields and fields[n].role == "generated" and fields[n].type.kind == "text"]
@@ -36,8 +36,8 @@ def unique_repairs(spec: ir.Spec) -> list[ir.Constraint]:
 
 def near_unique_repairs(spec: ir.Spec) -> list[ir.Constraint]:
     """The dataset constraints that are one `near_unique(text, threshold)` call (its text is always generated)."""
-    return [c for c in spec.constraints  # with `per` it is reported, not repaired (LANGUAGE.md, "Per stratum")
-            if c.kind == "dataset" and c.expr.kind == "call" and c.expr.fn == "near_unique" and not c.per]
+    return [c for c in spec.constraints
+            if c.kind == "dataset" and c.expr.kind == "call" and c.expr.fn == "near_unique"]
 
 
 def near_copies(spec: ir.Spec, plan: Plan, accepted: Mapping[int, Mapping[int, dict]],

@@ -74,9 +74,6 @@ def _summary(c: CheckResult) -> str:
 
 
 def _example(e: dict) -> str:
-    if "group" in e and "values" in e:  # `per`: a failing group and what it measured
-        return (", ".join(f"{k}={_short(v)}" for k, v in e["group"].items()) + ": "
-                + ", ".join(f"{k} = {_num(v)}" for k, v in e["values"].items()))
     if "row" in e and "values" in e:
         problem = f" ({e['problem']})" if "problem" in e else ""
         return f"row {e['row']}: " + ", ".join(f"{k} = {_short(v)}" for k, v in e["values"].items()) + problem

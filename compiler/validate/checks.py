@@ -24,7 +24,6 @@ import duckdb
 
 from ..ir import Constraint, Expr, Spec, Value
 from ..quality.checks import measure
-from .groups import per_group_check
 from .load import TABLE, Loaded, coerce
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
 from .sql import (aggregates, dataset_query, distinct_probe, duplicates_query, expr_text, ident, inline_sql,
@@ -46,7 +45,6 @@ def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> Validat
         if c.kind == "judge":  # a model's verdict, which no dataset file holds: the build reports judges itself
             continue
         checks.append(row_check(c, loaded, next(counted)) if c.kind == "row"
-                      else per_group_check(c, loaded, targets, spec.dataset.seed, dataset_check) if c.per
                       else dataset_check(c, loaded, targets, spec.dataset.seed))
     marginals = [marginal(name, t, loaded) for name, t in targets.items() if name in loaded.columns]
     return ValidationReport(rows=loaded.rows, checks=tuple(checks), marginals=tuple(marginals), source=source,
@@ -162,14 +160,13 @@ def row_check(c: Constraint, loaded: Loaded, counted: tuple[int, list | None] | 
 
 
 def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]],
-                  seed: int = 1, table: str = TABLE) -> CheckResult:
+                  seed: int = 1) -> CheckResult:
     """Measures the aggregates once and evaluates the constraint on them (NULL, e.g. no rows, fails).
-    Content-quality aggregates are measured first, in Python (quality.checks), and enter the query as figures.
-    table: the rows to judge (`data`, or one group's rows for `per`: groups.py)."""
+    Content-quality aggregates are measured first, in Python (quality.checks), and enter the query as figures."""
     missing = [f for f in c.fields if f not in loaded.columns]
-    measured, pairs = ({}, []) if missing else measure(c.expr, loaded.con, table, seed)
+    measured, pairs = ({}, []) if missing else measure(c.expr, loaded.con, TABLE, seed)
     try:
-        sql, params = dataset_query(c, table, targets, measured=measured)
+        sql, params = dataset_query(c, TABLE, targets, measured=measured)
     except KeyError as e:
         return CheckResult(name=c.name, kind="dataset", passed=False, violations=None, sql="",
                            detail=f"the spec sets no target shares for `{e.args[0]}`")
@@ -179,8 +176,8 @@ def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, 
                            detail=_missing(missing))
     try:
         # the report keeps the exact query; the one run skips collecting values the probe found all distinct
-        distinct = frozenset(expr_text(a) for a in aggregates(c.expr) if _all_distinct(a, loaded, table))
-        cur = loaded.con.execute(*(dataset_query(c, table, targets, distinct, measured) if distinct
+        distinct = frozenset(expr_text(a) for a in aggregates(c.expr) if _all_distinct(a, loaded))
+        cur = loaded.con.execute(*(dataset_query(c, TABLE, targets, distinct, measured) if distinct
                                    else (sql, params)))
         row = cur.fetchone()
         names = [d[0] for d in cur.description]
@@ -188,7 +185,7 @@ def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, 
         passed = bool(row[-1])
         violations, examples = (0 if passed else 1), []
         if c.expr.kind == "call" and c.expr.fn == "unique" and not passed:  # passed: no duplicates to list
-            violations, examples = _duplicates(c, loaded, table)
+            violations, examples = _duplicates(c, loaded)
         if c.expr.kind == "call" and c.expr.fn == "near_unique" and not passed:
             violations, examples = len(pairs), pairs[:EXAMPLES]
     except duckdb.Error as e:
@@ -197,18 +194,18 @@ def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, 
                        values=values, examples=tuple(examples))
 
 
-def _all_distinct(call: Expr, loaded: Loaded, table: str = TABLE) -> bool:
+def _all_distinct(call: Expr, loaded: Loaded) -> bool:
     """distinct_probe for a distinct_ratio or unique call (False for other aggregates, or if the probe fails)."""
     if call.fn not in ("distinct_ratio", "unique"):
         return False
     try:
-        return bool(loaded.con.execute(*distinct_probe(call, table)).fetchone()[0])
+        return bool(loaded.con.execute(*distinct_probe(call, TABLE)).fetchone()[0])
     except duckdb.Error:
         return False
 
 
-def _duplicates(c: Constraint, loaded: Loaded, table: str = TABLE) -> tuple[int, list[dict]]:
-    sql, params = duplicates_query(c.expr, table)
+def _duplicates(c: Constraint, loaded: Loaded) -> tuple[int, list[dict]]:
+    sql, params = duplicates_query(c.expr, TABLE)
     extra = loaded.con.execute(f"SELECT coalesce(sum(copies - 1), 0) FROM ({sql})", params).fetchone()[0]
     cur = loaded.con.execute(f"{sql}\nLIMIT {EXAMPLES}", params)
     names = [d[0] for d in cur.description]
