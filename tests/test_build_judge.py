@@ -1,6 +1,7 @@
 """Judges end to end through the CLI against the loopback fake (docs/BUILD.md, "Judges"): "no" answers are
 rejected and topped up, plan / diff / emit-batch count the judge calls the build makes, a judge answering garbage
-stops within the plan's bounds, a judge's own model is the one asked, and a rebuild asks the judge nothing."""
+stops within the plan's bounds, a judge's own model is the one asked, and a rebuild asks the judge nothing; and
+the issue's test: planted near-copies, a length shortcut and judge "no" answers, each caught as specified."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_openai import FakeOpenAI, JudgeBehaviour, judge_name
+from fake_openai import FakeOpenAI, JudgeBehaviour, Misbehaviour, judge_name, same_text
 from synthc.cli import main
 
 SPEC = """dataset notes {
@@ -209,3 +210,51 @@ def test_judge_calls_count_against_max_calls(env, fake, capsys):
     code, err, out = build(spec, fake, capsys, "--max-calls", str(writer + 2))
     assert code == 3 and out["stopped"]["reason"] == "budget", err
     assert fake.calls == writer + 2 and fake.judge_calls == 2  # the judge's calls spent the last of the budget
+
+
+# ---- the issue's test: near-copies, a shortcut and judge "no" answers in one build -----------------------------
+
+PLANTED_SPEC = """dataset reviews {
+  rows = 80
+  seed = 3
+  model = "gpt-4o-mini"
+}
+field sentiment: category ~ {"positive": 50%, "negative": 50%}
+field body: text from write
+prompt write {
+  user = "Write a {sentiment} review."
+  rows_per_call = 8
+}
+judge fits {
+  question = "Does this review express {sentiment} sentiment? Review: {body}"
+  rows_per_call = 8
+}
+constraint no_near_copies: near_unique(body, 0.8)
+constraint no_shortcut: shortcut_lift(sentiment, body) <= 0.3
+constraint agrees: fits
+"""
+
+
+def test_planted_near_copies_shortcut_and_judge_no_are_repaired_reported_and_rejected(env, fake, capsys):
+    """One call's rows are copies (repaired: one stays), every positive row is long and every negative one short
+    (reported: the shortcut check fails, exit 1), and the judge says "no" to a fifth of the rows (rejected and
+    topped up: no row it refused is kept)."""
+    root = env
+    fake.push(same_text("body"))  # the first call's eight rows are one text
+    fake.misbehave = Misbehaviour(pad=(("Write a positive review.", "body", 30),))
+    fake.judge = JudgeBehaviour(no_share=0.2)
+    code, err, report = build(spec_file(root, PLANTED_SPEC, "reviews.sds"), fake, capsys)
+    rows = [json.loads(line) for line in (root / "out" / "reviews.jsonl").read_text().splitlines()]
+    checks = {c["name"]: c for c in report["checks"]}
+    assert code == 1 and len(rows) == 80, err
+    # near-copies: caught and repaired, the first copy stays
+    assert checks["no_near_copies"]["passed"] and report["rejected"]["no_near_copies"]["count"] >= 1
+    assert [r["body"] for r in rows].count("same old words") == 1
+    # the shortcut: measured and reported (a property of the whole dataset, not of a row to write again)
+    assert not checks["no_shortcut"]["passed"]
+    assert checks["no_shortcut"]["values"]["shortcut_lift(sentiment, body)"] > 0.9
+    assert report["content"]["shortcuts"]["sentiment"]["body"]["lift"] > 0.9
+    # judge "no": rejected under its constraint and topped up
+    j = report["judges"]["fits"]
+    assert report["rejected"]["agrees"]["count"] == j["judged"] - j["passed"] > 0
+    assert not any(said_no(r["_id"], 0.2) for r in rows) and report["rounds"] >= 2
