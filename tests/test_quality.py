@@ -238,4 +238,3 @@ def test_build_report_has_the_content_section(build_env):
     assert set(report["content"]["shortcuts"]["topic"]["note"]) == {"lift", "top_words"}
     md = (root / "out" / "report.md").read_text()
     assert "## Content" in md and "### `note`" in md and "Label shortcuts" in md
-
