@@ -228,15 +228,13 @@ class Judge(Node):
 
 class Constraint(Node):
     """A named rule. kind row: `expr` must hold on every row (rows that break it are rejected).
-    kind dataset: `expr` (built from aggregates) must hold on the final dataset.
-    kind judge: `expr` reads the verdict of the judge `judge` (a ref named after it) and must hold on every row;
-    `fields` is (judge,)."""
+    kind dataset: `expr` (built from aggregates) must hold on the final dataset."""
 
     name: str
-    kind: Literal["row", "dataset", "judge"]
+    kind: Literal["row", "dataset", "judge"]  # judge: `expr` reads the verdict of `judge` on every row (fields: (judge,))
+    judge: Optional[str] = None
     expr: Expr
     fields: tuple[str, ...]
-    judge: Optional[str] = None
 
 
 class Dataset(Node):
