@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -114,10 +115,12 @@ def test_rows_the_judge_answers_no_are_rejected_and_topped_up(env, fake, capsys)
     assert j["pass_rate"] == pytest.approx(j["passed"] / j["judged"], abs=1e-6)
     assert sum(s["judged"] for s in j["by_stratum"]) == j["judged"]
     assert {s["values"]["topic"] for s in j["by_stratum"]} == {"a", "b"}
+    assert sum(v["judged"] for v in j["by_value"]["topic"].values()) == j["judged"]
+    assert sum(v["passed"] for v in j["by_value"]["topic"].values()) == j["passed"]
     assert out["rounds"] >= 2 and fake.judge_calls > plan["judge_calls"]  # the top-ups were judged too
     assert fake.calls <= plan["max_calls"]
     md = (env / "out" / "report.md").read_text()
-    assert "## Judges" in md and "### on_topic per stratum" in md
+    assert "## Judges" in md and "### on_topic by topic" in md
 
 
 def test_plan_diff_and_emit_batch_count_the_judge_calls_a_build_makes(env, fake, capsys):
@@ -258,3 +261,19 @@ def test_planted_near_copies_shortcut_and_judge_no_are_repaired_reported_and_rej
     j = report["judges"]["fits"]
     assert report["rejected"]["agrees"]["count"] == j["judged"] - j["passed"] > 0
     assert not any(said_no(r["_id"], 0.2) for r in rows) and report["rounds"] >= 2
+
+
+def test_report_md_shows_the_weakest_strata_of_many():
+    """report.md keeps a judge's table short: per value of each field it reads, then the 10 weakest strata."""
+    from synthc.emit.report import _judges_md
+
+    strata = [{"values": {"topic": f"t{i}", "tone": "dry"}, "judged": 10, "passed": i, "pass_rate": i / 10}
+              for i in range(10, -5, -1) if i >= 0] + [{"values": {"topic": "t-none", "tone": "dry"}, "judged": 0,
+                                                        "passed": 0, "pass_rate": None}]
+    by_value = {"tone": {"dry": {"judged": 110, "passed": 55, "pass_rate": 0.5}}}
+    md = "\n".join(_judges_md({"fits": {"constraints": ["agrees"], "model": "m", "judged": 110, "passed": 55,
+                                        "pass_rate": 0.5, "by_stratum": strata, "by_value": by_value}}))
+    assert "### fits by tone" in md and "| dry | 110 | 55 | 50.0% |" in md
+    assert "### fits: the 10 strata with the lowest pass rate, of 12" in md
+    shown = [line.split(" | ")[0].strip("| ") for line in md.splitlines() if re.match(r"\| t\d", line)]
+    assert shown == [f"t{i}" for i in range(9, -1, -1)]  # t10 (100%) and t-none (nothing judged) are left out

@@ -19,6 +19,7 @@ REPORT_VERSION = 3  # 2: the content section (quality.report); 3: judges
 BAR = 20  # characters of the longest bar
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _CELL = 80  # longest example value shown in a table cell
+JUDGE_STRATA = 10  # strata shown per judge in report.md (report.json has them all)
 
 
 @dataclass(frozen=True)
@@ -232,13 +233,25 @@ def _judges_md(judges: Optional[dict]) -> list[str]:
                    f"{_int(j['judged'])} | {_int(j['passed'])} | {_pct(j['pass_rate'])} |")
     out.append("")
     for name, j in judges.items():
-        if not j["by_stratum"]:
-            continue
+        for field, values in (j.get("by_value") or {}).items():
+            out += [f"### {cell(name)} by {cell(field)}", "", "| value | judged | passed | pass rate | |",
+                    "| --- | --: | --: | --: | --- |"]
+            for value, v in values.items():
+                chart = bar(v["pass_rate"] or 0.0, 1.0)
+                out.append(f"| {cell(value)} | {_int(v['judged'])} | {_int(v['passed'])} | {_pct(v['pass_rate'])} | "
+                           f"{f'`{chart}`' if chart else ''} |")
+            out.append("")
         fields = list(dict.fromkeys(k for s in j["by_stratum"] for k in s["values"]))
-        out += [f"### {cell(name)} per stratum", "",
+        if not fields or fields == list(j.get("by_value") or {}):  # one stratum field: its table said it all
+            continue
+        weakest = sorted(j["by_stratum"], key=lambda s: s["pass_rate"] if s["pass_rate"] is not None else 2.0)
+        shown = weakest[:JUDGE_STRATA]
+        title = (f"### {cell(name)} per stratum" if len(shown) == len(weakest) else
+                 f"### {cell(name)}: the {len(shown)} strata with the lowest pass rate, of {len(weakest):,}")
+        out += [title, "",
                 "| " + " | ".join(cell(f) for f in fields) + " | judged | passed | pass rate | |",
                 "| " + " | ".join("---" for _ in fields) + " | --: | --: | --: | --- |"]
-        for s in j["by_stratum"]:
+        for s in sorted(shown, key=j["by_stratum"].index):
             chart = bar(s["pass_rate"] or 0.0, 1.0)
             out.append("| " + " | ".join(cell(s["values"].get(f, "")) for f in fields) +
                        f" | {_int(s['judged'])} | {_int(s['passed'])} | {_pct(s['pass_rate'])} | "

@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 from .. import ir
 from ..plan import Plan
+from ..plan.model import value_label
 
 
 @dataclass
@@ -17,6 +18,7 @@ class JudgeTally:
 
     constraints: dict[str, tuple[str, ...]]  # judge -> the names of the constraints on its verdict
     models: dict[str, str] = field(default_factory=dict)  # judge -> the model its calls ask
+    inputs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # judge -> the fields its question reads
     counts: dict[str, dict[int, list[int]]] = field(default_factory=dict)
 
     @classmethod
@@ -25,7 +27,7 @@ class JudgeTally:
         judges = [p.name for p in spec.prompts if p.judge]
         cons = {j: tuple(c.name for c in spec.constraints if c.judge == j) for j in judges}
         models = {pp.prompt: pp.model for pp in plan.prompts if pp.judge}
-        return cls(cons, models)
+        return cls(cons, models, {p.name: p.inputs for p in spec.prompts if p.judge})
 
     def record(self, prompt: ir.Prompt, rows: Sequence[tuple[int, int]], full: Mapping[tuple[int, int], dict],
                broken: Mapping[str, list[str]]) -> None:
@@ -54,7 +56,23 @@ class JudgeTally:
                          "pass_rate": _rate(passed, judged),
                          "by_stratum": [{"values": dict(plan.strata[si].values), "judged": per[si][0],
                                          "passed": per[si][1], "pass_rate": _rate(per[si][1], per[si][0])}
-                                        for si in strata]}
+                                        for si in strata],
+                         "by_value": self._by_value(name, per, plan)}
+        return out
+
+    def _by_value(self, name: str, per: dict[int, list[int]], plan: Plan) -> dict[str, dict]:
+        """Per stratum field the question reads, per value: the strata's counts summed (`{field: {value: ...}}`)."""
+        out: dict[str, dict] = {}
+        for f in self.inputs.get(name, ()):
+            sums: dict[str, list[int]] = {}
+            for si, (judged, passed) in sorted(per.items(), key=lambda kv: plan.strata[kv[0]].key):
+                if f not in plan.strata[si].values:
+                    continue
+                c = sums.setdefault(value_label(plan.strata[si].values[f]), [0, 0])
+                c[0] += judged
+                c[1] += passed
+            if sums:
+                out[f] = {v: {"judged": j, "passed": p, "pass_rate": _rate(p, j)} for v, (j, p) in sorted(sums.items())}
         return out
 
 
