@@ -121,6 +121,11 @@ def test_rows_the_judge_answers_no_are_rejected_and_topped_up(env, fake, capsys)
     assert fake.calls <= plan["max_calls"]
     md = (env / "out" / "report.md").read_text()
     assert "## Judges" in md and "### on_topic by topic" in md
+    # validate asks no model: the dataset passes its checks, and no judge constraint is among them
+    capsys.readouterr()
+    assert main(["validate", str(spec), str(env / "out" / "notes.jsonl"), "--json"]) == 0
+    names = {c["name"] for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert "short" in names and "about" not in names and names == {c["name"] for c in out["checks"]}
 
 
 def test_plan_diff_and_emit_batch_count_the_judge_calls_a_build_makes(env, fake, capsys):
