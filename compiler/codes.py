@@ -67,8 +67,8 @@ EXPLANATIONS: dict[str, str] = {
               "that is `yes_no` (the default) or a scale LOW..HIGH of whole numbers from 0 to 100. Its system "
               "template cannot read fields: one system message is sent per call of many rows.",
     "SDS072": "A judge's verdict is read only by a judge constraint, in one of three forms: `constraint c: J` for a "
-              "yes/no judge, `constraint c: J >= 4` (any of == != < <= > >=, with a whole number) or "
-              "`constraint c: J in 4..5` for a scale. Combined with other conditions, negated, inside an aggregate, "
+              "yes/no judge (`not J` to require a no), `constraint c: J >= 4` (any of == != < <= > >=, with a whole number) or "
+              "`constraint c: J in 4..5` for a scale. Combined with other conditions, inside an aggregate, "
               "a derived field or a def, it is an error.",
     "SDS073": "A judge constraint's threshold must lie on the judge's scale, and some answers must pass it and some "
               "fail it: `clarity >= 6` on 1..5 rejects every row, `clarity >= 1` none.",

@@ -282,3 +282,14 @@ def test_report_md_shows_the_weakest_strata_of_many():
     assert "### fits: the 10 strata with the lowest pass rate, of 12" in md
     shown = [line.split(" | ")[0].strip("| ") for line in md.splitlines() if re.match(r"\| t\d", line)]
     assert shown == [f"t{i}" for i in range(9, -1, -1)]  # t10 (100%) and t-none (nothing judged) are left out
+
+
+def test_a_negated_judge_keeps_the_rows_it_answers_no(env, fake, capsys):
+    spec = spec_file(env, SPEC.replace("constraint about: on_topic", "constraint about: not on_topic"))
+    fake.judge = JudgeBehaviour(no_share=0.7)
+    code, err, out = build(spec, fake, capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in (env / "out" / "notes.jsonl").read_text().splitlines()]
+    assert len(rows) == 60 and all(said_no(r["_id"], 0.7) for r in rows)
+    j = out["judges"]["on_topic"]
+    assert out["rejected"]["about"]["count"] == j["judged"] - j["passed"] > 0

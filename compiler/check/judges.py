@@ -1,6 +1,7 @@
 """Judges and judge constraints (LANGUAGE.md, "Judges"): read a judge's settings, check its question's
 placeholders, and type the constraints that read its verdict. A judge is read by judge constraints only, in the
-forms `J` (yes/no), `J OP N` and `J in A..B` (scale); anywhere else the expression checker reports SDS072."""
+forms `J` and `not J` (yes/no), `J OP N` and `J in A..B` (scale); anywhere else the expression checker reports
+SDS072."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ JUDGE_SETTINGS = {"question", "answer", "system", "model", "rows_per_call", "tem
 SCALE_MAX = 100
 COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
-FORMS = "write `constraint NAME: J` for a yes/no judge, `J >= 4` or `J in 4..5` for a scale"
+FORMS = "write `constraint NAME: J` (or `not J`) for a yes/no judge, `J >= 4` or `J in 4..5` for a scale"
 NOT_JUDGE = object()  # a constraint that reads no judge at its top: the expression checker takes it
 
 
@@ -121,6 +122,9 @@ class JudgeChecker:
         decl: ast.Constraint = self.c.decl(key)
         module = self.c.modules[key.module]
         e = decl.expr
+        negated = isinstance(e, ast.Unary) and e.op == "not" and self._judge_of(e.operand, module) is not None
+        if negated:
+            e = e.operand
         if isinstance(e, ast.BinOp) and e.op in COMPARE:
             target, bound = e.left, [e.right]
         elif isinstance(e, ast.InRange) and not e.negated:
@@ -142,7 +146,7 @@ class JudgeChecker:
                 self.report("SDS072", f"judge `{name}` answers on a scale {judge.low}..{judge.high}: compare it "
                                       "with a threshold", e.span, f"e.g. constraint {final}: {name} >= {judge.high - 1}")
                 return None
-            expr = ref
+            expr = ir.Expr(kind="op", type="bool", op="not", args=(ref,)) if negated else ref
         else:
             if judge.answer == "yes_no":
                 self.report("SDS072", f"judge `{name}` answers yes or no: it is a condition by itself", e.span,
