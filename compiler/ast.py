@@ -286,6 +286,16 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class Judge:
+    """`judge NAME { question = "..." answer = yes_no | LOW..HIGH ... }`: a question a model answers per row."""
+
+    name: str
+    settings: tuple[Setting, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
 class Constraint:
     name: str
     expr: Expr
@@ -328,7 +338,7 @@ class Reference:
     entries: tuple[Union[ColumnMap, Setting], ...] = ()  # maps and settings in written order (for fmt)
 
 
-Decl = Union[Import, Dataset, Field, Joint, Fragment, Prompt, Constraint, Def, Reference]
+Decl = Union[Import, Dataset, Field, Joint, Fragment, Prompt, Judge, Constraint, Def, Reference]
 
 
 @dataclass(frozen=True)

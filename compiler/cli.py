@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("ingest", help="put OpenAI Batch API output in the cache, then build")
     i.add_argument("spec", metavar="SPEC")
     i.add_argument("results", metavar="RESULTS.jsonl")
+    i.add_argument("--no-build", action="store_true",
+                   help="only store the answers (then `plan --emit-batch` writes the calls that read them: judges)")
     _build_flags(i)
 
     ca = sub.add_parser("cache", help="inspect or prune the answer cache")
@@ -471,6 +473,8 @@ def cmd_ingest(args) -> int:
     if got.bad:
         notes.append(f"{got.bad} lines unreadable")
     print(f"synthc: ingest: {'; '.join(notes)}", file=sys.stderr)
+    if args.no_build:
+        return EXIT_OK
     return _run_build(checked.spec, prep, args)
 
 

@@ -108,6 +108,20 @@ EXPLANATIONS: dict[str, str] = {
               "deep (arguments included), however small the result.",
     "SDS095": "A joint table with more than 5,000 cells. Tie fewer fields together, or give the values shares "
               "per field (independent fields need no joint table).",
+    "SDS071": "A judge needs a `question` (a template with {field} placeholders, filled in per row) and an `answer` "
+              "that is `yes_no` (the default) or a scale LOW..HIGH of whole numbers from 0 to 100. Its system "
+              "template cannot read fields: one system message is sent per call of many rows.",
+    "SDS072": "A judge's verdict is read only by a judge constraint, in one of three forms: `constraint c: J` for a "
+              "yes/no judge (`not J` to require a no), `constraint c: J >= 4` (any of == != < <= > >=, with a whole number) or "
+              "`constraint c: J in 4..5` for a scale. Combined with other conditions, inside an aggregate, "
+              "a derived field or a def, it is an error.",
+    "SDS073": "A judge constraint's threshold must lie on the judge's scale, and some answers must pass it and some "
+              "fail it: `clarity >= 6` on 1..5 rejects every row, `clarity >= 1` none.",
+    "SDS078": "A judge that no constraint reads is never asked (it costs nothing and decides nothing). Add a "
+              "constraint such as `constraint agrees: J`, or remove the judge.",
+    "SDS079": "A judge whose question reads only sampled or derived fields judges values the planner chose itself, "
+              "not what a model wrote: put the generated text in its question ({body}), or write the rule as a "
+              "row constraint.",
     "SDS101": "A prompt that no field names with `from`: it would never be called.",
     "SDS103": "A row constraint that every combination of its fields' values satisfies: it rejects nothing.",
     "SDS080": "A `reference` names a data file that is missing, is not .jsonl/.ndjson, .csv or .parquet, or does "

@@ -297,6 +297,8 @@ def _decl(p: _Printer, d) -> list[_Unit]:
         return p.item(d.span, _lines(f"fragment {d.name} = {expr(d.expr)}"), "")
     if isinstance(d, ast.Prompt):
         return p.block(d.span, f"prompt {d.name}", [(s.span, _lines(setting(s))) for s in d.settings], "")
+    if isinstance(d, ast.Judge):
+        return p.block(d.span, f"judge {d.name}", [(s.span, _lines(setting(s))) for s in d.settings], "")
     if isinstance(d, ast.Constraint):
         per = f" per {', '.join(r.name for r in d.per)}" if d.per else ""
         return p.item(d.span, _lines(f"constraint {d.name}: {expr(d.expr)}{per}"), "")

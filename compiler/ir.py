@@ -17,7 +17,7 @@ from typing import Iterator, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict
 
-IR_VERSION = 1
+IR_VERSION = 2  # 2: judges
 
 # A scalar value as it appears in data: category labels, discrete numbers, booleans, ISO dates.
 Value = Union[bool, int, float, str]
@@ -210,6 +210,26 @@ class Prompt(Node):
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     real_examples: Optional[RealExamples] = None
+    judge: bool = False  # a judge run as a prompt (plan.judges engine specs only; the checker never sets it)
+
+
+class Judge(Node):
+    """A question a model answers about each row (LANGUAGE.md, "Judges").
+
+    answer yes_no: the verdict is a bool; scale: a whole number from `low` to `high`. inputs: the fields the
+    question reads, in order of first use. model None: the writer's (plan.judges decides). temperature None: 0.
+    """
+
+    name: str
+    question: Template
+    system: Optional[Template] = None
+    answer: Literal["yes_no", "scale"] = "yes_no"
+    low: Optional[int] = None
+    high: Optional[int] = None
+    model: Optional[str] = None
+    rows_per_call: Optional[int] = None
+    temperature: Optional[float] = None
+    inputs: tuple[str, ...]
 
 
 class Constraint(Node):
@@ -218,7 +238,8 @@ class Constraint(Node):
     sharing the values of those fields (LANGUAGE.md, "Per stratum")."""
 
     name: str
-    kind: Literal["row", "dataset"]
+    kind: Literal["row", "dataset", "judge"]  # judge: `expr` reads the verdict of `judge` on every row (fields: (judge,))
+    judge: Optional[str] = None
     expr: Expr
     fields: tuple[str, ...]
     per: tuple[str, ...] = ()
@@ -280,6 +301,7 @@ class Spec(Node):
     constraints: tuple[Constraint, ...] = ()
     fragments: dict[str, str] = {}
     reference: Optional[Reference] = None
+    judges: tuple[Judge, ...] = ()
 
     def field(self, name: str) -> Field:
         for f in self.fields:

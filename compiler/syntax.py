@@ -27,7 +27,7 @@ MAX_SYNTAX_ERRORS = 20
 # Nesting depth of the parse tree (operators, calls, if/else, lists, objects, types): a real spec stays far
 # below it, and every pass after the parser can recurse this deep without reaching Python's recursion limit.
 MAX_NESTING = 100
-DECL_KEYWORDS = ("from", "dataset", "field", "joint", "fragment", "prompt", "constraint", "def", "reference")
+DECL_KEYWORDS = ("from", "dataset", "field", "joint", "fragment", "prompt", "judge", "constraint", "def", "reference")
 
 
 # Comments are %ignore'd by the grammar; lark hands each one to this callback while lexing (its recipe for
@@ -522,6 +522,10 @@ class _Builder(Transformer):
     def prompt_decl(self, meta, ch):
         name, *settings = ch
         return ast.Prompt(str(name), tuple(settings), self._span(meta), self._tspan(name))
+
+    def judge_decl(self, meta, ch):
+        name, *settings = ch
+        return ast.Judge(str(name), tuple(settings), self._span(meta), self._tspan(name))
 
     def constraint_decl(self, meta, ch):
         name, expr, per = ch

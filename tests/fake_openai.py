@@ -6,6 +6,11 @@ Its normal answer is a deterministic instance of the request's JSON schema, draw
 body. Row ids (`<hex>-<6 digits>`, the planner's row id format) found in the last user message are used as
 the `id` values of the rows, one row per id.
 
+Judge requests (response_format schema named `judge_NAME`, compiler/plan/judges.py) are answered "yes" (true, or
+the top of the scale) for every row unless `fake.judge` (a `JudgeBehaviour`) says otherwise: "no" (false, or the
+bottom of the scale) for the rows whose question contains a text, or for a share of rows picked by a hash of the
+row's id; or garbage (verdicts of the wrong type and ids nobody asked for). `fake.judge_calls` counts them.
+
 Real models do not answer the way our prompts expect, so the fake can also misbehave on every call
 (`Misbehaviour`, set as `FakeOpenAI(misbehave=...)` or later as `fake.misbehave = ...`): a field that always
 has one value (so a named constraint is never met), invented ids with the right count, fewer rows than
@@ -99,19 +104,27 @@ def echo_auth(status: int = 401) -> Fault:
 class Misbehaviour:
     """What the fake does to every answer. constant: field -> the value every row gets. invent_ids: rows keep
     their order and count but carry ids nobody asked for. fewer: that many rows fewer than asked (calls of
-    more than one row). reorder: rows in reverse order (ids copied)."""
+    more than one row). reorder: rows in reverse order (ids copied). pad: (text, field, n): the rows whose
+    request (their section of the user message) contains the text get n more words in the field, so a label
+    the request names can be read off the text's length (a planted shortcut)."""
 
     constant: tuple[tuple[str, Any], ...] = ()
     invent_ids: bool = False
     fewer: int = 0
     reorder: bool = False
+    pad: tuple[tuple[str, str, int], ...] = ()
 
-    def apply(self, instance: Any, rng: random.Random) -> Any:
+    def apply(self, instance: Any, rng: random.Random, user: str = "") -> Any:
         rows = _rows(instance)
-        for row in rows:
+        sections = judge_sections(user) if self.pad else []
+        for i, row in enumerate(rows):
             for name, value in self.constant:
                 if name in row:
                     row[name] = value
+            section = sections[i][1] if i < len(sections) else ""
+            for text, name, n in self.pad:
+                if text in section and isinstance(row.get(name), str):
+                    row[name] += "".join(" " + rng.choice(_WORDS) for _ in range(n))
         listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
         if listed and self.invent_ids:
             for row in rows:
@@ -122,6 +135,64 @@ class Misbehaviour:
         if listed and self.reorder:
             rows.reverse()
         return instance
+
+
+@dataclass(frozen=True)
+class JudgeBehaviour:
+    """How the fake answers judge requests. no_when: rows whose question (their section of the user message)
+    contains this text are answered "no". no_share: that share of rows, by a hash of the row's id, too.
+    garbage: every verdict is the string "maybe" and every id an invented one."""
+
+    no_when: str = ""
+    no_share: float = 0.0
+    garbage: bool = False
+
+    def verdict(self, prop: dict, section: str, rid: str):
+        if self.garbage:
+            return "maybe"
+        no = bool(self.no_when and self.no_when in section) or \
+            bool(self.no_share and int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) < self.no_share * 2 ** 32)
+        if prop.get("type") == "boolean":
+            return not no
+        values = prop.get("enum") or [prop.get("minimum", 0), prop.get("maximum", 1)]
+        return min(values) if no else max(values)
+
+
+def judge_name(body: dict) -> Optional[str]:
+    """The judge a request is for (its schema is named `judge_NAME`), or None for a generation request."""
+    rf = body.get("response_format") or {}
+    name = (rf.get("json_schema") or {}).get("name") or ""
+    return name[len("judge_"):] if rf.get("type") == "json_schema" and name.startswith("judge_") else None
+
+
+def judge_sections(user: str) -> list[tuple[str, str]]:
+    """(row id, its request) per numbered row of a user message (a judge's questions, a writer's requests); one
+    ("", whole text) for a one-row call."""
+    heads = list(re.finditer(r"### Row \d+ \(id: ([^)]*)\)\n", user))
+    if not heads:
+        return [("", user)]
+    out = []
+    for h, nxt in zip(heads, heads[1:] + [None]):
+        out.append((h.group(1), user[h.end(): nxt.start() if nxt else len(user)]))
+    return out
+
+
+def judge_answer(behaviour: "JudgeBehaviour", body: dict, instance: Any, rng: random.Random) -> Any:
+    """The instance with each row's verdict set as `behaviour` says."""
+    name = judge_name(body)
+    user = [m.get("content") for m in body.get("messages") or [] if m.get("role") == "user"]
+    sections = judge_sections(user[-1] if user and isinstance(user[-1], str) else "")
+    _, schema = request_mode(body)
+    listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
+    props = (schema["properties"]["rows"]["items"] if listed else schema).get("properties") or {}
+    rows = _rows(instance)
+    for i, row in enumerate(rows):
+        rid, section = sections[i] if i < len(sections) else ("", "")
+        if name in row:
+            row[name] = behaviour.verdict(props.get(name) or {}, section, rid or section)
+        if behaviour.garbage and "id" in row:
+            row["id"] = f"{rng.getrandbits(32):08x}-{rng.randrange(10 ** 6):06d}"
+    return instance
 
 
 @dataclass
@@ -143,6 +214,7 @@ class FakeOpenAI:
     modes: frozenset[str] = ALL_MODES
     model: str = "fake-model"
     misbehave: Misbehaviour = Misbehaviour()
+    judge: JudgeBehaviour = JudgeBehaviour()
     requests: list[Recorded] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -204,6 +276,14 @@ class FakeOpenAI:
     def calls(self) -> int:
         return len(self.chat_requests)
 
+    @property
+    def judge_requests(self) -> list[Recorded]:
+        return [r for r in self.chat_requests if isinstance(r.body, dict) and judge_name(r.body) is not None]
+
+    @property
+    def judge_calls(self) -> int:
+        return len(self.judge_requests)
+
     def _next_fault(self) -> Optional[Fault]:
         with self._lock:
             return self._faults.popleft() if self._faults else None
@@ -224,13 +304,17 @@ class FakeOpenAI:
         finish = "stop"
         if fault and fault.kind == "bad_rows":
             break_rows(instance, fault.count)
-        if fault and fault.kind == "same_text":
+        if fault and fault.kind == "wrong_count":
+            instance = change_count(instance, fault.delta)
+        user = [m.get("content") for m in body.get("messages") or [] if m.get("role") == "user"]
+        instance = self.misbehave.apply(instance, random.Random(_digest(body) + "misbehave"),
+                                        user[-1] if user and isinstance(user[-1], str) else "")
+        if fault and fault.kind == "same_text":  # after misbehaving: the copies stay copies
             for row in _rows(instance):
                 if fault.name in row:
                     row[fault.name] = "same old words"
-        if fault and fault.kind == "wrong_count":
-            instance = change_count(instance, fault.delta)
-        instance = self.misbehave.apply(instance, random.Random(_digest(body) + "misbehave"))
+        if judge_name(body) is not None:
+            instance = judge_answer(self.judge, body, instance, random.Random(_digest(body) + "judge"))
         content = json.dumps(instance, ensure_ascii=False)
         if fault and fault.kind == "truncate":
             content, finish = content[: int(len(content) * fault.fraction)], "length"

@@ -56,14 +56,23 @@ def _words(seed: str, n: int) -> str:
 
 class FakeModel:
     """Answers every request with letters-only text (no digits, so no rating leaks): `Length: short|medium|long`
-    in the request sizes the body as the reviews spec's constraints want. Counts its calls."""
+    in the request sizes the body as the reviews spec's constraints want; judges answer yes. Counts its calls."""
 
     def __init__(self, endpoint: str):
         self.endpoint = endpoint
         self.calls = 0
 
     def _row(self, props: dict, seed: str, length: int) -> dict:
-        return {k: _words(seed + k, length if k == "body" else 4) for k in props if k != "id"}
+        return {k: self._value(p, seed + k, length if k == "body" else 4) for k, p in props.items() if k != "id"}
+
+    @staticmethod
+    def _value(prop: dict, seed: str, length: int):
+        """Words for text; a judge's verdict (a bool, or an enum of its scale) is its best answer."""
+        if prop.get("type") == "boolean":
+            return True
+        if "enum" in prop:
+            return max(prop["enum"])
+        return _words(seed, length)
 
     async def complete(self, body):
         self.calls += 1

@@ -231,7 +231,7 @@ def test_validate_reports_near_copies_with_their_pairs(build_env, tmp_path, caps
 def test_build_report_has_the_content_section(build_env):
     root, fake = build_env
     code, report = _build(root, fake, BUILD_SPEC)
-    assert report["report_version"] == 2
+    assert report["report_version"] >= 2  # the content section came with version 2
     note = report["content"]["texts"]["note"]
     assert set(note["overall"]) == {"distinct_1", "distinct_2", "distinct_3", "compression_ratio", "self_similarity"}
     assert {s["field"] for s in note["weakest_strata"]} == {"topic"}

@@ -19,6 +19,7 @@ from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, c
 from .modules import Key, ModuleInfo, Program, load_program
 from .header import check_header
 from .joints import check_joint
+from .judges import NOT_JUDGE, JudgeChecker
 from .prompts import PromptChecker
 from .reference import ReferenceChecker
 
@@ -91,12 +92,13 @@ class Checker:
         self._def_aggregates: dict[Key, bool] = {}
         self.fc = FieldChecker(self)
         self.pc = PromptChecker(self)
+        self.jc = JudgeChecker(self)
         # What the dataset is made of: the root's own fields, prompts and constraints and those it imports.
         self.final_of: dict[Key, str] = {}
         self.included: dict[str, Key] = {}
         for local, (key, _) in self.root.scope.items():
             decl = self.decl(key)
-            if isinstance(decl, (ast.Field, ast.Prompt, ast.Constraint)):
+            if isinstance(decl, (ast.Field, ast.Prompt, ast.Judge, ast.Constraint)):
                 self.final_of[key] = local
                 self.included[local] = key
         self.field_names = [n for n, k in self.included.items() if isinstance(self.decl(k), ast.Field)]
@@ -229,8 +231,11 @@ class Checker:
         joints = [j for j in (check_joint(self, j) for j in joints_ast) if j is not None]
         prompts = self.prompts()
         fields = self._with_prompt_deps(prompts)
+        judges = [j for j in (self.jc.judge(n, k) for n, k in self.included.items()
+                              if isinstance(self.decl(k), ast.Judge)) if j is not None]
         constraints = [c for c in (self.constraint(n, k) for n, k in self.included.items()
                                    if isinstance(self.decl(k), ast.Constraint)) if c is not None]
+        self.jc.unused()
         for name, key in self.included.items():
             self.spans[f"{_kind(self.decl(key))}:{name}"] = self.decl(key).name_span
         for j in joints_ast:
@@ -247,7 +252,8 @@ class Checker:
                 if text is not None:
                     fragments[name] = text
         return ir.Spec(dataset=dataset, fields=tuple(fields), joints=tuple(joints), prompts=tuple(prompts),
-                       constraints=tuple(constraints), fragments=fragments, reference=reference)
+                       constraints=tuple(constraints), fragments=fragments, reference=reference,
+                       judges=tuple(judges))
 
     def _reserved(self, final: str) -> None:
         """Field names starting with `_` are the columns synthc adds (`_id`, `_origin`): a field of that name
@@ -507,6 +513,11 @@ class Checker:
 
     def constraint(self, final: str, key: Key) -> ir.Constraint | None:
         decl: ast.Constraint = self.decl(key)
+        judged = self.jc.constraint(final, key)
+        if judged is not NOT_JUDGE:
+            if decl.per and judged is not None:  # a judge constraint is row-level: it holds on every row
+                return self._per(decl, final, "row", judged.expr, self.modules[key.module])
+            return judged
         module = self.modules[key.module]
         if not self._expands_within_limit(decl.expr, module):
             return None
@@ -566,7 +577,7 @@ def _count(n: int) -> str:
 
 
 def _kind(decl) -> str:
-    return {ast.Field: "field", ast.Prompt: "prompt", ast.Constraint: "constraint"}[type(decl)]
+    return {ast.Field: "field", ast.Prompt: "prompt", ast.Judge: "judge", ast.Constraint: "constraint"}[type(decl)]
 
 
 def _t_of(typ: ir.Type, name: str) -> T:

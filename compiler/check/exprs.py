@@ -162,6 +162,10 @@ class ExprChecker:
             if text is None:
                 return None, ERROR
             return ir.Expr(kind="lit", type="string", value=text), STRING
+        if isinstance(decl, ast.Judge):
+            from .judges import FORMS
+            return self.error("SDS072", f"judge `{node.name}` is read only by a judge constraint, alone", node.span,
+                              FORMS)
         what = {ast.Prompt: "a prompt", ast.Constraint: "a constraint", ast.Def: "a predicate"}[type(decl)]
         hint = f"call it with arguments: {node.name}(...)" if isinstance(decl, ast.Def) else None
         return self.error("SDS012", f"`{node.name}` is {what}, not a value", node.span, hint)

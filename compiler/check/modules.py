@@ -20,7 +20,7 @@ STD_PREFIX = "std"
 RESERVED = frozenset({"true", "false", "if", "then", "else", "and", "or", "not", "in"})
 
 # What a name can denote, and the declarations that bind names.
-Named = ast.Field | ast.Fragment | ast.Prompt | ast.Constraint | ast.Def
+Named = ast.Field | ast.Fragment | ast.Prompt | ast.Judge | ast.Constraint | ast.Def
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,8 @@ class KindDiff(_Frozen):
         return not (self.added or self.removed or self.changed or self.renamed)
 
 
-KINDS = ("fields", "joints", "prompts", "fragments", "constraints")
-SINGULAR = {"fields": "field", "joints": "joint", "prompts": "prompt", "fragments": "fragment",
+KINDS = ("fields", "joints", "prompts", "judges", "fragments", "constraints")
+SINGULAR = {"fields": "field", "joints": "joint", "prompts": "prompt", "judges": "judge", "fragments": "fragment",
              "constraints": "constraint"}
 
 
@@ -82,6 +82,7 @@ class SpecDiff(_Frozen):
     fields: KindDiff = KindDiff()
     joints: KindDiff = KindDiff()
     prompts: KindDiff = KindDiff()
+    judges: KindDiff = KindDiff()
     fragments: KindDiff = KindDiff()
     constraints: KindDiff = KindDiff()
 
@@ -300,6 +301,18 @@ def prompt_changes(old: ir.Prompt, new: ir.Prompt, changed_fragments: set[str]) 
     return out
 
 
+def judge_changes(old: ir.Judge, new: ir.Judge, changed_fragments: set[str]) -> list[Change]:
+    out = _template_changes("question", old.question, new.question, changed_fragments)
+    out += _template_changes("system", old.system, new.system, changed_fragments)
+    shown = {"answer": lambda j: "yes_no" if j.answer == "yes_no" else f"{j.low}..{j.high}",
+             "model": lambda j: j.model or "the writer's", "rows_per_call": lambda j: str(j.rows_per_call or "auto"),
+             "temperature": lambda j: "0" if j.temperature is None else str(j.temperature)}
+    for what, show in shown.items():
+        if show(old) != show(new):
+            out.append(Change(what=what, old=show(old), new=show(new)))
+    return out
+
+
 def joint_changes(old: ir.Joint, new: ir.Joint) -> list[Change]:
     def cells(j):
         return {"(" + ", ".join(tx.value(v) for v in c.values) + ")": c.share for c in j.cells}
@@ -380,6 +393,8 @@ def spec_diff(old: Optional[ir.Spec], new: Optional[ir.Spec]) -> SpecDiff:
         prompts=_diff_by_name(*part("prompts"), name=lambda p: p.name, text=tx.prompt_text,
                               changes=lambda a, b: prompt_changes(a, b, changed_fragments),
                               same_but_name=_same_but_name),
+        judges=_diff_by_name(*part("judges"), name=lambda j: j.name, text=tx.judge_text,
+                             changes=lambda a, b: judge_changes(a, b, changed_fragments), same_but_name=_same_but_name),
         fragments=fragments,
         constraints=_diff_by_name(*part("constraints"), name=lambda c: c.name, text=tx.constraint_text,
                                   changes=constraint_changes, same_but_name=_same_but_name),

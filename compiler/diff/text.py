@@ -157,6 +157,11 @@ def prompt_text(p: ir.Prompt) -> str:
     return f"reads {', '.join(p.inputs) or 'nothing'}; writes {', '.join(p.outputs)}"
 
 
+def judge_text(j: ir.Judge) -> str:
+    answer = "yes_no" if j.answer == "yes_no" else f"{j.low}..{j.high}"
+    return f"asks {_string(j.question.text)}; answers {answer}" + (f"; model {j.model}" if j.model else "")
+
+
 def joint_text(j: ir.Joint) -> str:
     cells = ", ".join(f"({', '.join(value(v) for v in c.values)}): {pct(c.share)}" for c in j.cells)
     return f"joint {', '.join(j.fields)} {{{cells}}}"

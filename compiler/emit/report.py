@@ -15,10 +15,11 @@ from typing import Any, Optional
 from ..quality.report import content_md
 from ..validate.models import ValidationReport, number_text
 
-REPORT_VERSION = 2  # 2: the content section (quality.report)
+REPORT_VERSION = 3  # 2: the content section (quality.report); 3: judges
 BAR = 20  # characters of the longest bar
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _CELL = 80  # longest example value shown in a table cell
+JUDGE_STRATA = 10  # strata shown per judge in report.md (report.json has them all)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def _usd(x: Optional[float]) -> Optional[float]:
     return None if x is None else round(x, 6)
 
 
-def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected: dict) -> dict:
+def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected: dict,
+                judges: Optional[dict] = None) -> dict:
     v = checks.to_json_dict()
     return {
         "report_version": REPORT_VERSION,
@@ -83,6 +85,7 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
         "tvd": v["tvd"],
         "rejected": rejected,
         "content": checks.content,
+        "judges": judges or {},
     }
 
 
@@ -145,6 +148,7 @@ def report_md(report: dict) -> str:
     out += _checks_md(checks)
     out += _marginals_md(r["marginals"], r["tvd"])
     out += content_md(r.get("content"))
+    out += _judges_md(r.get("judges"))
     out += _rejected_md(r["rejected"], r.get("acceptance_rate"))
     out += _calls_md(r)
     return "\n".join(out).rstrip("\n") + "\n"
@@ -213,6 +217,50 @@ def _marginals_md(marginals: dict, tvd: dict) -> list[str]:
             chart = bar(v["actual"], scale)
             out.append(f"| {cell(value)} | {100 * v['target']:.1f}% | {100 * v['actual']:.1f}% | {shown} pp | "
                        f"{_int(v.get('count', 0))} | {f'`{chart}`' if chart else ''} |")
+        out.append("")
+    return out
+
+
+def _pct(rate: Optional[float]) -> str:
+    return "–" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _judges_md(judges: Optional[dict]) -> list[str]:
+    """Each judge's pass rate, overall and per stratum (docs/BUILD.md, "Judges")."""
+    if not judges:
+        return []
+    out = ["## Judges", "",
+           "Rows a model judged after they were written; a row whose verdict failed a judge constraint was rejected "
+           "and written again.", "",
+           "| judge | model | constraints | judged | passed | pass rate |", "| --- | --- | --- | --: | --: | --: |"]
+    for name, j in judges.items():
+        out.append(f"| {cell(name)} | `{cell(j.get('model') or '', 60)}` | {cell(', '.join(j['constraints']))} | "
+                   f"{_int(j['judged'])} | {_int(j['passed'])} | {_pct(j['pass_rate'])} |")
+    out.append("")
+    for name, j in judges.items():
+        for field, values in (j.get("by_value") or {}).items():
+            out += [f"### {cell(name)} by {cell(field)}", "", "| value | judged | passed | pass rate | |",
+                    "| --- | --: | --: | --: | --- |"]
+            for value, v in values.items():
+                chart = bar(v["pass_rate"] or 0.0, 1.0)
+                out.append(f"| {cell(value)} | {_int(v['judged'])} | {_int(v['passed'])} | {_pct(v['pass_rate'])} | "
+                           f"{f'`{chart}`' if chart else ''} |")
+            out.append("")
+        fields = list(dict.fromkeys(k for s in j["by_stratum"] for k in s["values"]))
+        if not fields or fields == list(j.get("by_value") or {}):  # one stratum field: its table said it all
+            continue
+        weakest = sorted(j["by_stratum"], key=lambda s: s["pass_rate"] if s["pass_rate"] is not None else 2.0)
+        shown = weakest[:JUDGE_STRATA]
+        title = (f"### {cell(name)} per stratum" if len(shown) == len(weakest) else
+                 f"### {cell(name)}: the {len(shown)} strata with the lowest pass rate, of {len(weakest):,}")
+        out += [title, "",
+                "| " + " | ".join(cell(f) for f in fields) + " | judged | passed | pass rate | |",
+                "| " + " | ".join("---" for _ in fields) + " | --: | --: | --: | --- |"]
+        for s in sorted(shown, key=j["by_stratum"].index):
+            chart = bar(s["pass_rate"] or 0.0, 1.0)
+            out.append("| " + " | ".join(cell(s["values"].get(f, "")) for f in fields) +
+                       f" | {_int(s['judged'])} | {_int(s['passed'])} | {_pct(s['pass_rate'])} | "
+                       f"{f'`{chart}`' if chart else ''} |")
         out.append("")
     return out
 

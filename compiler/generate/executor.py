@@ -33,6 +33,7 @@ from typing import Any, Optional, Protocol, Sequence
 from .. import ir
 from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row_id, top_up
 from ..plan.batch import repack
+from ..plan.judges import engine_spec
 from ..plan.requests import RowDigest, request_body
 from ..plan.rows import Call, call_id
 from ..plan.stages import asked, schedule
@@ -42,6 +43,7 @@ from ..run.client import Answer
 from ..run.rowstore import RowStore, entry, entry_key
 from ..run.salvage import MISSING, row_model, salvage
 from .accept import Rejections, broken, row_constraints
+from .judge import JudgeTally
 from .guard import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, CallGuard, Stopped
 from .repair import near_copies, near_unique_repairs, repeats, unique_repairs
 from .select import full_row
@@ -80,6 +82,7 @@ class Outcome:
     carried: int = 0  # (row, prompt) answers taken from the row store instead of a call
     by_position: int = 0  # rows matched to their request by position (run.salvage)
     carried_by_prompt: dict[str, int] = field(default_factory=dict)
+    judges: dict[str, dict] = field(default_factory=dict)  # report.json's `judges` (generate.judge)
 
 
 def answer_sha256(answer: Answer) -> str:
@@ -111,6 +114,7 @@ class Executor:
                  budget: Budget = Budget(), progress: Optional[Progress] = None,
                  prior: Optional[AcceptanceStats] = None, offline: bool = False, workers: int = 8,
                  store: Optional[RowStore] = None, source=None, locked: frozenset[str] = frozenset()):
+        spec = engine_spec(spec)  # judges run as prompts (plan.judges)
         self.spec, self.plan, self.cache, self.store = spec, plan, cache, store
         self.locked = locked  # request keys the last finished build used (its lock's calls)
         self.source = source or ClientSource(client, cache, offline)
@@ -130,6 +134,7 @@ class Executor:
         self._constraints = row_constraints(spec, plan)
         self._unique = unique_repairs(spec)
         self._near = near_unique_repairs(spec)
+        self.judged = JudgeTally.of(spec, plan)
         self.new_rows: dict[str, dict] = {}
         self.carried = 0
         self.carried_by_prompt: dict[str, int] = {}
@@ -159,7 +164,7 @@ class Executor:
         self._count_carried()
         return Outcome(self.accepted, self.counters, dict(sorted(self.calls.items())), self.rejected,
                        self.estimates(), self.shortfall(), stop, self.new_rows, self.carried, self.by_position,
-                       self.carried_by_prompt)
+                       self.carried_by_prompt, self.judged.to_json(self.plan))
 
     def _count_carried(self) -> None:
         """The earlier calls that answered carried rows count toward what the dataset cost in all (`full_*`),
@@ -448,6 +453,8 @@ class Executor:
             return
         full = {r: full_row(self.spec, self._planned[r], self._state[r]) for r in rows}
         verdicts = broken(self.spec, list(full.values()), list(constraints)) if constraints else {}
+        if stage is not None:
+            self.judged.record(stage.prompt, rows, full, verdicts)
         for r in rows:
             si, i = r
             bad = verdicts.get(full[r]["_id"], [])

@@ -16,6 +16,7 @@ from .allocate import allocate as _allocate
 from .batch import plan_prompt, spare_rows, top_up
 from .complete import completing, fill_to_targets, marginals as _real_marginals
 from .identity import group_strata
+from .judges import engine_spec
 from .model import (AcceptanceStats, CallBatch, Cell, Marginal, MarginalValue, Plan, PlanProblem, PromptPlan, Segment,
                     Stratum, row_id)
 from .numeric import is_numeric_sampled
@@ -38,6 +39,7 @@ def build_plan(spec: ir.Spec, stats: AcceptanceStats | None = None, profile: Mod
     stats = stats or AcceptanceStats()
     base = dict(dataset=spec.dataset.name, rows=spec.dataset.rows, seed=spec.dataset.seed,
                 spec_digest=spec.digest(), profile=profile)
+    spec = engine_spec(spec)  # judges are planned as prompts over the rows they judge
     alloc = _allocate(spec, deal=not completing(spec))
     warnings = list(alloc.warnings)
     problems = alloc.problems or ([] if completing(spec) else unreachable(spec, alloc.marginals))

@@ -198,7 +198,8 @@ def plan_prompt(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata:
         lower_bound_calls=lower, prompt_tokens_per_call=tokens.prompt_per_call,
         prompt_tokens_per_row=tokens.prompt_per_row, completion_tokens_per_call=tokens.completion_per_call,
         completion_tokens_per_row=tokens.completion_per_row, prompt_tokens_est=p_tok, completion_tokens_est=c_tok,
-        cost_est_usd=cost_usd(p_tok, c_tok, profile), after=after, batches=tuple(batches)), warnings
+        cost_est_usd=cost_usd(p_tok, c_tok, profile), after=after, batches=tuple(batches),
+        judge=prompt.judge), warnings
 
 
 def repack(spec: ir.Spec, pp: PromptPlan, strata: Sequence[Stratum], rows) -> PromptPlan:

@@ -172,7 +172,11 @@ def read_layout(spec: ir.Spec) -> Layout:
 
 def generation_fields(spec: ir.Spec, layout: Layout) -> frozenset[str]:
     """The sampled and derived fields that a prompt reads or a judged row constraint needs, closed over what
-    they are computed from (see plan.identity). Every field when there is no prompt."""
+    they are computed from (see plan.identity). Every field when there is no prompt. A judge counts as a
+    prompt (plan.judges), so the checked spec and its engine spec name rows alike."""
+    from .judges import engine_spec
+
+    spec = engine_spec(spec)
     if not spec.prompts:
         return frozenset(f.name for f in spec.fields if f.role != "generated")
     names: set[str] = set()

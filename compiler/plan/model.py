@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..ir import Value
 
-PLAN_VERSION = 1  # `synthc plan --json`: bumped when a key changes meaning (keys are only ever added)
+PLAN_VERSION = 2  # `synthc plan --json`: bumped when a key changes meaning or is added (2: judges)
 from ..profiles import ModelProfile
 
 DEFAULT_ACCEPTANCE = 0.9
@@ -122,6 +122,7 @@ class PromptPlan(_Frozen):
     cost_est_usd: Optional[float]
     after: tuple[str, ...] = ()
     batches: tuple[CallBatch, ...] = ()
+    judge: bool = False  # the calls of a judge (plan.judges), not of a prompt
 
 
 class MarginalValue(_Frozen):
@@ -223,6 +224,11 @@ class Plan(_Frozen):
         return sum(p.lower_bound_calls for p in self.prompts)
 
     @property
+    def judge_calls(self) -> int:
+        """Of `calls`, those of judges."""
+        return sum(p.calls for p in self.prompts if p.judge)
+
+    @property
     def max_calls(self) -> int:
         """The default ceiling on a build's calls (without --max-calls/--max-cost): plan.batch.call_ceiling."""
         from .batch import call_ceiling
@@ -274,6 +280,7 @@ class Plan(_Frozen):
             "model": self.profile.name,
             "spec_digest": self.spec_digest,
             "calls": self.calls,
+            "judge_calls": self.judge_calls,
             "lower_bound_calls": self.lower_bound_calls,
             "max_calls": self.max_calls,
             "rows_per_call": self.rows_per_call,
@@ -285,7 +292,7 @@ class Plan(_Frozen):
             "prompts": [
                 {k: getattr(p, k) for k in ("prompt", "model", "rows_per_call", "rows", "calls", "lower_bound_calls",
                                             "prompt_tokens_est", "completion_tokens_est", "cost_est_usd")}
-                | {"after": list(p.after)}
+                | {"after": list(p.after), "judge": p.judge}
                 for p in self.prompts
             ],
             "strata": [{"key": s.key, "values": dict(s.values), "rows": s.rows, "spare": s.spare}

@@ -69,7 +69,9 @@ def output_schema(spec: ir.Spec, prompt: ir.Prompt, k: int) -> dict:
 
 
 def schema_name(prompt: ir.Prompt) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{prompt.name}_rows")[:64]
+    """`NAME_rows` for a prompt, `judge_NAME` for a judge (plan.judges)."""
+    name = f"judge_{prompt.name}" if prompt.judge else f"{prompt.name}_rows"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64]
 
 
 # ---- messages and bodies ----------------------------------------------------------------------------
@@ -97,7 +99,8 @@ def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping]) -> list[dict
     if k == 1:
         parts.append(fill(prompt.user.text, rows[0]))
     else:
-        parts.append(f"Write {k} rows, one for each numbered request below.")
+        parts.append(f"Answer the question of each of the {k} numbered rows below." if prompt.judge
+                     else f"Write {k} rows, one for each numbered request below.")
         for i, row in enumerate(rows, 1):
             parts.append(f"### Row {i} (id: {row['id']})\n{fill(prompt.user.text, row)}")
     if k == 1:

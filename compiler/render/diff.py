@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from ..diff import DiffResult
 
-DIFF_VERSION = 1
+DIFF_VERSION = 2  # 2: spec.judges
 SHOWN = 25  # rows of a detail table before "… and N more"
 LONG = 80  # old/new texts longer than this are shown as a diff block rather than inline
 
@@ -337,13 +337,13 @@ def _side_json(side) -> dict:
 def to_json_dict(result: "DiffResult") -> dict:
     """The `synthc diff --json` object. Keys (stable; extend, never rename):
 
-    diff_version  1
+    diff_version  2 (2: spec.judges)
     ok            false when a side has errors (then spec/plan/data are null and `diagnostics` says why)
     changed       whether anything differs (spec meaning, plan quotas, data rows)
     summary       the one-line summary the markdown opens with
     base          the git revision for `--base`, else null
     old, new      {label, exists, dataset, ir_sha256, endpoint (the cache-key identity, null if unknown)}
-    spec          {dataset: [change], fields|joints|prompts|fragments|constraints: {added: [{name, text, feeds}],
+    spec          {dataset: [change], fields|joints|prompts|judges|fragments|constraints: {added: [{name, text, feeds}],
                   removed: [...], renamed: [{old, new}], changed: [{name, changes: [change], feeds}]}};
                   change = {what, old, new, diff}: old/new display text (null: absent), diff a unified diff
     plan          {old_rows, new_rows, old_strata, new_strata, strata: [{key, values, old_rows, new_rows}] (changed

@@ -27,7 +27,7 @@ _ALL = ("prompt", "model", "rows", "rows/call", "calls", "lower bound", "prompt 
 
 
 def _calls_rows(plan: Plan) -> list[dict]:
-    rows = [{"prompt": p.prompt + (f" (after {', '.join(p.after)})" if p.after else ""), "model": p.model,
+    rows = [{"prompt": p.prompt + _role(p), "model": p.model,
              "rows": f"{p.rows:,}", "rows/call": str(p.rows_per_call), "calls": f"{p.calls:,}",
              "lower bound": f"{p.lower_bound_calls:,}", "prompt tok": f"{p.prompt_tokens_est:,}",
              "completion tok": f"{p.completion_tokens_est:,}", "cost": _usd(p.cost_est_usd)} for p in plan.prompts]
@@ -37,6 +37,12 @@ def _calls_rows(plan: Plan) -> list[dict]:
                      "completion tok": f"{plan.completion_tokens_est:,}", "cost": _usd(plan.cost_est_usd),
                      "_total": True})
     return rows
+
+
+def _role(p) -> str:
+    """` (judge, after review)`: what the line's calls are and whose outputs they wait for."""
+    notes = (["judge"] if p.judge else []) + ([f"after {', '.join(p.after)}"] if p.after else [])
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def _table(title: str, columns, rows: list[dict]) -> Table:
@@ -112,6 +118,8 @@ def render(plan: Plan, console: Console) -> None:
     total = Text("estimated: ", style="bold")
     total.append(f"{plan.calls:,} calls, {plan.prompt_tokens_est:,} prompt + {plan.completion_tokens_est:,} "
                  f"completion tokens, cost {_usd(plan.cost_est_usd)}")
+    if plan.judge_calls:
+        total.append(f"; of the calls, {plan.judge_calls:,} judge calls")
     console.print(total)
     if plan.prompts:
         console.print(Text(f"a build makes at most {plan.max_calls:,} calls ({CEILING_FACTOR} x round 1 + {CEILING_SLACK}) unless --max-calls or "

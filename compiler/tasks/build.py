@@ -262,7 +262,7 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      profile=prep.endpoint.profile.name, earlier_calls=c.earlier_calls,
                      earlier_cost_usd=c.earlier_cost_usd)
     order = [k.name for k in spec.constraints]
-    report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]))
+    report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]), outcome.judges)
     write_atomic(out / "report.json", json_bytes(report))
     write_atomic(out / "report.md", report_md(report).encode("utf-8"))
     written += [out / "report.json", out / "report.md"]
