@@ -52,6 +52,8 @@ CODES: dict[str, str] = {
     "SDS101": "prompt writes no field",
     "SDS103": "constraint always holds",
     "SDS140": "reference column has missing values",
+    "SDS160": "evaluation against real data without a reference",
+    "SDS161": "invalid use of an evaluation aggregate",
 }
 
 

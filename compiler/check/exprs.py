@@ -15,6 +15,8 @@ from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..evaluate import AGGREGATES
 from .quality import QUALITY, check_quality
+from .evaluation import check_eval
+from ..evaluation import EVAL
 
 if TYPE_CHECKING:
     from . import Checker
@@ -59,7 +61,8 @@ ROW_FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 AGGREGATE_ARITY = {"unique": (1, 8), "distinct_ratio": (1, 1), "mean": (1, 1), "median": (1, 1), "min": (1, 1),
                    "max": (1, 1), "quantile": (2, 2), "tvd": (1, 1), "drift": (1, 1), "share": (1, 1),
                    "count": (0, 0), "distinct_n": (2, 2), "compression_ratio": (1, 1), "self_similarity": (1, 1),
-                   "near_unique": (2, 2), "shortcut_lift": (2, 2)}
+                   "near_unique": (2, 2), "shortcut_lift": (2, 2),
+                   "max_similarity_to_real": (1, 1), "tstr_lift": (2, 2)}
 ALL_FUNCTIONS = sorted(set(ROW_FUNCTIONS) | set(AGGREGATE_ARITY))
 
 
@@ -351,6 +354,8 @@ class ExprChecker:
         inner = Scope(scope.module, scope.params, scope.aggregates, True, scope.def_stack)
         if node.fn in QUALITY:
             return check_quality(self, node, inner)
+        if node.fn in EVAL:
+            return check_eval(self, node, inner)
         if node.fn == "quantile":
             q = node.args[1]
             if not (isinstance(q, ast.Lit) and q.kind in ("number", "percent") and 0 <= q.value <= 1):

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from ..ir import Constraint, Expr, Spec, Value
+from ..evaluation.checks import calls as eval_calls, measure as measure_eval
 from ..quality.checks import measure
 from .load import TABLE, Loaded, coerce
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
@@ -34,8 +35,9 @@ from .types import DATA_ALIAS, field_rules, from_clause
 EXAMPLES = 3
 
 
-def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> ValidationReport:
-    """Every check of `spec` on the rows `loaded` holds."""
+def run_checks(spec: Spec, loaded: Loaded, source: str | None = None, real=None) -> ValidationReport:
+    """Every check of `spec` on the rows `loaded` holds; `real` (evaluation.checks.RealData) for the evaluation
+    aggregates, which fail without it."""
     targets = {f.name: {coerce(v, loaded.columns.get(f.name)): s for v, s in t.items()}
                for f in spec.fields if f.role == "sampled" and f.categorical
                for t in [target_shares(spec, f.name)] if t is not None}
@@ -43,7 +45,7 @@ def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> Validat
     checks = [schema_check(spec, loaded), *type_checks(spec, loaded)]
     for c in spec.constraints:
         checks.append(row_check(c, loaded, next(counted)) if c.kind == "row"
-                      else dataset_check(c, loaded, targets, spec.dataset.seed))
+                      else dataset_check(c, loaded, targets, spec.dataset.seed, real))
     marginals = [marginal(name, t, loaded) for name, t in targets.items() if name in loaded.columns]
     return ValidationReport(rows=loaded.rows, checks=tuple(checks), marginals=tuple(marginals), source=source,
                             load_sql=loaded.load_sql or None)
@@ -158,11 +160,13 @@ def row_check(c: Constraint, loaded: Loaded, counted: tuple[int, list | None] | 
 
 
 def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]],
-                  seed: int = 1) -> CheckResult:
+                  seed: int = 1, real=None) -> CheckResult:
     """Measures the aggregates once and evaluates the constraint on them (NULL, e.g. no rows, fails).
     Content-quality aggregates are measured first, in Python (quality.checks), and enter the query as figures."""
     missing = [f for f in c.fields if f not in loaded.columns]
     measured, pairs = ({}, []) if missing else measure(c.expr, loaded.con, TABLE, seed)
+    if not missing and eval_calls(c.expr):
+        measured.update(measure_eval(c.expr, loaded.con, TABLE, real))
     try:
         sql, params = dataset_query(c, TABLE, targets, measured=measured)
     except KeyError as e:
@@ -188,8 +192,9 @@ def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, 
             violations, examples = len(pairs), pairs[:EXAMPLES]
     except duckdb.Error as e:
         return _could_not_run(c, shown, e)
+    detail = ("needs the real rows of the spec's reference" if real is None and eval_calls(c.expr) else None)
     return CheckResult(name=c.name, kind="dataset", passed=passed, violations=violations, sql=shown,
-                       values=values, examples=tuple(examples))
+                       values=values, examples=tuple(examples), detail=detail)
 
 
 def _all_distinct(call: Expr, loaded: Loaded) -> bool:
