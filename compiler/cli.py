@@ -473,7 +473,18 @@ def cmd_ingest(args) -> int:
     return _run_build(checked.spec, prep, args)
 
 
+def _reference_rows(spec, spec_path: str):
+    """The spec's real rows for the evaluation aggregates (None when the spec has no reference or does not use them)."""
+    from .evaluation.checks import calls
+    from .tasks.eval import load_real
+
+    if spec.reference is None or not any(calls(c.expr) for c in spec.constraints):
+        return None
+    return load_real(spec, Path(spec_path), None, 3)
+
+
 def cmd_validate(args) -> int:
+    from .evaluation.sides import EvalError
     from .validate import DataError, validate_file
     from .render.validate import render
 
@@ -481,8 +492,8 @@ def cmd_validate(args) -> int:
     if checked is None:
         return EXIT_ERROR
     try:
-        report = validate_file(checked.spec, args.data)
-    except DataError as e:
+        report = validate_file(checked.spec, args.data, _reference_rows(checked.spec, args.spec))
+    except (DataError, EvalError) as e:
         print(f"synthc: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     if args.json:

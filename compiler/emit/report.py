@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..evaluation.report import eval_md
 from ..quality.report import content_md
 from ..validate.models import ValidationReport, number_text
 
@@ -51,9 +52,11 @@ def _usd(x: Optional[float]) -> Optional[float]:
     return None if x is None else round(x, 6)
 
 
-def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected: dict) -> dict:
+def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected: dict,
+                evaluation: Optional[dict] = None) -> dict:
+    """`evaluation`: the figures against the reference's real rows (evaluation.report), for a spec with one."""
     v = checks.to_json_dict()
-    return {
+    out = {
         "report_version": REPORT_VERSION,
         "dataset": dataset,
         "passed": checks.passed,
@@ -84,6 +87,9 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
         "rejected": rejected,
         "content": checks.content,
     }
+    if evaluation is not None:
+        out["eval"] = evaluation
+    return out
 
 
 def json_bytes(report: dict) -> bytes:
@@ -145,6 +151,7 @@ def report_md(report: dict) -> str:
     out += _checks_md(checks)
     out += _marginals_md(r["marginals"], r["tvd"])
     out += content_md(r.get("content"))
+    out += eval_md(r.get("eval"))
     out += _rejected_md(r["rejected"], r.get("acceptance_rate"))
     out += _calls_md(r)
     return "\n".join(out).rstrip("\n") + "\n"

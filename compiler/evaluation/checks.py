@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..ir import Expr, Spec
+from ..ir import Constraint, Expr, Spec
 from . import EVAL
 from .sides import Side, split
 from .useful import DEFAULT_SEEDS
@@ -41,6 +41,15 @@ class RealData:
                                      self.split.held, self.spec.dataset.seed, self.seeds) \
                 if label in r.columns and text in r.columns else {"skipped": f"the real rows have no `{label}` or `{text}`"}
         return self._useful[k]
+
+
+def similarity_bound(c: Constraint) -> Optional[tuple[str, float, bool]]:
+    """(text field, x, strict) when `c` is `max_similarity_to_real(t) <= x` (or `< x`): the form the build repairs."""
+    e = c.expr
+    if (c.kind == "dataset" and e.kind == "op" and e.op in ("<=", "<") and e.args[0].kind == "call"
+            and e.args[0].fn == "max_similarity_to_real" and e.args[1].kind == "lit"):
+        return e.args[0].args[0].field, float(e.args[1].value), e.op == "<"
+    return None
 
 
 def calls(e: Expr) -> list[Expr]:

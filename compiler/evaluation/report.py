@@ -10,24 +10,20 @@ from typing import Optional
 
 from .. import ir
 from . import EVAL_VERSION
-from .checks import RealData
+from .checks import RealData, similarity_bound
 from .faithful import faithful, kind_of
 from .private import BINS, DEFAULT_THRESHOLD, private
 from .sides import Side
 
 
 def bounds(spec: ir.Spec) -> dict[str, tuple[float, bool]]:
-    """text field -> (x, strict) of each constraint `max_similarity_to_real(t) <= x` (or `< x`): what the build
-    repairs (generate/repair.py) and the threshold eval reports."""
-    out = {}
+    """text field -> (x, strict) of the tightest `max_similarity_to_real(t) <= x` (or `< x`): the threshold eval
+    reports (the build repairs each one: generate/repair.py)."""
+    out: dict[str, tuple[float, bool]] = {}
     for c in spec.constraints:
-        e = c.expr
-        if (c.kind == "dataset" and e.kind == "op" and e.op in ("<=", "<") and e.args[0].kind == "call"
-                and e.args[0].fn == "max_similarity_to_real" and e.args[1].kind == "lit"):
-            t = e.args[0].args[0].field
-            x, strict = float(e.args[1].value), e.op == "<"
-            if t not in out or x < out[t][0]:
-                out[t] = (x, strict)
+        b = similarity_bound(c)
+        if b is not None and (b[0] not in out or b[1] < out[b[0]][0]):
+            out[b[0]] = b[1:]
     return out
 
 
