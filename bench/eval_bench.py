@@ -42,6 +42,8 @@ reference real from "real.jsonl" {
   holdout = 20%
 }
 """
+BASELINE = "baseline: synthc validate of DATA (no evaluation constraints)"
+WHOLE = "**whole `synthc eval` (tasks.eval.run: all of the above again, the constraints, the files)**"
 CONSTRAINTS = """constraint no_copies: max_similarity_to_real(synopsis) <= 0.8
 constraint helps: tstr_lift(section, synopsis) >= 0
 """
@@ -71,7 +73,6 @@ def main() -> None:
     args = ap.parse_args()
     from synthc.check import check_file
     from synthc.evaluation.faithful import faithful
-    from synthc.evaluation.report import evaluation
     from synthc.evaluation.sides import synthetic_file
     from synthc.tasks.eval import load_real, run
     from synthc.validate import validate_file
@@ -91,35 +92,33 @@ def main() -> None:
         (root / "pk.sds").write_text(SPEC + CONSTRAINTS, encoding="utf-8")
         plain = check_file(root / "plain.sds", "plain.sds").spec
         spec = check_file(root / "pk.sds", "pk.sds").spec
-        times = {}
-        t = time.perf_counter()
-        validate_file(plain, root / "syn.jsonl")
-        times["baseline: synthc validate of DATA (no evaluation constraints)"] = time.perf_counter() - t
-        t = time.perf_counter()
-        side = synthetic_file(spec, root / "syn.jsonl")
-        rd = load_real(spec, root / "pk.sds", None, args.seeds)
-        times["load both sides"] = time.perf_counter() - t
-        t = time.perf_counter()
-        faithful(spec, side, rd.side, 13)
-        times["faithful"] = time.perf_counter() - t
-        t = time.perf_counter()
-        rd.texts("synopsis").nearest(side.column("synopsis"))
-        times["private (nearest real text of every synthetic text)"] = time.perf_counter() - t
-        t = time.perf_counter()
-        rd.useful(side.column("section"), side.column("synopsis"), list(side.rows), "section", "synopsis")
-        times[f"useful ({args.seeds} repetitions x 3 models)"] = time.perf_counter() - t
-        t = time.perf_counter()
-        result = run(spec, root / "pk.sds", str(root / "syn.jsonl"), seeds=args.seeds, out=str(root / "out"))
-        total = time.perf_counter() - t
-        times["**whole `synthc eval` (tasks.eval.run: all of the above, the constraints, the files)**"] = total
+        times: dict[str, tuple[float, float]] = {}
+
+        def timed(name: str, step):
+            t, c = time.perf_counter(), time.process_time()
+            out = step()
+            times[name] = (time.perf_counter() - t, time.process_time() - c)
+            return out
+
+        timed(BASELINE, lambda: validate_file(plain, root / "syn.jsonl"))
+        side, rd = timed("load both sides", lambda: (synthetic_file(spec, root / "syn.jsonl"),
+                                                      load_real(spec, root / "pk.sds", None, args.seeds)))
+        timed("faithful", lambda: faithful(spec, side, rd.side, 13))
+        timed("private (nearest real text of every synthetic text)",
+              lambda: rd.texts("synopsis").nearest(side.column("synopsis")))
+        timed(f"useful ({args.seeds} repetitions x 3 models)",
+              lambda: rd.useful(side.column("section"), side.column("synopsis"), list(side.rows), "section", "synopsis"))
+        result = timed(WHOLE, lambda: run(spec, root / "pk.sds", str(root / "syn.jsonl"), seeds=args.seeds,
+                                          out=str(root / "out")))
+        total = times[WHOLE][0]
         ev = result.report
-    base_t = times["baseline: synthc validate of DATA (no evaluation constraints)"]
+    base_t = times[BASELINE][0]
     print(f"{args.synthetic:,} synthetic + {args.real:,} real rows, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
-    print("| step | seconds | x validate |")
-    print("|---|---:|---:|")
-    for k, v in times.items():
-        print(f"| {k} | {v:.2f} | {v / base_t:.1f} |")
+    print("| step | wall (s) | CPU of this process (s) | wall x validate |")
+    print("|---|---:|---:|---:|")
+    for k, (v, cpu) in times.items():
+        print(f"| {k} | {v:.2f} | {cpu:.2f} | {v / base_t:.1f} |")
     p = ev["private"]["texts"]["synopsis"]
     u = ev["useful"]
     print(f"\nfigures: AUC {ev['faithful']['fields']['synopsis']['auc']}, above 0.8: {p['above']:,} "

@@ -114,11 +114,11 @@ def discriminator(syn: Sequence, real: Sequence, seed: int, cap: int, tells: boo
         train, test = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
         if not len(test) or len(set(y[train])) < 2:
             continue
-        tfidf, model = fit_tfidf_lr(x[train], y[train], seed, large=False)
+        tfidf, model = fit_tfidf_lr(x[train], y[train], seed)
         p[test] = model.predict_proba(tfidf.transform(x[test]))[:, 1]
     out: dict = {"auc": _r(roc_auc_score(y, p)), "sample": n}
     if tells:
-        _, model = fit_tfidf_lr(x, y, seed, large=False)
+        _, model = fit_tfidf_lr(x, y, seed)
         coef = model.coef_[0]
         order = np.lexsort((names, -coef))
         out["tells_synthetic"] = [_tell(names[i], coef[i]) for i in order[:TELLS] if coef[i] > 0]

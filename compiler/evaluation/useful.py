@@ -30,10 +30,10 @@ def _pairs(labels: Sequence, texts: Sequence, rows: Sequence[int]) -> list[tuple
     return [(key(y), t, r) for y, t, r in zip(labels, texts, rows) if y is not None and isinstance(t, str)]
 
 
-def fit_tfidf_lr(train, labels, seed: int, large: bool = True):
+def fit_tfidf_lr(train, labels, seed: int):
     """TF-IDF weights learnt on the training rows' n-gram counts and a logistic regression on them: counts (rows
-    of one vocabulary) -> the fitted (tfidf, model). `large`: saga (stochastic, linear in the rows, at most
-    SAGA_EPOCHS passes) for the usefulness models; otherwise lbfgs, which converges where classes overlap."""
+    of one vocabulary) -> the fitted (tfidf, model). saga: stochastic, linear in the rows, at most SAGA_EPOCHS
+    passes, so a fit whose classes overlap (real and synthetic alike, random labels) stays bounded."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -41,8 +41,7 @@ def fit_tfidf_lr(train, labels, seed: int, large: bool = True):
     from sklearn.linear_model import LogisticRegression
 
     tfidf = TfidfTransformer(sublinear_tf=True).fit(train)
-    model = (LogisticRegression(solver="saga", tol=1e-3, max_iter=SAGA_EPOCHS, random_state=seed & 0xFFFFFFFF)
-             if large else LogisticRegression(solver="lbfgs", max_iter=1000))
+    model = LogisticRegression(solver="saga", tol=1e-3, max_iter=SAGA_EPOCHS, random_state=seed & 0xFFFFFFFF)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # a bounded fit is the contract (docs/EVAL.md)
         return tfidf, model.fit(tfidf.transform(train), labels)
