@@ -224,3 +224,23 @@ def test_diff_shows_how_the_answers_moved(env, capsys):
     assert ("useful", "lift(section from synopsis)") in moved and ("faithful", "auc(synopsis)") in moved
     main(["diff", str(s), str(s), "--old-build", str(env / "old"), "--new-build", str(env / "new"), "--markdown"])
     assert "| private | `max(synopsis)` |" in capsys.readouterr().out
+
+
+def test_package_descriptions_demo_against_the_fake(env, capsys):
+    """The example's eval demo (examples/package_descriptions/eval_demo.sds) built against the fake reports all
+    three answers on the real sample; the fake writes random words, so its data is easy to tell from real."""
+    demo = env / "eval_demo.sds"
+    shutil.copy(ROOT / "examples" / "package_descriptions" / "eval_demo.sds", demo)
+    with FakeOpenAI() as fake:
+        code = main(["build", str(demo), "--endpoint", fake.base_url, "--model", "gpt-4o-mini", "--out", "out"])
+    assert code in (0, 1)
+    report = json.loads((env / "out" / "report.json").read_text())
+    capsys.readouterr()
+    code = main(["eval", str(demo), str(env / "out" / "package_synopses.jsonl"), "--json"])
+    ev = json.loads(capsys.readouterr().out)
+    assert code == (0 if all(c["passed"] for c in ev["constraints"]) else 1)
+    assert ev["faithful"]["fields"]["synopsis"]["auc"] > 0.9  # random words are not Debian synopses
+    assert ev["private"]["texts"]["synopsis"]["above"] == 0
+    assert ev["useful"]["test_rows"] > 0 and set(ev["useful"]["models"]) == {"synthetic", "real", "real+synthetic"}
+    # the build's report carries the same figures
+    assert report["eval"]["faithful"] == ev["faithful"] and report["eval"]["useful"] == ev["useful"]

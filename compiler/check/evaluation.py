@@ -20,12 +20,9 @@ def check_eval(x: "ExprChecker", node: ast.Call, inner: "Scope"):
         return x.error("SDS160", f"`{node.fn}` compares the data with real rows, and the spec has no reference",
                        node.fn_span, 'declare the real data: reference real from "data/rows.jsonl" { column -> field }')
     mapped = {m.field for m in refs[0].maps}
-    checked = []
-    for arg in node.args:
-        e, t = x.check(arg, inner)
-        if e is None:
-            return None, ERROR
-        checked.append((e, t, arg))
+    checked = x.check_args(node, inner)
+    if checked is None:
+        return None, ERROR
     *label, text = checked
     e, t, arg = text
     if e.kind != "ref" or t.kind != "string" or t.values is not None:

@@ -102,6 +102,16 @@ class ExprChecker:
         self.c.report(Diagnostic(code, message, span, hint))
         return None, ERROR
 
+    def check_args(self, node: ast.Call, scope: Scope) -> list[tuple[ir.Expr, T, ast.Expr]] | None:
+        """(IR, type, node) of each argument of a call; None when one has an error (already reported)."""
+        out = []
+        for arg in node.args:
+            e, t = self.check(arg, scope)
+            if e is None:
+                return None
+            out.append((e, t, arg))
+        return out
+
     # -- entry point
     def check(self, node: ast.Expr, scope: Scope) -> tuple[ir.Expr | None, T]:
         method = getattr(self, "_" + type(node).__name__)
@@ -360,12 +370,9 @@ class ExprChecker:
             q = node.args[1]
             if not (isinstance(q, ast.Lit) and q.kind in ("number", "percent") and 0 <= q.value <= 1):
                 return self.error("SDS019", "the second argument of `quantile` is a number from 0 to 1", q.span)
-        args = []
-        for arg in node.args:
-            e, t = self.check(arg, inner)
-            if e is None:
-                return None, ERROR
-            args.append((e, t, arg))
+        args = self.check_args(node, inner)
+        if args is None:
+            return None, ERROR
         if node.fn in ("mean", "median", "min", "max", "quantile") and args[0][1].kind != "number":
             return self.error("SDS012", f"`{node.fn}` needs a number, found {args[0][1].describe()}", node.args[0].span)
         if node.fn == "share" and args[0][1].kind != "bool":
