@@ -103,7 +103,11 @@ def test_planted_copies_of_real_rows_are_caught(env, capsys):
     assert sorted((c["row"], c["real_row"]) for c in above) == [(pos + 1, 1001 + k) for k, pos in enumerate(planted)]
     assert ev["constraints"] == [{"name": "no_copies", "expr": "(max_similarity_to_real(synopsis) <= 0.8)",
                                   "value": 1.0, "passed": False}]
-    assert main(["validate", str(env / "pk.sds"), str(data)]) == 1
+    capsys.readouterr()
+    assert main(["validate", str(env / "pk.sds"), str(data), "--json"]) == 1
+    check = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}["no_copies"]
+    assert check["violations"] == len(planted)
+    assert [(e["row"], e["real_row"]) for e in check["examples"]] == [(pos + 1, 1001 + k) for k, pos in enumerate(planted)][:3]
     # without the copies the same data passes
     clean = write(env, "clean.jsonl", [r for i, r in enumerate(syn) if i not in planted])
     code, ev = evaluated(capsys, str(env / "pk.sds"), str(clean))

@@ -69,6 +69,24 @@ def synthetic_columns(con, table: str, names: list[str]) -> tuple[list[int], dic
     return [r[0] for r in got], {n: [r[i + 1] for r in got] for i, n in enumerate(names)}
 
 
+def copies(c: Constraint, con, table: str, real: Optional[RealData], shown: int = 3) -> tuple[int, list[dict]]:
+    """For a constraint `max_similarity_to_real(t) <= x`: the synthetic rows above x (rows from 1, with their
+    nearest real row), the most similar first, and how many there are."""
+    from .private import too_similar
+
+    bound = similarity_bound(c)
+    if bound is None or real is None:
+        return 0, []
+    name, x, strict = bound
+    rows, cols = synthetic_columns(con, table, [name])
+    sims, where = real.texts(name).nearest(cols[name])
+    bad = [i for i in range(len(rows)) if too_similar(sims[i:i + 1], x, strict)[0]]
+    bad.sort(key=lambda i: (-sims[i], i))
+    side = real.side
+    return len(bad), [{"row": rows[i], "similarity": round(float(sims[i]), 4), "text": cols[name][i],
+                       "real_row": side.rows[where[i]], "real_text": side.column(name)[where[i]]} for i in bad[:shown]]
+
+
 def measure(expr: Expr, con, table: str, real: Optional[RealData]) -> dict[str, Any]:
     """Each evaluation call of `expr` (by spec text) and its figure; None (the check fails) without real data."""
     from ..validate.sql import expr_text

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from ..ir import Constraint, Expr, Spec, Value
-from ..evaluation.checks import calls as eval_calls, measure as measure_eval
+from ..evaluation.checks import calls as eval_calls, copies as real_copies, measure as measure_eval
 from ..quality.checks import measure
 from .load import TABLE, Loaded, coerce
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
@@ -190,6 +190,10 @@ def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, 
             violations, examples = _duplicates(c, loaded)
         if c.expr.kind == "call" and c.expr.fn == "near_unique" and not passed:
             violations, examples = len(pairs), pairs[:EXAMPLES]
+        if not passed and real is not None and eval_calls(c.expr):
+            found, listed = real_copies(c, loaded.con, TABLE, real, EXAMPLES)
+            if found:  # a max_similarity_to_real bound: the rows above it, with their nearest real rows
+                violations, examples = found, listed
     except duckdb.Error as e:
         return _could_not_run(c, shown, e)
     detail = ("needs the real rows of the spec's reference" if real is None and eval_calls(c.expr) else None)
