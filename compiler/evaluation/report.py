@@ -125,7 +125,7 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
         top = max(p["histogram"]) if p["histogram"] else 0
         for i, n in enumerate(p["histogram"]):
             lo, hi = i / BINS, (i + 1) / BINS
-            out.append(f"| {lo:.1f}–{hi:.1f} | {n:,} | `{bar(n, top)}` |" if bar(n, top) else f"| {lo:.1f}–{hi:.1f} | {n:,} | |")
+            out.append(f"| {lo:.1f}–{hi:.1f} | {n:,} | {_bar(bar(n, top))} |")
         out += ["", "Closest pairs:", ""]
         out += [f"- row {c['row']} ≈ real row {c['real_row']} ({c['similarity']:.2f}): {cell(c['text'])!s} ≈ "
                 f"{cell(c['real_text'])}" for c in p["closest"]]
@@ -147,9 +147,13 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
             "| class | " + " | ".join(u["models"]) + " |", "| --- |" + " --- |" * len(u["models"])]
     for v in u["labels"]:
         out.append(f"| {cell(v, 40)} | " + " | ".join(
-            f"{_n(x['per_class_f1'][v])} `{bar(x['per_class_f1'][v] or 0, 1.0)}`" for x in u["models"].values()) + " |")
+            f"{_n(x['per_class_f1'][v])} {_bar(bar(x['per_class_f1'][v] or 0, 1.0))}" for x in u["models"].values()) + " |")
     out.append("")
     return out
+
+
+def _bar(b: str) -> str:
+    return f"`{b}`" if b else ""
 
 
 def _n(v) -> str:
