@@ -2,9 +2,10 @@
 tell real from synthetic texts (docs/EVAL.md, "Faithful").
 
 categorical: shares and TVD; numeric: two-sample KS (scipy.stats.ks_2samp); text: KS of lengths in words,
-vocabulary overlap and the discriminator (TF-IDF word 1-2-grams + char_wb 2-4-grams, logistic regression,
-5-fold ROC AUC with each text's fold drawn by md5 of the seed and the text, on a balanced sample drawn by md5), with the features that give either
-side away. Per value of each categorical field both sides have: rows, length KS and AUC where the data allows.
+vocabulary overlap and the discriminator: TF-IDF of word 1-2-grams and char_wb 2-4-grams, a logistic
+regression, 5-fold ROC AUC (a text's fold drawn by md5 of the seed and the text) on a balanced sample drawn
+by md5, with the features that give either side away. Per value of each categorical field both sides have:
+rows, length KS and AUC where the data allows.
 """
 
 from __future__ import annotations

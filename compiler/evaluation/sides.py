@@ -79,7 +79,7 @@ def synthetic_rows(spec: ir.Spec, rows: Iterable[Mapping], path: str = "") -> Si
     """The synthetic rows among rows held in memory (the build's)."""
     rows = list(rows)
     keep = [(n, r) for n, r in enumerate(rows, 1) if r.get("_origin") != "real"]
-    names = [n for n in _fields(spec) if any(n in r for _, r in keep[:1])] if keep else []
+    names = [n for n in _fields(spec) if keep and n in keep[0][1]]
     return _side(path, names, [r for _, r in keep], [n for n, _ in keep], len(rows) - len(keep))
 
 

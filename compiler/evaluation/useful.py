@@ -1,9 +1,10 @@
 """Useful? Train on synthetic, test on real (docs/EVAL.md, "Useful").
 
-A TF-IDF (word 1-2-grams, weights learnt on the training rows) + logistic regression (saga) classifier of a label from a text is trained on (a) the synthetic
-rows, (b) the real training rows, (c) both, and each is tested on the same held-out real rows. Repetition k
-trains on the rows of each training set with int(md5("SEED:tstr:k:SIDE:ROW")[:8], 16) < 0.8 * 2^32; the test set
-never changes. The lift is macro-F1(c) - macro-F1(b), per repetition; tstr_lift is its mean.
+A classifier of a label from a text (TF-IDF of word 1-2-grams, weights learnt on the training rows, and a
+logistic regression, saga) is trained on (a) the synthetic rows, (b) the real training rows, (c) both, and each
+is tested on the same held-out real rows. Repetition k trains on the rows of each training set with
+int(md5("SEED:tstr:k:SIDE:ROW")[:8], 16) < 0.8 * 2^32; the test set never changes. The lift is
+macro-F1(c) - macro-F1(b), per repetition; tstr_lift is its mean.
 """
 
 from __future__ import annotations

@@ -105,7 +105,8 @@ class _Stage:
 class Executor:
     """`await Executor(spec, plan, client, cache).run()` -> Outcome. client: a ChatClient (its `endpoint` names
     the endpoint in cache keys), or `offline_client(identity)`; or `source=` any answer source (source.py), as
-    predict.py passes a CacheSource."""
+    predict.py passes a CacheSource. `real`: the reference's rows (evaluation.checks.RealData) for the repair of
+    `max_similarity_to_real` (repair.py); predictions leave it out."""
 
     def __init__(self, spec: ir.Spec, plan: Plan, client, cache: Optional[AnswerCache], *,
                  budget: Budget = Budget(), progress: Optional[Progress] = None,
@@ -227,7 +228,8 @@ class Executor:
             for c in bad:
                 self.rejected.constraint(c, full, (self.plan.strata[si].key, i))
         near = near_copies(self.spec, self.plan, self.accepted, self._near)
-        near += real_copies(self.plan, self.accepted, self._real[1], self._real[0], frozenset((si, i) for si, i, _ in near))
+        real, hooks = self._real
+        near += real_copies(self.plan, self.accepted, hooks, real, frozenset((si, i) for si, i, _ in near))
         for si, i, c in near:
             full = full_row(self.spec, self.rows.row(si, i), self.accepted[si][i])
             del self.accepted[si][i]
