@@ -78,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the report as one JSON object")
     v.add_argument("--sql", action="store_true", help="show the SQL of failed checks")
 
+    ev = sub.add_parser("eval", help="the data against real rows: faithful, private, useful (docs/EVAL.md)")
+    ev.add_argument("spec", metavar="SPEC")
+    ev.add_argument("data", nargs="?", metavar="DATA", help="the synthetic rows (default: build/<dataset>.jsonl)")
+    ev.add_argument("--real", metavar="FILE", help="the real rows (default: the spec's reference file)")
+    ev.add_argument("--label", metavar="FIELD", help="the label of the usefulness test (a categorical field)")
+    ev.add_argument("--text", metavar="FIELD", help="the text of the usefulness test (a text field)")
+    ev.add_argument("--seeds", type=_positive_int, default=3, metavar="N", help="repetitions of the usefulness test")
+    ev.add_argument("--out", metavar="DIR", help="where eval.md and eval.json go (default: the folder of DATA)")
+    ev.add_argument("--json", action="store_true", help="print eval.json on stdout")
+
     i = sub.add_parser("ingest", help="put OpenAI Batch API output in the cache, then build")
     i.add_argument("spec", metavar="SPEC")
     i.add_argument("results", metavar="RESULTS.jsonl")
@@ -478,7 +488,18 @@ def cmd_ingest(args) -> int:
     return _run_build(checked.spec, prep, args)
 
 
+def _reference_rows(spec, spec_path: str):
+    """The spec's real rows for the evaluation aggregates (None when the spec has no reference or does not use them)."""
+    from .evaluation.checks import calls
+    from .tasks.eval import load_real
+
+    if spec.reference is None or not any(calls(c.expr) for c in spec.constraints):
+        return None
+    return load_real(spec, Path(spec_path), None, 3)
+
+
 def cmd_validate(args) -> int:
+    from .evaluation.sides import EvalError
     from .validate import DataError, validate_file
     from .render.validate import render
 
@@ -486,8 +507,8 @@ def cmd_validate(args) -> int:
     if checked is None:
         return EXIT_ERROR
     try:
-        report = validate_file(checked.spec, args.data)
-    except DataError as e:
+        report = validate_file(checked.spec, args.data, _reference_rows(checked.spec, args.spec))
+    except (DataError, EvalError) as e:
         print(f"synthc: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     if args.json:
@@ -496,6 +517,27 @@ def cmd_validate(args) -> int:
 
         render(report, _console(highlight=False, soft_wrap=True), show_sql=args.sql)
     return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def cmd_eval(args) -> int:
+    from .evaluation.sides import EvalError
+    from .tasks.eval import run
+
+    checked = _checked(args.spec)
+    if checked is None:
+        return EXIT_ERROR
+    try:
+        result = run(checked.spec, Path(args.spec), args.data, args.real, args.label, args.text, args.seeds, args.out)
+    except EvalError as e:
+        print(f"synthc: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(result.report, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        from .render.eval import render
+
+        render(result.report, result.written, _console(highlight=False, soft_wrap=True))
+    return result.exit_code
 
 
 def cmd_cache(args) -> int:
@@ -564,7 +606,7 @@ def cmd_diff(args) -> int:
 
 
 _COMMANDS = {"check": cmd_check, "fmt": cmd_fmt, "plan": cmd_plan, "explain": cmd_explain, "build": cmd_build, "diff": cmd_diff,
-             "ingest": cmd_ingest, "validate": cmd_validate, "cache": cmd_cache}
+             "ingest": cmd_ingest, "validate": cmd_validate, "cache": cmd_cache, "eval": cmd_eval}
 
 
 if __name__ == "__main__":

@@ -144,6 +144,11 @@ EXPLANATIONS: dict[str, str] = {
               "(null) and is reported as a type violation of the derived field, never NaN or infinity.",
     "SDS140": "A mapped reference column has missing values (null, or absent from a JSON object). A row missing "
               "the value of a sampled field cannot be placed in a stratum and is not used.",
+    "SDS160": "`max_similarity_to_real` and `tstr_lift` compare the synthetic rows with the rows of the spec's "
+              "reference file; a spec without `reference NAME from \"PATH\" { ... }` has none to compare with.",
+    "SDS161": "An evaluation aggregate reads fields the reference maps: `max_similarity_to_real(t)` a text field, "
+              "`tstr_lift(label, t)` a categorical label and a text field, each named directly and mapped by a "
+              "`COLUMN -> FIELD` line of the reference.",
 }
 
 

@@ -69,6 +69,8 @@ CODES: dict[str, str] = {
     "SDS103": "constraint always holds",
     "SDS140": "reference column has missing values",
     "SDS155": "division by a value that can be zero",
+    "SDS160": "evaluation against real data without a reference",
+    "SDS161": "invalid use of an evaluation aggregate",
 }
 
 

@@ -16,7 +16,7 @@ from .ir import Expr, Value
 
 AGGREGATES = frozenset({"unique", "distinct_ratio", "mean", "median", "quantile", "min", "max", "tvd", "drift",
                         "share", "count", "distinct_n", "compression_ratio", "self_similarity", "near_unique",
-                        "shortcut_lift"})
+                        "shortcut_lift", "max_similarity_to_real", "tstr_lift"})
 
 
 class Unknown(Exception):

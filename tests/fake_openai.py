@@ -51,7 +51,7 @@ class Fault:
     after `delay` seconds), truncate (cut the content at `fraction`, finish_reason "length"), bad_rows (the
     first `count` rows get a null first field), wrong_count (`delta` rows fewer or more), empty (content ""),
     echo_auth (status with the request's Authorization header in the error message), same_text (field `name`
-    of every row is "same old words").
+    of every row is "same old words"), given_text (field `name` of every row is `value`).
     """
 
     kind: str
@@ -62,6 +62,7 @@ class Fault:
     count: int = 1
     delta: int = -1
     name: str = ""
+    value: str = ""
 
 
 def rate_limit(retry_after: Optional[float] = None) -> Fault:
@@ -94,6 +95,10 @@ def empty() -> Fault:
 
 def same_text(name: str) -> Fault:
     return Fault("same_text", name=name)
+
+
+def given_text(name: str, value: str) -> Fault:
+    return Fault("given_text", name=name, value=value)
 
 
 def echo_auth(status: int = 401) -> Fault:
@@ -313,6 +318,10 @@ class FakeOpenAI:
             for row in _rows(instance):
                 if fault.name in row:
                     row[fault.name] = "same old words"
+        if fault and fault.kind == "given_text":
+            for row in _rows(instance):
+                if fault.name in row:
+                    row[fault.name] = fault.value
         if judge_name(body) is not None:
             instance = judge_answer(self.judge, body, instance, random.Random(_digest(body) + "judge"))
         content = json.dumps(instance, ensure_ascii=False)

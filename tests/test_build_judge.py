@@ -109,7 +109,7 @@ def test_rows_the_judge_answers_no_are_rejected_and_topped_up(env, fake, capsys)
     assert len(rows) == 60 and "on_topic" not in rows[0]  # the verdict is no column of the dataset
     assert not any(said_no(r["_id"], 0.25) for r in rows)  # no row the judge said "no" to was kept
     j = out["judges"]["on_topic"]
-    assert out["report_version"] == 3 and j["constraints"] == ["about"] and j["model"] == "gpt-4o-mini"
+    assert out["report_version"] >= 3 and j["constraints"] == ["about"] and j["model"] == "gpt-4o-mini"
     no = j["judged"] - j["passed"]
     assert no > 0 and out["rejected"]["about"]["count"] == no
     assert j["pass_rate"] == pytest.approx(j["passed"] / j["judged"], abs=1e-6)

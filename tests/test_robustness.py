@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -111,12 +112,15 @@ SEEDS = _seeds()
 
 
 def _beside(seed: Path, tmp_path_factory) -> Path:
-    """A file to write a mutant of `seed` to, in a copy of the seed's folder so that its relative imports resolve."""
+    """A file to write a mutant of `seed` to, in a copy of the seed's folder so that its relative imports (and a
+    reference's `data/` files) resolve."""
     folder = tmp_path_factory.getbasetemp() / "seeds" / seed.parent.relative_to(REPO)
     if not folder.exists():
         folder.mkdir(parents=True)
         for p in seed.parent.glob("*.sds"):
             (folder / p.name).write_bytes(p.read_bytes())
+        if (seed.parent / "data").is_dir():
+            shutil.copytree(seed.parent / "data", folder / "data")
     return folder / f"mutated_{seed.name}"
 
 

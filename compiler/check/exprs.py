@@ -15,6 +15,8 @@ from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..evaluate import AGGREGATES, MAX_INT
 from .regex import regex_problem
 from .quality import QUALITY, check_quality
+from .evaluation import check_eval
+from ..evaluation import EVAL
 
 if TYPE_CHECKING:
     from . import Checker
@@ -64,7 +66,8 @@ ROW_FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 AGGREGATE_ARITY = {"unique": (1, 8), "distinct_ratio": (1, 1), "mean": (1, 1), "median": (1, 1), "min": (1, 1),
                    "max": (1, 1), "quantile": (2, 2), "tvd": (1, 1), "drift": (1, 1), "share": (1, 1),
                    "count": (0, 0), "distinct_n": (2, 2), "compression_ratio": (1, 1), "self_similarity": (1, 1),
-                   "near_unique": (2, 2), "shortcut_lift": (2, 2)}
+                   "near_unique": (2, 2), "shortcut_lift": (2, 2),
+                   "max_similarity_to_real": (1, 1), "tstr_lift": (2, 2)}
 ALL_FUNCTIONS = sorted(set(ROW_FUNCTIONS) | set(AGGREGATE_ARITY))
 
 
@@ -108,6 +111,16 @@ class ExprChecker:
     def error(self, code: str, message: str, span: Span, hint: str | None = None) -> tuple[None, T]:
         self.c.report(Diagnostic(code, message, span, hint))
         return None, ERROR
+
+    def check_args(self, node: ast.Call, scope: Scope) -> list[tuple[ir.Expr, T, ast.Expr]] | None:
+        """(IR, type, node) of each argument of a call; None when one has an error (already reported)."""
+        out = []
+        for arg in node.args:
+            e, t = self.check(arg, scope)
+            if e is None:
+                return None
+            out.append((e, t, arg))
+        return out
 
     # -- entry point
     def check(self, node: ast.Expr, scope: Scope) -> tuple[ir.Expr | None, T]:
@@ -398,16 +411,15 @@ class ExprChecker:
         inner = Scope(scope.module, scope.params, scope.aggregates, True, scope.def_stack)
         if node.fn in QUALITY:
             return check_quality(self, node, inner)
+        if node.fn in EVAL:
+            return check_eval(self, node, inner)
         if node.fn == "quantile":
             q = node.args[1]
             if not (isinstance(q, ast.Lit) and q.kind in ("number", "percent") and 0 <= q.value <= 1):
                 return self.error("SDS019", "the second argument of `quantile` is a number from 0 to 1", q.span)
-        args = []
-        for arg in node.args:
-            e, t = self.check(arg, inner)
-            if e is None:
-                return None, ERROR
-            args.append((e, t, arg))
+        args = self.check_args(node, inner)
+        if args is None:
+            return None, ERROR
         if node.fn in ("mean", "median", "min", "max", "quantile") and args[0][1].kind != "number":
             return self.error("SDS012", f"`{node.fn}` needs a number, found {args[0][1].describe()}", node.args[0].span)
         if node.fn == "share" and args[0][1].kind != "bool":

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .. import ir
 from ..validate.models import value_key
+from .evaluation import EvalShift, eval_shifts
 from .revision import DiffError
 
 ID = "_id"
@@ -70,6 +71,8 @@ class DataDelta(_Frozen):
     marginals_from: str  # report | rows
     checks: tuple[CheckChange, ...]  # only checks whose state changed
     checks_compared: bool
+    evaluation: tuple[EvalShift, ...] = ()  # the evaluation's headline figures in each build (diff/evaluation.py)
+    evaluation_compared: bool = False  # both builds have an evaluation (eval.json or report.json's `eval`)
 
 
 def _dataset_file(folder: Path, name: Optional[str]) -> Path:
@@ -186,10 +189,11 @@ def data_delta(old_dir: Path, new_dir: Path, old_spec: Optional[ir.Spec] = None,
                 checks.append(CheckChange(name=str(name), kind=(b or a).get("kind"), old=_state(a), new=_state(b),
                                           old_violations=a.get("violations") if a else None,
                                           new_violations=b.get("violations") if b else None))
+    compared, moved = eval_shifts(old_dir, new_dir)
     return DataDelta(
         old_rows=len(old), new_rows=len(new), rows_added=len(added), rows_removed=len(removed),
         rows_changed=len(changed), rows_unchanged=len(old) - len(removed) - len(changed),
         added=tuple(added[:LISTED]), removed=tuple(removed[:LISTED]), changed=tuple(changed[:LISTED]),
         changed_fields=dict(sorted(per_field.items(), key=lambda kv: (-kv[1], kv[0]))),
         marginals=tuple(shifts), marginals_from=source, checks=tuple(checks),
-        checks_compared=ro is not None and rn is not None)
+        checks_compared=ro is not None and rn is not None, evaluation=moved, evaluation_compared=compared)

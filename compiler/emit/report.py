@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..evaluation.report import eval_md
 from ..quality.report import content_md
 from ..validate.models import ValidationReport, number_text
 
-REPORT_VERSION = 3  # 2: the content section (quality.report); 3: judges
+REPORT_VERSION = 4  # 2: the content section (quality.report); 3: judges; 4: eval (a spec with a reference)
 BAR = 20  # characters of the longest bar
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _CELL = 80  # longest example value shown in a table cell
@@ -53,9 +54,10 @@ def _usd(x: Optional[float]) -> Optional[float]:
 
 
 def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected: dict,
-                judges: Optional[dict] = None) -> dict:
+                judges: Optional[dict] = None, evaluation: Optional[dict] = None) -> dict:
+    """`evaluation`: the figures against the reference's real rows (evaluation.report), for a spec with one."""
     v = checks.to_json_dict()
-    return {
+    out = {
         "report_version": REPORT_VERSION,
         "dataset": dataset,
         "passed": checks.passed,
@@ -87,6 +89,9 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
         "content": checks.content,
         "judges": judges or {},
     }
+    if evaluation is not None:
+        out["eval"] = evaluation
+    return out
 
 
 def json_bytes(report: dict) -> bytes:
@@ -149,6 +154,7 @@ def report_md(report: dict) -> str:
     out += _marginals_md(r["marginals"], r["tvd"])
     out += content_md(r.get("content"))
     out += _judges_md(r.get("judges"))
+    out += eval_md(r.get("eval"))
     out += _rejected_md(r["rejected"], r.get("acceptance_rate"))
     out += _calls_md(r)
     return "\n".join(out).rstrip("\n") + "\n"

@@ -45,7 +45,7 @@ from ..run.salvage import MISSING, row_model, salvage
 from .accept import Rejections, broken, row_constraints
 from .judge import JudgeTally
 from .guard import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, CallGuard, Stopped
-from .repair import near_copies, near_unique_repairs, repeats, unique_repairs
+from .repair import near_copies, near_unique_repairs, real_copies, real_copy_repairs, repeats, unique_repairs
 from .select import full_row
 from .source import UNKNOWN, ClientSource, offline_client
 from .tally import Acceptance, Counters
@@ -108,12 +108,14 @@ class _Stage:
 class Executor:
     """`await Executor(spec, plan, client, cache).run()` -> Outcome. client: a ChatClient (its `endpoint` names
     the endpoint in cache keys), or `offline_client(identity)`; or `source=` any answer source (source.py), as
-    predict.py passes a CacheSource."""
+    predict.py passes a CacheSource. `real`: the reference's rows (evaluation.checks.RealData) for the repair of
+    `max_similarity_to_real` (repair.py); predictions leave it out."""
 
     def __init__(self, spec: ir.Spec, plan: Plan, client, cache: Optional[AnswerCache], *,
                  budget: Budget = Budget(), progress: Optional[Progress] = None,
                  prior: Optional[AcceptanceStats] = None, offline: bool = False, workers: int = 8,
-                 store: Optional[RowStore] = None, source=None, locked: frozenset[str] = frozenset()):
+                 store: Optional[RowStore] = None, source=None, locked: frozenset[str] = frozenset(),
+                 real=None):
         spec = engine_spec(spec)  # judges run as prompts (plan.judges)
         self.spec, self.plan, self.cache, self.store = spec, plan, cache, store
         self.locked = locked  # request keys the last finished build used (its lock's calls)
@@ -135,6 +137,7 @@ class Executor:
         self._unique = unique_repairs(spec)
         self._near = near_unique_repairs(spec)
         self.judged = JudgeTally.of(spec, plan)
+        self._real = real, real_copy_repairs(spec, real)  # the reference's rows (evaluation.checks.RealData)
         self.new_rows: dict[str, dict] = {}
         self.carried = 0
         self.carried_by_prompt: dict[str, int] = {}
@@ -230,6 +233,8 @@ class Executor:
             for c in bad:
                 self.rejected.constraint(c, full, (self.plan.strata[si].key, i))
         near = near_copies(self.spec, self.plan, self.accepted, self._near)
+        real, hooks = self._real
+        near += real_copies(self.plan, self.accepted, hooks, real, frozenset((si, i) for si, i, _ in near))
         for si, i, c in near:
             full = full_row(self.spec, self.rows.row(si, i), self.accepted[si][i])
             del self.accepted[si][i]

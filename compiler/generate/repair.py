@@ -1,7 +1,9 @@
 """`unique(...)` and `near_unique(...)` over generated text, repaired by the build: among the rows the dataset
 would keep, visited in `_id` order, a row repeating an earlier row's tuple (or, for near_unique, whose text is
 more similar than the threshold to an earlier kept row's: quality.neardup) is rejected, counted under the
-constraint, and its stratum tops up in the next round, so the first copy stays and the repeat is written again."""
+constraint, and its stratum tops up in the next round, so the first copy stays and the repeat is written again.
+`max_similarity_to_real(t) <= x` is repaired the same way against the reference's real rows (evaluation.private):
+a kept row whose text is above x to any real text is rejected and written again."""
 
 from __future__ import annotations
 
@@ -100,3 +102,38 @@ def _unique_key(call: ir.Expr, row: dict):
     if any(v is NO_VALUE for v in values):
         return None
     return json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def real_copy_repairs(spec: ir.Spec, real) -> list[tuple[ir.Constraint, str, float, bool]]:
+    """The constraints `max_similarity_to_real(t) <= x` (or `< x`) as (constraint, t, x, strict); none without the
+    real rows (evaluation.checks.RealData)."""
+    if real is None:
+        return []
+    from ..evaluation.checks import similarity_bound
+
+    return [(c, *b) for c in spec.constraints for b in [similarity_bound(c)] if b is not None]
+
+
+def real_copies(plan: Plan, accepted: Mapping[int, Mapping[int, dict]], repairs: list, real,
+                skip: frozenset = frozenset()) -> list[tuple[int, int, ir.Constraint]]:
+    """The accepted rows (not in `skip`) to reject as copies of real rows, visited as `near_copies` visits them."""
+    if not repairs:
+        return []
+    from ..evaluation.private import too_similar
+
+    order = [(si, i) for si in sorted(accepted, key=lambda k: plan.strata[k].key) for i in sorted(accepted[si])
+             if (si, i) not in skip]
+    out, dropped = [], set()
+    for c, name, threshold, strict in repairs:
+        live = [r for r in order if r not in dropped]
+        sims, _ = real.texts(name).nearest([accepted[si][i].get(name) for si, i in live])
+        kept: dict[int, int] = {}
+        for (si, i), bad in zip(live, too_similar(sims, threshold, strict)):
+            if kept.get(si, 0) == plan.strata[si].rows:
+                continue
+            if bad:
+                out.append((si, i, c))
+                dropped.add((si, i))
+            else:
+                kept[si] = kept.get(si, 0) + 1
+    return out

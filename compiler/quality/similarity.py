@@ -15,11 +15,16 @@ from scipy import sparse
 CHUNK = 2048
 
 
-def shingle_matrix(sets: Sequence[frozenset]) -> sparse.csr_matrix:
-    vocab: dict[str, int] = {}
+def shingle_matrix(sets: Sequence[frozenset], vocab: dict[str, int] | None = None,
+                   grow: bool = True) -> sparse.csr_matrix:
+    """0/1 rows over the shingles of `vocab` (grown as met unless `grow` is False: unknown shingles are left out)."""
+    vocab = {} if vocab is None else vocab
     indptr, indices = [0], []
     for s in sets:
-        indices.extend(vocab.setdefault(x, len(vocab)) for x in sorted(s))
+        if grow:
+            indices.extend(vocab.setdefault(x, len(vocab)) for x in sorted(s))
+        else:
+            indices.extend(sorted(vocab[x] for x in s if x in vocab))
         indptr.append(len(indices))
     data = np.ones(len(indices), dtype=np.int32)
     return sparse.csr_matrix((data, np.array(indices, dtype=np.int64), np.array(indptr, dtype=np.int64)),
@@ -59,3 +64,31 @@ def pairs_above(sets: Sequence[frozenset], threshold: float) -> list[tuple[int, 
                 out.append((int(r), int(c), float(s)))
     out.sort()
     return out
+
+
+class NearestIndex:
+    """The texts of one set (e.g. the real rows) indexed once, to find for each text of another set its most
+    similar one: `query(sets)` -> (resemblance, index), index -1 when it shares no shingle with any. Exact, by the
+    same sparse products; on a tie the lowest index wins."""
+
+    def __init__(self, others: Sequence[frozenset]):
+        self.vocab: dict[str, int] = {}
+        self.y = shingle_matrix(others, self.vocab).T.tocsc()
+        self.sizes = np.array([len(s) for s in others], dtype=np.float64)
+
+    def query(self, sets: Sequence[frozenset]) -> tuple[np.ndarray, np.ndarray]:
+        best, where = np.zeros(len(sets)), np.full(len(sets), -1, dtype=np.int64)
+        if not len(self.sizes) or not sets:
+            return best, where
+        own = np.array([len(s) for s in sets], dtype=np.float64)
+        x = shingle_matrix(sets, self.vocab, grow=False)
+        for start in range(0, len(sets), CHUNK):
+            inter = (x[start:start + CHUNK] @ self.y).tocoo()
+            if not inter.nnz:
+                continue
+            rows, cols = inter.row + start, inter.col
+            sim = inter.data / (own[rows] + self.sizes[cols] - inter.data)
+            order = np.lexsort((cols, -sim, rows))
+            first = order[np.unique(rows[order], return_index=True)[1]]
+            best[rows[first]], where[rows[first]] = sim[first], cols[first]
+        return best, where

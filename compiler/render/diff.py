@@ -224,11 +224,25 @@ def _data_md(d: DataDelta) -> list[str]:
         if len(d.marginals) > SHOWN:
             out.append(f"\n… and {len(d.marginals) - SHOWN:,} more.")
         out.append("")
+    if d.evaluation:
+        out += ["Against real data (faithful: lower distance and an AUC nearer 0.5 is better; private: lower; useful: "
+                "higher):", "", "| answer | figure | before | after | change |", "| --- | --- | --: | --: | --: |"]
+        for e in d.evaluation:
+            out.append(f"| {e.answer} | `{_cell(e.figure)}` | {_fig(e.old)} | {_fig(e.new)} | {_move(e.old, e.new)} |")
+        out.append("")
     for label, ids in (("added", d.added), ("removed", d.removed), ("changed", [c.id for c in d.changed])):
         if ids:
             more = f" … ({len(ids) - 10:,} more)" if len(ids) > 10 else ""
             out += [f"Rows {label}: " + ", ".join(f"`{i}`" for i in ids[:10]) + more, ""]
     return out
+
+
+def _fig(v) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def _move(a, b) -> str:
+    return "–" if a is None or b is None else f"{b - a:+.3f}"
 
 
 def to_markdown(result: "DiffResult") -> str:
@@ -321,6 +335,8 @@ def render(result: "DiffResult", console: "Console") -> None:
                                style="red" if c.new == "failed" else "green"))
         for m in sorted(d.marginals, key=lambda m: (-abs(m.delta), m.field, m.value))[:SHOWN]:
             console.print(Text(f"  {m.field} = {m.value}: {opt_pct(m.old)} → {opt_pct(m.new)}"))
+        for e in d.evaluation:
+            console.print(Text(f"  {e.answer} {e.figure}: {_fig(e.old)} → {_fig(e.new)} ({_move(e.old, e.new)})"))
     for n in result.notes:
         console.print(Text(f"note: {n}", style="yellow"))
 
@@ -354,7 +370,8 @@ def to_json_dict(result: "DiffResult") -> dict:
     data          null without build folders, else {old_rows, new_rows, rows_added, rows_removed, rows_changed,
                   rows_unchanged, added, removed (ids, first 1000), changed: [{id, fields}], changed_fields
                   {field: rows}, marginals: [{field, value, old, new}], marginals_from (report | rows),
-                  checks: [{name, kind, old, new, old_violations, new_violations}], checks_compared}
+                  checks: [{name, kind, old, new, old_violations, new_violations}], checks_compared,
+                  evaluation: [{answer, figure, old, new}], evaluation_compared}
     notes         [text]
     diagnostics   [{side: old | new, code, severity, message, file, line, col, ...}]
     """

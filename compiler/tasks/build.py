@@ -171,7 +171,7 @@ def budget_for(plan: Plan, opts: BuildOptions) -> Budget:
                   ceiling=ceiling)
 
 
-async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> Outcome:
+async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None) -> Outcome:
     ep = prep.endpoint
     policy = retry_policy()
     if opts.offline:
@@ -185,7 +185,7 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> O
     try:
         return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
                               prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
-                              store=RowStore(prep.cache.root), locked=prep.locked).run()
+                              store=RowStore(prep.cache.root), locked=prep.locked, real=real).run()
     finally:
         if hasattr(client, "aclose"):
             await client.aclose()
@@ -199,7 +199,8 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     unwritable = _unwritable(spec, spec_path, prep, opts)
     if unwritable:  # before any call: answers the build could not write would be paid for and lost
         return BuildResult(EXIT_ERROR, unwritable)
-    outcome = asyncio.run(_execute(spec, prep, opts, progress, say))
+    real = _real_rows(spec, spec_path)
+    outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real))
     if hasattr(progress, "close"):
         progress.close()
     result = BuildResult(EXIT_OK, outcome=outcome, cache_dir=prep.cache.root, warnings=list(prep.warnings))
@@ -209,9 +210,15 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         return result
     RowStore(prep.cache.root).add(outcome.new_rows)  # before the lock: the next build may carry these rows
     rows = select_rows(spec, prep.plan, outcome.accepted)
-    checks = validate_rows(spec, rows)
+    checks = validate_rows(spec, rows, real)
+    evaluated = None
+    if real is not None:
+        from ..evaluation.report import evaluation
+        from ..evaluation.sides import synthetic_rows
+
+        evaluated = evaluation(spec, synthetic_rows(spec, rows, f"{spec.dataset.name}.jsonl"), real)
     try:
-        result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written)
+        result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written, evaluated)
     except OSError as e:  # checked before the calls, so a full disk or a race: the answers are in the cache
         result.exit_code = EXIT_STOPPED
         result.message = (f"could not write {e.filename or opts.out}: {e.strerror or e}; the answers are kept, so "
@@ -240,7 +247,8 @@ def _unwritable(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptio
 
 
 def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, outcome: Outcome,
-                  rows: list[dict], checks: ValidationReport, written: list[Path]) -> dict:
+                  rows: list[dict], checks: ValidationReport, written: list[Path],
+                  evaluated: Optional[dict] = None) -> dict:
     """The dataset, then the reports, then the lock (last: a lock says a build finished)."""
     out = Path(opts.out)
     name = spec.dataset.name
@@ -262,7 +270,8 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      profile=prep.endpoint.profile.name, earlier_calls=c.earlier_calls,
                      earlier_cost_usd=c.earlier_cost_usd)
     order = [k.name for k in spec.constraints]
-    report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]), outcome.judges)
+    report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]), outcome.judges,
+                         evaluated)
     write_atomic(out / "report.json", json_bytes(report))
     write_atomic(out / "report.md", report_md(report).encode("utf-8"))
     written += [out / "report.json", out / "report.md"]
@@ -288,6 +297,18 @@ def _not_built_yet(spec: ir.Spec) -> Optional[str]:
             return (f"prompt {p.name}: `examples = {p.real_examples.reference}({p.real_examples.k})` is checked, but "
                     "a build cannot yet show reference rows as examples")
     return None
+
+
+def _real_rows(spec: ir.Spec, spec_path: Path):
+    """The reference's rows (evaluation.checks.RealData) for the repair of `max_similarity_to_real`, the evaluation
+    aggregates and the report's evaluation; None for a spec without a reference."""
+    if spec.reference is None:
+        return None
+    from ..evaluation.checks import RealData
+    from ..evaluation.sides import real_file, reference_file
+
+    path = reference_file(spec, spec_path)
+    return RealData(spec, real_file(spec, path), sha256=spec.reference.sha256)
 
 
 def _file_sha256(path: Path) -> str:

@@ -27,20 +27,21 @@ __all__ = ["validate_rows", "validate_file", "target_shares", "DataError", "Chec
            "MarginalValue", "ValidationReport"]
 
 
-def validate_rows(spec: Spec, rows: Iterable[Mapping]) -> ValidationReport:
-    """Checks rows held in memory (one dict per row), with the content figures of a build's report."""
+def validate_rows(spec: Spec, rows: Iterable[Mapping], real=None) -> ValidationReport:
+    """Checks rows held in memory (one dict per row), with the content figures of a build's report; `real`
+    (evaluation.checks.RealData) measures the evaluation aggregates."""
     rows = list(rows)
     loaded = load_rows(spec, rows)
     try:
-        return run_checks(spec, loaded).model_copy(update={"content": content(spec, rows)})
+        return run_checks(spec, loaded, real=real).model_copy(update={"content": content(spec, rows)})
     finally:
         loaded.con.close()
 
 
-def validate_file(spec: Spec, path: str | Path) -> ValidationReport:
+def validate_file(spec: Spec, path: str | Path, real=None) -> ValidationReport:
     """Checks a dataset file without generating anything; raises DataError when it cannot be read."""
     loaded = load_file(spec, path)
     try:
-        return run_checks(spec, loaded, source=str(path))
+        return run_checks(spec, loaded, source=str(path), real=real)
     finally:
         loaded.con.close()

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from ..ir import Constraint, Expr, Spec, Value
+from ..evaluation.checks import calls as eval_calls, copies as real_copies, measure as measure_eval
 from ..quality.checks import measure
 from .load import TABLE, Loaded, coerce
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
@@ -34,8 +35,9 @@ from .types import DATA_ALIAS, field_rules, from_clause
 EXAMPLES = 3
 
 
-def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> ValidationReport:
-    """Every check of `spec` on the rows `loaded` holds."""
+def run_checks(spec: Spec, loaded: Loaded, source: str | None = None, real=None) -> ValidationReport:
+    """Every check of `spec` on the rows `loaded` holds; `real` (evaluation.checks.RealData) for the evaluation
+    aggregates, which fail without it."""
     targets = {f.name: {coerce(v, loaded.columns.get(f.name)): s for v, s in t.items()}
                for f in spec.fields if f.role == "sampled" and f.categorical
                for t in [target_shares(spec, f.name)] if t is not None}
@@ -45,7 +47,7 @@ def run_checks(spec: Spec, loaded: Loaded, source: str | None = None) -> Validat
         if c.kind == "judge":  # a model's verdict, which no dataset file holds: the build reports judges itself
             continue
         checks.append(row_check(c, loaded, next(counted)) if c.kind == "row"
-                      else dataset_check(c, loaded, targets, spec.dataset.seed))
+                      else dataset_check(c, loaded, targets, spec.dataset.seed, real))
     marginals = [marginal(name, t, loaded) for name, t in targets.items() if name in loaded.columns]
     return ValidationReport(rows=loaded.rows, checks=tuple(checks), marginals=tuple(marginals), source=source,
                             load_sql=loaded.load_sql or None)
@@ -160,20 +162,20 @@ def row_check(c: Constraint, loaded: Loaded, counted: tuple[int, list | None] | 
 
 
 def dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]],
-                  seed: int = 1) -> CheckResult:
+                  seed: int = 1, real=None) -> CheckResult:
     """Measures the aggregates once and evaluates the constraint on them (NULL, e.g. no rows, fails).
     Content-quality aggregates are measured first, in Python (quality.checks), and enter the query as figures.
     A constraint with `per` is judged on each group of rows (per_group_check)."""
     if c.per and all(f in loaded.columns for f in c.fields):
-        return per_group_check(c, loaded, targets, seed)
-    return _dataset_check(c, loaded, targets, seed, TABLE)
+        return per_group_check(c, loaded, targets, seed, real)
+    return _dataset_check(c, loaded, targets, seed, TABLE, real)
 
 
 GROUP = "per_group"
 
 
 def per_group_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]],
-                    seed: int = 1) -> CheckResult:
+                    seed: int = 1, real=None) -> CheckResult:
     """`CONSTRAINT per A, B` (LANGUAGE.md, "Per stratum"): the constraint judged on the rows of each combination of
     A, B that occurs (nulls a group of their own), each group copied in row order into the table `per_group`.
     Passes when every group passes; violations = the failing groups; values = every group's figures, named
@@ -188,7 +190,7 @@ def per_group_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value
         make = (f"CREATE OR REPLACE TEMP TABLE {ident(GROUP)} AS\nSELECT * FROM {ident(TABLE)} WHERE {where}\n"
                 f"ORDER BY rowid;\n")
         loaded.con.execute(make)
-        r = _dataset_check(c, loaded, targets, seed, GROUP)
+        r = _dataset_check(c, loaded, targets, seed, GROUP, real)
         label = ", ".join(f"{f} = {'null' if v is None else jsonable(v)}" for f, v in zip(c.per, group))
         values.update({f"{k} [{label}]": v for k, v in r.values.items()})
         if r.violations is None:
@@ -207,9 +209,11 @@ def per_group_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value
 
 
 def _dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value, float]], seed: int,
-                   table: str) -> CheckResult:
+                   table: str, real=None) -> CheckResult:
     missing = [f for f in c.fields if f not in loaded.columns]
     measured, pairs = ({}, []) if missing else measure(c.expr, loaded.con, table, seed)
+    if not missing and eval_calls(c.expr):
+        measured.update(measure_eval(c.expr, loaded.con, table, real))
     try:
         sql, params = dataset_query(c, table, targets, measured=measured)
     except KeyError as e:
@@ -233,10 +237,15 @@ def _dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value,
             violations, examples = _duplicates(c, loaded)
         if c.expr.kind == "call" and c.expr.fn == "near_unique" and not passed:
             violations, examples = len(pairs), pairs[:EXAMPLES]
+        if not passed and real is not None and eval_calls(c.expr):
+            found, listed = real_copies(c, loaded.con, table, real, EXAMPLES)
+            if found:  # a max_similarity_to_real bound: the rows above it, with their nearest real rows
+                violations, examples = found, listed
     except duckdb.Error as e:
         return _could_not_run(c, shown, e)
+    detail = ("needs the real rows of the spec's reference" if real is None and eval_calls(c.expr) else None)
     return CheckResult(name=c.name, kind="dataset", passed=passed, violations=violations, sql=shown,
-                       values=values, examples=tuple(examples))
+                       values=values, examples=tuple(examples), detail=detail)
 
 
 def _all_distinct(call: Expr, loaded: Loaded, table: str = TABLE) -> bool:

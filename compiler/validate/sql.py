@@ -21,6 +21,7 @@ import json
 import math
 from typing import Callable, Mapping, Sequence
 
+from ..evaluation import EVAL
 from ..quality import QUALITY
 from ..evaluate import AGGREGATES
 from ..ir import Constraint, Expr, Value
@@ -275,7 +276,7 @@ def dataset_query(constraint: Constraint, table: str = "data",
     params: list = []
     columns = []
     for call in aggregates(constraint.expr):
-        if call.fn in QUALITY:
+        if call.fn in QUALITY or call.fn in EVAL:
             v = (measured or {}).get(expr_text(call))
             sql, p = ("CAST(? AS BOOLEAN)" if call.fn == "near_unique" else "CAST(? AS DOUBLE)"), [v]
         else:

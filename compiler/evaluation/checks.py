@@ -1,0 +1,115 @@
+"""The evaluation aggregates of one dataset constraint (max_similarity_to_real, tstr_lift), measured in Python over
+the synthetic rows of the table `data` against the real rows, like quality.checks does for content figures: the
+figures enter the constraint's SQL as parameters (validate/sql.py dataset_query).
+
+`RealData` holds the real side once per run (its split, its indexed text columns, the usefulness figures already
+computed), so `synthc eval`, `validate` and the build's checks and repair share one computation per figure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..ir import Constraint, Expr, Spec
+from . import EVAL
+from .sides import Side, split
+from .useful import DEFAULT_SEEDS
+
+
+class RealData:
+    def __init__(self, spec: Spec, real: Side, seeds: int = DEFAULT_SEEDS, sha256: Optional[str] = None):
+        self.spec, self.side, self.seeds, self.sha256 = spec, real, seeds, sha256
+        self.split = split(spec, real)
+        self._texts: dict[str, Any] = {}
+        self._useful: dict[tuple, dict] = {}
+
+    def texts(self, field: str):
+        """The real column `field` indexed for nearest-real queries (private.RealTexts), built once."""
+        from .private import RealTexts
+
+        if field not in self._texts:
+            self._texts[field] = RealTexts(self.side.column(field) if field in self.side.columns else [])
+        return self._texts[field]
+
+    def useful(self, labels: list, texts: list, rows: list, label: str, text: str) -> dict:
+        from .useful import useful
+
+        k = (label, text, tuple(map(str, labels)), tuple(texts), tuple(rows))
+        if k not in self._useful:
+            r = self.side
+            self._useful[k] = useful(labels, texts, rows, r.column(label), r.column(text), list(r.rows),
+                                     self.split.held, self.spec.dataset.seed, self.seeds) \
+                if label in r.columns and text in r.columns else {"skipped": f"the real rows have no `{label}` or `{text}`"}
+        return self._useful[k]
+
+
+def similarity_bound(c: Constraint) -> Optional[tuple[str, float, bool]]:
+    """(text field, x, strict) when `c` is `max_similarity_to_real(t) <= x` (or `< x`): the form the build repairs."""
+    e = c.expr
+    if (c.kind == "dataset" and e.kind == "op" and e.op in ("<=", "<") and e.args[0].kind == "call"
+            and e.args[0].fn == "max_similarity_to_real" and e.args[1].kind == "lit"):
+        return e.args[0].args[0].field, float(e.args[1].value), e.op == "<"
+    return None
+
+
+def calls(e: Expr) -> list[Expr]:
+    out = [e] if e.kind == "call" and e.fn in EVAL else []
+    for a in e.args:
+        out += calls(a)
+    return out
+
+
+def synthetic_columns(con, table: str, names: list[str]) -> tuple[list[int], dict[str, list]]:
+    """Row numbers (from 1) and columns of the table's synthetic rows (`_origin` not `real`)."""
+    t = _q(table)
+    have = {r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()}
+    where = f" WHERE {_q('_origin')} IS DISTINCT FROM 'real'" if "_origin" in have else ""
+    cols = ", ".join(["rowid + 1", *(_q(n) for n in names)])
+    got = con.execute(f"SELECT {cols} FROM {t}{where} ORDER BY rowid").fetchall()
+    return [r[0] for r in got], {n: [r[i + 1] for r in got] for i, n in enumerate(names)}
+
+
+def copies(c: Constraint, con, table: str, real: Optional[RealData], shown: int = 3) -> tuple[int, list[dict]]:
+    """For a constraint `max_similarity_to_real(t) <= x`: the synthetic rows above x (rows from 1, with their
+    nearest real row), the most similar first, and how many there are."""
+    from .private import too_similar
+
+    bound = similarity_bound(c)
+    if bound is None or real is None:
+        return 0, []
+    name, x, strict = bound
+    rows, cols = synthetic_columns(con, table, [name])
+    sims, where = real.texts(name).nearest(cols[name])
+    bad = [i for i in range(len(rows)) if too_similar(sims[i:i + 1], x, strict)[0]]
+    bad.sort(key=lambda i: (-sims[i], i))
+    side = real.side
+    return len(bad), [{"row": rows[i], "similarity": round(float(sims[i]), 4), "text": cols[name][i],
+                       "real_row": side.rows[where[i]], "real_text": side.column(name)[where[i]]} for i in bad[:shown]]
+
+
+def measure(expr: Expr, con, table: str, real: Optional[RealData]) -> dict[str, Any]:
+    """Each evaluation call of `expr` (by spec text) and its figure; None (the check fails) without real data."""
+    from ..validate.sql import expr_text
+
+    out: dict[str, Any] = {}
+    for call in calls(expr):
+        k = expr_text(call)
+        if k in out:
+            continue
+        if real is None:
+            out[k] = None
+            continue
+        names = [a.field for a in call.args]
+        rows, cols = synthetic_columns(con, table, names)
+        if call.fn == "max_similarity_to_real":
+            sims, _ = real.texts(names[0]).nearest(cols[names[0]])
+            present = [s for s, t in zip(sims, cols[names[0]]) if isinstance(t, str)]
+            out[k] = float(max(present)) if present else None
+        else:
+            u = real.useful(cols[names[0]], cols[names[1]], rows, names[0], names[1])
+            out[k] = (u.get("lift") or {}).get("mean")
+    return out
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,166 @@
+"""Faithful? Per field, how far the synthetic distribution is from the real one, and whether a classifier can
+tell real from synthetic texts (docs/EVAL.md, "Faithful").
+
+categorical: shares and TVD; numeric: two-sample KS (scipy.stats.ks_2samp); text: KS of lengths in words,
+vocabulary overlap and the discriminator: TF-IDF of word 1-2-grams and char_wb 2-4-grams, a logistic
+regression, 5-fold ROC AUC (a text's fold drawn by md5 of the seed and the text) on a balanced sample drawn
+by md5, with the features that give either side away. Per value of each categorical field both sides have:
+rows, length KS and AUC where the data allows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from .. import ir
+from ..quality.tokens import words
+from .sides import key, rounded as _r
+
+SAMPLE = 2000  # rows of each side the discriminator sees at most
+STRATUM_SAMPLE = 500
+STRATUM_MIN = 50  # rows of each side a stratum needs for its own figures
+FOLDS = 5
+TELLS = 10
+
+
+def kind_of(f: ir.Field) -> str | None:
+    if f.categorical or f.type.kind in ("enum", "bool"):
+        return "categorical"
+    if f.type.kind in ("int", "float"):
+        return "numeric"
+    if f.type.kind == "text":
+        return "text"
+    return None
+
+
+def tvd(syn: Sequence, real: Sequence) -> dict:
+    a, b = Counter(key(v) for v in syn if v is not None), Counter(key(v) for v in real if v is not None)
+    na, nb = sum(a.values()), sum(b.values())
+    values = sorted(set(a) | set(b))
+    shares = {v: {"synthetic": _r(a[v] / na if na else 0), "real": _r(b[v] / nb if nb else 0)} for v in values}
+    d = 0.5 * sum(abs((a[v] / na if na else 0) - (b[v] / nb if nb else 0)) for v in values)
+    return {"kind": "categorical", "tvd": _r(d), "shares": shares}
+
+
+def ks(syn: Sequence, real: Sequence) -> dict:
+    from scipy.stats import ks_2samp
+
+    a = [float(v) for v in syn if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    b = [float(v) for v in real if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not a or not b:
+        return {"ks": None, "p_value": None}
+    res = ks_2samp(a, b)
+    return {"ks": _r(res.statistic), "p_value": _r(res.pvalue)}
+
+
+def text_figures(syn: Sequence, real: Sequence, seed: int) -> dict:
+    sw = [words(t) for t in syn if isinstance(t, str)]
+    rw = [words(t) for t in real if isinstance(t, str)]
+    vs, vr = set().union(*sw) if sw else set(), set().union(*rw) if rw else set()
+    both = len(vs & vr)
+    out = {"kind": "text", "length_ks": ks([len(w) for w in sw], [len(w) for w in rw])["ks"],
+           "mean_words": {"synthetic": _r(np.mean([len(w) for w in sw])) if sw else None,
+                          "real": _r(np.mean([len(w) for w in rw])) if rw else None},
+           "vocab": {"synthetic": len(vs), "real": len(vr),
+                     "vocab_jaccard": _r(both / len(vs | vr)) if vs | vr else None,
+                     "real_vocab_covered": _r(both / len(vr)) if vr else None}}
+    out.update(discriminator(syn, real, seed, SAMPLE, tells=True))
+    return out
+
+
+def sample(n: int, k: int, seed: int, salt: str) -> list[int]:
+    """k of range(n): the indices with the lowest md5("SEED:SALT:ROW"), in index order."""
+    if k >= n:
+        return list(range(n))
+    keyed = sorted(range(n), key=lambda i: hashlib.md5(f"{seed}:{salt}:{i + 1}".encode()).hexdigest())
+    return sorted(keyed[:k])
+
+
+def _counts(texts: list[str]):
+    """Word 1-2-gram and char_wb 2-4-gram counts of every text, counted once (a fold's model gives no weight to
+    an n-gram its training rows lack, so one vocabulary serves every fold), with the features' names."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    word = CountVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", dtype=np.float64)
+    char = CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), dtype=np.float64)
+    x = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+    names = [f"word__{n}" for n in word.get_feature_names_out()] + [f"char__{n}" for n in char.get_feature_names_out()]
+    return x, np.array(names, dtype=object)
+
+
+def discriminator(syn: Sequence, real: Sequence, seed: int, cap: int, tells: bool = False) -> dict:
+    """ROC AUC of a cross-validated classifier telling synthetic (1) from real (0) texts on a balanced sample."""
+    from sklearn.metrics import roc_auc_score
+
+    from .useful import fit_tfidf_lr
+
+    s = [t for t in syn if isinstance(t, str)]
+    r = [t for t in real if isinstance(t, str)]
+    n = min(len(s), len(r), cap)
+    if n < FOLDS:
+        return {"auc": None, "sample": n}
+    texts = [s[i] for i in sample(len(s), n, seed, "disc:synthetic")] + [r[i] for i in sample(len(r), n, seed, "disc:real")]
+    y = np.array([1] * n + [0] * n)
+    x, names = _counts(texts)
+    # a text's fold comes from the text itself, so a text on both sides is in one fold: otherwise its twin,
+    # learnt with the other label, would give it away
+    fold = np.array([int(hashlib.md5(f"{seed}:fold:{t}".encode("utf-8")).hexdigest()[:8], 16) % FOLDS for t in texts])
+    p = np.zeros(len(texts))
+    for k in range(FOLDS):
+        train, test = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        if not len(test) or len(set(y[train])) < 2:
+            continue
+        tfidf, model = fit_tfidf_lr(x[train], y[train], seed)
+        p[test] = model.predict_proba(tfidf.transform(x[test]))[:, 1]
+    out: dict = {"auc": _r(roc_auc_score(y, p)), "sample": n}
+    if tells:
+        _, model = fit_tfidf_lr(x, y, seed)
+        coef = model.coef_[0]
+        order = np.lexsort((names, -coef))
+        out["tells_synthetic"] = [_tell(names[i], coef[i]) for i in order[:TELLS] if coef[i] > 0]
+        out["tells_real"] = [_tell(names[i], coef[i]) for i in order[::-1][:TELLS] if coef[i] < 0]
+    return out
+
+
+def _tell(name: str, c: float) -> dict:
+    kind, _, feature = name.partition("__")  # char_wb pads words with spaces: shown as ␣ so " ab" and "ab " differ
+    return {"feature": feature.replace(" ", "␣") if kind == "char" else feature, "kind": kind, "weight": _r(c)}
+
+
+def faithful(spec: ir.Spec, syn, real, seed: int) -> dict:
+    """syn, real: sides.Side. Figures per field both sides have, then per stratum."""
+    fields = {}
+    common = [f for f in spec.fields if f.name in syn.columns and f.name in real.columns]
+    for f in common:
+        k = kind_of(f)
+        a, b = syn.column(f.name), real.column(f.name)
+        if k == "categorical":
+            fields[f.name] = tvd(a, b)
+        elif k == "numeric":
+            fields[f.name] = {"kind": "numeric", **ks(a, b)}
+        elif k == "text":
+            fields[f.name] = text_figures(a, b, seed)
+    texts = [f.name for f in common if kind_of(f) == "text"]
+    strata = []
+    for f in common:
+        if kind_of(f) != "categorical":
+            continue
+        a, b = syn.column(f.name), real.column(f.name)
+        for v in sorted({key(x) for x in a + b if x is not None}):
+            si = [i for i, x in enumerate(a) if x is not None and key(x) == v]
+            ri = [i for i, x in enumerate(b) if x is not None and key(x) == v]
+            enough = len(si) >= STRATUM_MIN and len(ri) >= STRATUM_MIN
+            per = {}
+            for t in texts:
+                st, rt = syn.column(t), real.column(t)
+                sub_s, sub_r = [st[i] for i in si], [rt[i] for i in ri]
+                per[t] = {"length_ks": ks([len(words(x)) for x in sub_s if isinstance(x, str)],
+                                          [len(words(x)) for x in sub_r if isinstance(x, str)])["ks"] if enough else None,
+                          "auc": discriminator(sub_s, sub_r, seed, STRATUM_SAMPLE)["auc"] if enough else None}
+            strata.append({"field": f.name, "value": v, "synthetic_rows": len(si), "real_rows": len(ri), "texts": per})
+    return {"fields": fields, "strata": strata}

@@ -1,0 +1,63 @@
+"""Private? Each synthetic text's similarity to its nearest real text (docs/EVAL.md, "Private").
+
+The measure is the Jaccard resemblance of word 3-shingles (quality.tokens), exact, against every real text
+(quality.similarity.NearestIndex): the measure near_unique bounds within a dataset, here across the two sides.
+`RealTexts` indexes a real column once; the build's repair hook (generate/repair.py) queries it every round.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..quality.similarity import NearestIndex
+from ..quality.tokens import shingles
+from .sides import rounded as _r
+
+DEFAULT_THRESHOLD = 0.8
+BINS = 10
+CLOSEST = 5
+_SHOWN = 160
+
+
+class RealTexts:
+    """One real text column, indexed for nearest-real queries."""
+
+    def __init__(self, texts: Sequence):
+        self.texts = list(texts)
+        self.index = NearestIndex([shingles(t) for t in self.texts])
+
+    def nearest(self, texts: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        """For each text, its highest resemblance to a real text and that text's index (-1: none shares a shingle)."""
+        return self.index.query([shingles(t) for t in texts])
+
+
+def too_similar(sims: np.ndarray, threshold: float, strict: bool) -> np.ndarray:
+    """The texts a bound `<= threshold` (or `< threshold` when strict) rejects."""
+    return sims >= threshold if strict else sims > threshold
+
+
+def private(texts: Sequence, rows: Sequence[int], real: RealTexts, real_rows: Sequence[int],
+            threshold: float = DEFAULT_THRESHOLD) -> dict:
+    """The figures of one text field: the nearest-real similarity's summary, histogram and closest pairs."""
+    sims, where = real.nearest(texts)
+    present = np.array([isinstance(t, str) for t in texts], dtype=bool)
+    s = sims[present]
+    if not len(s):
+        return {"texts": 0, "mean": None, "median": None, "p95": None, "max": None, "above": 0, "share_above": None,
+                "histogram": [0] * BINS, "closest": []}
+    hist = np.histogram(s, bins=BINS, range=(0.0, 1.0))[0]
+    above = int((s > threshold).sum())
+    idx = np.flatnonzero(present)
+    order = sorted(idx, key=lambda i: (-sims[i], i))[:CLOSEST]
+    closest = [{"row": int(rows[i]), "real_row": int(real_rows[where[i]]), "similarity": _r(sims[i]),
+                "text": _short(texts[i]), "real_text": _short(real.texts[where[i]])}
+               for i in order if where[i] >= 0]
+    return {"texts": int(len(s)), "mean": _r(s.mean()), "median": _r(np.median(s)), "p95": _r(np.quantile(s, 0.95)),
+            "max": _r(s.max()), "above": above, "share_above": _r(above / len(s)),
+            "histogram": [int(h) for h in hist], "closest": closest}
+
+
+def _short(t) -> str:
+    return t if not isinstance(t, str) or len(t) <= _SHOWN else t[:_SHOWN - 1] + "…"

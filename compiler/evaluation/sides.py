@@ -1,0 +1,147 @@
+"""The two sides of an evaluation: the synthetic rows and the real rows, as columns by spec field.
+
+Synthetic rows come from a data file (validate.load reads it, typed as the spec says) or from the build's rows in
+memory; rows whose `_origin` is `real` are not synthetic and are left out. Real rows come from the spec's reference
+file or any file given instead, read by DuckDB; a column is a field through the reference's mapping when the file
+has the mapped column, else by the field's own name. Rows keep their 1-based row number in their file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import duckdb
+
+from .. import ir
+
+DEFAULT_HOLDOUT = 0.2  # held out for the evaluation only when the spec declares no holdout (docs/EVAL.md)
+_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+class EvalError(Exception):
+    """The evaluation cannot run on this input (a missing or unreadable file, no real rows, ...): exit 2."""
+
+
+@dataclass(frozen=True)
+class Side:
+    path: str
+    rows: tuple[int, ...]  # 1-based row numbers in the file
+    columns: Mapping[str, tuple]  # field -> values, aligned with rows
+    skipped: int = 0  # rows of the file left out (`_origin` real, on the synthetic side)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> list:
+        return list(self.columns[name])
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which real rows are held out for testing (aligned with the real side's rows)."""
+
+    held: tuple[bool, ...]
+    share: float
+    declared: bool  # the spec's own holdout; False: DEFAULT_HOLDOUT for the evaluation only
+
+
+def _fields(spec: ir.Spec) -> list[str]:
+    return [f.name for f in spec.fields]
+
+
+def _side(path: str, names: list[str], records: Sequence[Mapping], numbers: Sequence[int], skipped: int = 0) -> Side:
+    cols = {n: tuple(r.get(n) for r in records) for n in names}
+    return Side(path, tuple(numbers), cols, skipped)
+
+
+def synthetic_file(spec: ir.Spec, path: str | Path) -> Side:
+    """The synthetic rows of a data file (raises EvalError when it cannot be read)."""
+    from ..validate.load import TABLE, DataError, load_file
+
+    try:
+        loaded = load_file(spec, path)
+    except DataError as e:
+        raise EvalError(str(e)) from None
+    try:
+        names = [n for n in _fields(spec) if n in loaded.columns]
+        select = ", ".join(['rowid + 1', *(_q(n) for n in names)])
+        where = f" WHERE {_q('_origin')} IS DISTINCT FROM 'real'" if "_origin" in loaded.columns else ""
+        got = loaded.con.execute(f"SELECT {select} FROM {_q(TABLE)}{where} ORDER BY rowid").fetchall()
+    finally:
+        loaded.con.close()
+    records = [dict(zip(names, r[1:])) for r in got]
+    return _side(str(path), names, records, [r[0] for r in got], loaded.rows - len(got))
+
+
+def synthetic_rows(spec: ir.Spec, rows: Iterable[Mapping], path: str = "") -> Side:
+    """The synthetic rows among rows held in memory (the build's)."""
+    rows = list(rows)
+    keep = [(n, r) for n, r in enumerate(rows, 1) if r.get("_origin") != "real"]
+    names = [n for n in _fields(spec) if keep and n in keep[0][1]]
+    return _side(path, names, [r for _, r in keep], [n for n, _ in keep], len(rows) - len(keep))
+
+
+def reference_file(spec: ir.Spec, spec_path: str | Path) -> Path | None:
+    """The spec's reference file on disk (relative to the spec, LANGUAGE.md "Reference data"), None without one."""
+    if spec.reference is None:
+        return None
+    return (Path(spec_path).resolve().parent / spec.reference.path).resolve()
+
+
+def real_file(spec: ir.Spec, path: str | Path) -> Side:
+    """The real rows of a file, columns named as fields (raises EvalError when it cannot be read)."""
+    from ..check.reference import reader
+
+    p = Path(path)
+    fmt = _FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise EvalError(f"{path}: unknown format (use .jsonl, .csv or .parquet)")
+    if not p.is_file():
+        raise EvalError(f"{path}: no such file")
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TEMP TABLE real AS SELECT * FROM {reader(fmt)}", [str(p)])
+        have = [d[0] for d in con.execute("SELECT * FROM real LIMIT 0").description]
+        mapping = spec.reference.columns if spec.reference is not None else {}
+        chosen = {}
+        for n in _fields(spec):
+            col = mapping.get(n)
+            if col in have:
+                chosen[n] = col
+            elif n in have:
+                chosen[n] = n
+        select = ", ".join(["rowid + 1", *(f"{_q(c)} AS {_q(n)}" for n, c in chosen.items())])
+        got = con.execute(f"SELECT {select} FROM real ORDER BY rowid").fetchall()
+    except duckdb.Error as e:
+        raise EvalError(f"{path}: cannot be read: {str(e).strip().splitlines()[0]}") from None
+    finally:
+        con.close()
+    names = list(chosen)
+    return _side(str(path), names, [dict(zip(names, r[1:])) for r in got], [r[0] for r in got])
+
+
+def split(spec: ir.Spec, real: Side) -> Split:
+    """The spec's holdout rule (LANGUAGE.md "Holdout") on the real rows; 20% by the same rule when it declares none."""
+    from ..check.reference import is_held
+
+    declared = spec.reference is not None and spec.reference.holdout > 0
+    share = spec.reference.holdout if declared else DEFAULT_HOLDOUT
+    seed = spec.dataset.seed
+    return Split(tuple(is_held(seed, share, r) for r in real.rows), share, declared)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def key(v) -> str:
+    """A categorical value as both sides compare it (JSON's spelling of booleans)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def rounded(v) -> float:
+    return round(float(v), 4)
