@@ -21,6 +21,7 @@ from ..run.rowstore import RowStore
 from ..validate import ValidationReport, validate_rows
 from ..emit.lock import LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, write_lock
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
+from ..emit.reference import completed
 from ..emit.report import RunFacts, json_bytes, report_json, report_md
 from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
@@ -205,14 +206,18 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         return result
     RowStore(prep.cache.root).add(outcome.new_rows)  # before the lock: the next build may carry these rows
     rows = select_rows(spec, prep.plan, outcome.accepted)
-    checks = validate_rows(spec, rows)
-    result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written)
+    extra: dict = {}
+    if prep.plan.real is not None:  # complete mode: the real rows first (emit.reference)
+        rows, checks, extra = completed(spec, prep.plan.real, spec_path, rows)
+    else:
+        checks = validate_rows(spec, rows)
+    result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written, extra)
     result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
     return result
 
 
 def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, outcome: Outcome,
-                  rows: list[dict], checks: ValidationReport, written: list[Path]) -> dict:
+                  rows: list[dict], checks: ValidationReport, written: list[Path], extra: dict | None = None) -> dict:
     """The dataset, then the reports, then the lock (last: a lock says a build finished)."""
     out = Path(opts.out)
     name = spec.dataset.name
@@ -238,7 +243,7 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      profile=prep.endpoint.profile.name, earlier_calls=c.earlier_calls,
                      earlier_cost_usd=c.earlier_cost_usd)
     order = [k.name for k in spec.constraints]
-    report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]))
+    report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order])) | (extra or {})
     write_atomic(out / "report.json", json_bytes(report))
     write_atomic(out / "report.md", report_md(report).encode("utf-8"))
     written += [out / "report.json", out / "report.md"]
@@ -255,10 +260,6 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
 def _not_built_yet(spec: ir.Spec) -> Optional[str]:
     """Parts of the language that check and plan but that a build cannot honour yet (LANGUAGE.md says which):
     refusing them before any call beats writing a dataset that silently lacks them."""
-    ref = spec.reference
-    if ref is not None and ref.complete:
-        return (f"reference {ref.name}: `complete = true` is checked and planned (`synthc plan` shows the real and "
-                "synthetic rows per stratum), but a build cannot yet write the real rows beside the synthetic ones")
     for p in spec.prompts:
         if p.real_examples is not None:
             return (f"prompt {p.name}: `examples = {p.real_examples.reference}({p.real_examples.k})` is checked, but "
