@@ -144,6 +144,7 @@ def report_md(report: dict) -> str:
             ""]
     out += _checks_md(checks)
     out += _real_md(r.get("real"), r.get("findings") or {})
+    out += _nearest_md(r.get("examples_nearest") or [])
     out += _marginals_md(r["marginals"], r["tvd"])
     out += content_md(r.get("content"))
     out += _rejected_md(r["rejected"], r.get("acceptance_rate"))
@@ -211,12 +212,6 @@ def _real_md(real: Optional[dict], findings: dict) -> list[str]:
         out.append(f"| {label} | {_int(s['target'])} | {_int(s['real'])}{over} | {_int(s['rows_real'])} | "
                    f"{_int(s['rows_synthetic'])} | {_int(s['rows_real'] + s['rows_synthetic'])} |")
     out.append("")
-    for e in real.get("examples_nearest") or []:
-        out.append(f"- prompt `{cell(e['prompt'], 40)}`: calls of {cell(_label(e['stratum']), 80)} show real rows "
-                   f"of the nearest stratum, {cell(_label(e['from']), 80)} ({_int(e['calls'])} round-1 "
-                   f"call{'s' * (e['calls'] != 1)})")
-    if real.get("examples_nearest"):
-        out.append("")
     if findings:
         out += ["### Findings on real rows", "",
                 "Real rows are never rejected; these break a row rule of the spec (the synthetic rows meet it).", "",
@@ -229,6 +224,18 @@ def _real_md(real: Optional[dict], findings: dict) -> list[str]:
             out += [f"- {_example(e)}" for e in f["examples"]]
             out.append("")
     return out
+
+
+def _nearest_md(nearest: list[dict]) -> list[str]:
+    """Calls that showed real rows of the nearest stratum, their own having too few (plan.fewshot)."""
+    if not nearest:
+        return []
+    out = ["## Real examples from the nearest stratum", ""]
+    for e in nearest:
+        out.append(f"- prompt `{cell(e['prompt'], 40)}`: calls of {cell(_label(e['stratum']), 80)} show real rows "
+                   f"of the nearest stratum, {cell(_label(e['from']), 80)} ({_int(e['calls'])} round-1 "
+                   f"call{'s' * (e['calls'] != 1)})")
+    return out + [""]
 
 
 def _label(values: dict) -> str:

@@ -15,6 +15,7 @@ from typing import Optional
 
 from .. import ir
 from ..plan import AcceptanceStats, Plan, PlanProblem, build_plan
+from ..plan.fewshot import nearest_calls
 from ..run.cache import AnswerCache, cache_root
 from ..run.client import CallError, ChatClient, RetryPolicy
 from ..run.rowstore import RowStore
@@ -193,9 +194,6 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> O
 
 def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, progress, say) -> BuildResult:
     """Generate, check and write. `say` prints one line on the terminal (the embedded notice)."""
-    unbuilt = _not_built_yet(spec)
-    if unbuilt:  # before any call
-        return BuildResult(EXIT_ERROR, unbuilt)
     outcome = asyncio.run(_execute(spec, prep, opts, progress, say))
     if hasattr(progress, "close"):
         progress.close()
@@ -211,6 +209,8 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         rows, checks, extra = completed(spec, prep.plan.real, spec_path, rows)
     else:
         checks = validate_rows(spec, rows)
+    if any(p.real_examples is not None for p in spec.prompts):
+        extra["examples_nearest"] = nearest_calls(spec, prep.plan)
     result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written, extra)
     result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
     return result
@@ -255,16 +255,6 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
         write_lock(lock_path(spec_path), lock)
         written.append(lock_path(spec_path))
     return report
-
-
-def _not_built_yet(spec: ir.Spec) -> Optional[str]:
-    """Parts of the language that check and plan but that a build cannot honour yet (LANGUAGE.md says which):
-    refusing them before any call beats writing a dataset that silently lacks them."""
-    for p in spec.prompts:
-        if p.real_examples is not None:
-            return (f"prompt {p.name}: `examples = {p.real_examples.reference}({p.real_examples.k})` is checked, but "
-                    "a build cannot yet show reference rows as examples")
-    return None
 
 
 def _file_sha256(path: Path) -> str:
