@@ -20,7 +20,8 @@ from ..run.cache import AnswerCache, cache_root
 from ..run.client import CallError, ChatClient, RetryPolicy
 from ..run.rowstore import RowStore
 from ..validate import ValidationReport, validate_rows
-from ..emit.lock import LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, write_lock
+from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, reference_changed,
+                         reference_entry, write_lock)
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
 from ..emit.reference import completed
 from ..emit.report import RunFacts, json_bytes, report_json, report_md
@@ -100,6 +101,9 @@ def prepare(spec: ir.Spec, spec_path: Path, opts: BuildOptions) -> Prepared | Bu
         if lock is None:
             return BuildResult(EXIT_ERROR, f"--frozen: there is no {lock_path(spec_path).name}; build once without "
                                            "--frozen to write it")
+        changed = reference_changed(lock, spec.reference)
+        if changed:
+            return BuildResult(EXIT_ERROR, f"--frozen: {changed}; build without --frozen to update the lock")
         if lock.get("ir_sha256") != ir_sha:
             return BuildResult(EXIT_ERROR, f"--frozen: {spec_path.name} has changed since {lock_path(spec_path).name} "
                                            f"was written (IR sha256 {ir_sha[:12]}, locked {str(lock.get('ir_sha256'))[:12]}); "
@@ -251,7 +255,8 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
         lock = make_lock(spec_sha256=_file_sha256(spec_path), ir_sha256=prep.ir_sha256, model=prep.endpoint.model,
                          endpoint=prep.endpoint.identity, seed=spec.dataset.seed, calls=outcome.calls,
                          dataset_sha256=sha256(data), acceptance=outcome.acceptance, planned_with=prep.stats,
-                         profile=prep.endpoint.profile.name)
+                         profile=prep.endpoint.profile.name,
+                         reference=reference_entry(spec.reference) if spec.reference is not None else None)
         write_lock(lock_path(spec_path), lock)
         written.append(lock_path(spec_path))
     return report
