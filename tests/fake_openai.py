@@ -99,9 +99,11 @@ def echo_auth(status: int = 401) -> Fault:
 class Misbehaviour:
     """What the fake does to every answer. constant: field -> the value every row gets. invent_ids: rows keep
     their order and count but carry ids nobody asked for. fewer: that many rows fewer than asked (calls of
-    more than one row). reorder: rows in reverse order (ids copied)."""
+    more than one row). reorder: rows in reverse order (ids copied). slug: fields whose words are joined with
+    `-` (a name such as `amber-quiet-river`)."""
 
     constant: tuple[tuple[str, Any], ...] = ()
+    slug: tuple[str, ...] = ()
     invent_ids: bool = False
     fewer: int = 0
     reorder: bool = False
@@ -112,6 +114,9 @@ class Misbehaviour:
             for name, value in self.constant:
                 if name in row:
                     row[name] = value
+            for name in self.slug:
+                if isinstance(row.get(name), str):
+                    row[name] = row[name].replace(" ", "-")
         listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
         if listed and self.invent_ids:
             for row in rows:

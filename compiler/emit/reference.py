@@ -95,12 +95,11 @@ def origin_counts(spec: ir.Spec, rows: list[dict]) -> list[dict]:
     return list(counts.values())
 
 
-def completed(spec: ir.Spec, real: RealPlan, spec_path: Path, synthetic: list[dict]):
-    """The output of a complete-mode build: its rows (real first, in file order, then synthetic), its checks
-    (validate.completed) and the report's `real` and `findings` sections."""
+def completed(spec: ir.Spec, real: RealPlan, kept: list[dict], synthetic: list[dict]):
+    """The output of a complete-mode build from its real rows (`real_rows`) and its synthetic ones: the rows
+    (real first, in file order), their checks (validate.completed) and the report's `real` and `findings`."""
     from ..validate.completed import validate_completed
 
-    kept = real_rows(spec, real, reference_file(spec_path, spec.reference))
     synthetic = mark_synthetic(synthetic)
     checks, findings = validate_completed(spec, kept, synthetic)
     rows = [*kept, *synthetic]

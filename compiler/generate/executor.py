@@ -110,8 +110,10 @@ class Executor:
     def __init__(self, spec: ir.Spec, plan: Plan, client, cache: Optional[AnswerCache], *,
                  budget: Budget = Budget(), progress: Optional[Progress] = None,
                  prior: Optional[AcceptanceStats] = None, offline: bool = False, workers: int = 8,
-                 store: Optional[RowStore] = None, source=None, locked: frozenset[str] = frozenset()):
+                 store: Optional[RowStore] = None, source=None, locked: frozenset[str] = frozenset(),
+                 real_rows: Sequence[dict] = ()):
         self.spec, self.plan, self.cache, self.store = spec, plan, cache, store
+        self.real_rows = real_rows  # rows the dataset holds besides the generated ones (complete mode)
         self.locked = locked  # request keys the last finished build used (its lock's calls)
         self.source = source or ClientSource(client, cache, offline)
         self.identity = self.source.identity
@@ -217,7 +219,7 @@ class Executor:
     def _drop_duplicates(self) -> None:
         """Repairs `unique(...)` over generated text (repair.py): repeats are rejected under the constraint and
         their strata top up in the next round."""
-        found = repeats(self.spec, self.plan, self.rows, self.accepted, self._unique)
+        found = repeats(self.spec, self.plan, self.rows, self.accepted, self._unique, self.real_rows)
         for si, i, full, bad in found:
             del self.accepted[si][i]
             self._verdict(si, False)

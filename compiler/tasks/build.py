@@ -23,7 +23,7 @@ from ..validate import ValidationReport, validate_rows
 from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, reference_changed,
                          reference_entry, write_lock)
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
-from ..emit.reference import completed
+from ..emit.reference import completed, real_rows, reference_file
 from ..emit.report import RunFacts, json_bytes, report_json, report_md
 from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
@@ -176,7 +176,7 @@ def budget_for(plan: Plan, opts: BuildOptions) -> Budget:
                   ceiling=ceiling)
 
 
-async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> Outcome:
+async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=()) -> Outcome:
     ep = prep.endpoint
     policy = retry_policy()
     if opts.offline:
@@ -190,7 +190,7 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> O
     try:
         return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
                               prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
-                              store=RowStore(prep.cache.root), locked=prep.locked).run()
+                              store=RowStore(prep.cache.root), locked=prep.locked, real_rows=real).run()
     finally:
         if hasattr(client, "aclose"):
             await client.aclose()
@@ -198,7 +198,8 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say) -> O
 
 def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, progress, say) -> BuildResult:
     """Generate, check and write. `say` prints one line on the terminal (the embedded notice)."""
-    outcome = asyncio.run(_execute(spec, prep, opts, progress, say))
+    real = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
+    outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real))
     if hasattr(progress, "close"):
         progress.close()
     result = BuildResult(EXIT_OK, outcome=outcome, cache_dir=prep.cache.root, warnings=list(prep.warnings))
@@ -210,7 +211,7 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     rows = select_rows(spec, prep.plan, outcome.accepted)
     extra: dict = {}
     if prep.plan.real is not None:  # complete mode: the real rows first (emit.reference)
-        rows, checks, extra = completed(spec, prep.plan.real, spec_path, rows)
+        rows, checks, extra = completed(spec, prep.plan.real, real, rows)
     else:
         checks = validate_rows(spec, rows)
     if any(p.real_examples is not None for p in spec.prompts):
