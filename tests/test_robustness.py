@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,8 @@ def _beside(seed: Path, tmp_path_factory) -> Path:
         folder.mkdir(parents=True)
         for p in seed.parent.glob("*.sds"):
             (folder / p.name).write_bytes(p.read_bytes())
+        if (seed.parent / "data").is_dir():  # the file a `reference` reads
+            shutil.copytree(seed.parent / "data", folder / "data")
     return folder / f"mutated_{seed.name}"
 
 
