@@ -23,7 +23,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "package_descrip
 SECTIONS = ["admin", "games", "graphics", "net", "science", "sound", "text"]
 SEED, HOLDOUT, ROWS, K = 13, 0.2, 1400, 3
 EXAMPLES_RE = re.compile(r"Examples of finished rows:\n((?:\{.*\}\n?)+)")
-SECTION_RE = re.compile(r"in the (\w+) section")
+SECTION_RE = re.compile(r"for the (\w+) section")
 
 
 def held(seed: int, share: float, row: int) -> bool:
