@@ -111,9 +111,11 @@ class Misbehaviour:
     their order and count but carry ids nobody asked for. fewer: that many rows fewer than asked (calls of
     more than one row). reorder: rows in reverse order (ids copied). pad: (text, field, n): the rows whose
     request (their section of the user message) contains the text get n more words in the field, so a label
-    the request names can be read off the text's length (a planted shortcut)."""
+    the request names can be read off the text's length (a planted shortcut). slug: fields whose words are joined with
+    `-` (a name such as `amber-quiet-river`)."""
 
     constant: tuple[tuple[str, Any], ...] = ()
+    slug: tuple[str, ...] = ()
     invent_ids: bool = False
     fewer: int = 0
     reorder: bool = False
@@ -130,6 +132,9 @@ class Misbehaviour:
             for text, name, n in self.pad:
                 if text in section and isinstance(row.get(name), str):
                     row[name] += "".join(" " + rng.choice(_WORDS) for _ in range(n))
+            for name in self.slug:
+                if isinstance(row.get(name), str):
+                    row[name] = row[name].replace(" ", "-")
         listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
         if listed and self.invent_ids:
             for row in rows:

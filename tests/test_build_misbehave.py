@@ -195,19 +195,3 @@ def test_a_spec_naming_no_model_is_sized_by_the_model_the_user_names(env, capsys
     assert "unmatched_ids" not in json.dumps(out["rejected"])
     lock = json.loads((env / "reviews.sds.lock").read_text())
     assert lock["profile"] == "gpt-4o-mini"
-
-
-def test_a_reference_in_complete_mode_is_planned_but_not_built_yet(env, capsys):
-    """Until a build can write real rows beside synthetic ones, it refuses (exit 2) before any call."""
-    data = env / "data"
-    data.mkdir()
-    data.joinpath("real.jsonl").write_text("".join(json.dumps({"topic": t, "tone": "dry", "note": "a real note"}) + "\n"
-                                                   for t in ["a"] * 30 + ["b"] * 5))
-    spec = spec_file(env, SPEC + '\nreference real from "data/real.jsonl" {\n  topic -> topic\n  tone -> tone\n'
-                                 '  note -> note\n  complete = true\n}\n')
-    plan = planned(spec, capsys)
-    assert plan["calls"] > 0
-    with FakeOpenAI() as fake:
-        code, err, _ = build(spec, fake, capsys)
-        assert fake.calls == 0
-    assert code == 2 and "complete = true" in err and "cannot yet" in err

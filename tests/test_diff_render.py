@@ -71,7 +71,8 @@ def test_json_keys(repo):
     assert data["ok"] and data["changed"] and data["base"] == "HEAD" and data["data"] is None
     assert set(data["old"]) == {"label", "exists", "dataset", "ir_sha256", "endpoint"}
     assert data["new"]["endpoint"] == "embedded"
-    assert set(data["spec"]) == {"dataset", "fields", "joints", "prompts", "judges", "fragments", "constraints"}
+    assert set(data["spec"]) == {"dataset", "fields", "joints", "prompts", "judges", "fragments", "constraints",
+                                 "reference"}
     assert data["spec"]["fields"]["changed"][0]["changes"][0] == {
         "what": 'share of "positive"', "old": "40%", "new": "45%", "diff": None}
     plan = data["plan"]

@@ -119,7 +119,7 @@ def _beside(seed: Path, tmp_path_factory) -> Path:
         folder.mkdir(parents=True)
         for p in seed.parent.glob("*.sds"):
             (folder / p.name).write_bytes(p.read_bytes())
-        if (seed.parent / "data").is_dir():
+        if (seed.parent / "data").is_dir():  # the file a `reference` reads
             shutil.copytree(seed.parent / "data", folder / "data")
     return folder / f"mutated_{seed.name}"
 

@@ -255,3 +255,12 @@ def test_schema_of_wide_ranges_and_hints():
     assert text == {"type": "string", "description": "the title; 3 to 12 words"}
     lst = type_schema(ir.Type(kind="list", item=ir.Type(kind="text")), ir.LengthHints(items=(2, 4)))
     assert (lst["minItems"], lst["maxItems"]) == (2, 4)
+
+
+def test_text_with_a_lone_surrogate_is_a_schema_rejection_not_a_crash():
+    """JSON allows `"\\udb10"`; UTF-8 cannot hold it, so the row is rejected like any row of the wrong type."""
+    text = json.dumps({"rows": [_row(0, title="ok \udb10"), _row(1, tags=["a", "\ud800"]), _row(2)]})
+    got = salvage(text, IDS, MODEL)
+    assert set(got.rows) == {IDS[2]}
+    assert "not valid Unicode" in got.failed[IDS[0]][1] and got.failed[IDS[0]][1].startswith("title")
+    assert got.failed[IDS[1]][1].startswith("tags.1")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -236,6 +237,8 @@ class ReferenceChecker:
             return None, False
         path, fmt = located
         con = duckdb.connect()
+        hashing = ThreadPoolExecutor(1)  # the file's sha256 while DuckDB scans it (both release the GIL)
+        digest = hashing.submit(file_sha256, path)
         try:
             try:
                 rows = load(con, path, fmt)
@@ -259,9 +262,10 @@ class ReferenceChecker:
             self._missing(maps, rows, d.path, con, fields)
             if not ok:
                 return None, False
-            return self._facts(d, settings, fields, maps, wanted, seed, path, fmt, rows, con), True
+            return self._facts(d, settings, fields, maps, wanted, seed, digest.result(), fmt, rows, con), True
         finally:
             con.close()
+            hashing.shutdown(wait=True)
 
     def _type_fits(self, f: ir.Field, m: ast.ColumnMap, have: str, fmt: str, con) -> bool:
         t = f.type
@@ -350,33 +354,39 @@ class ReferenceChecker:
 
     # ---- what the planner and the requests need ----------------------------------------------------
 
-    def _facts(self, d, settings, fields, maps, wanted, seed, path: Path, fmt: str, rows: int, con) -> ir.Reference:
+    def _facts(self, d, settings, fields, maps, wanted, seed, sha256: str, fmt: str, rows: int, con) -> ir.Reference:
         order = [f for f in fields]
         strata = tuple(n for n in order if n in maps and fields[n].role == "sampled" and fields[n].categorical)
         held = held_sql(seed, settings["holdout"])
         usable = " AND ".join([f"NOT {held}"] + [f"{q(maps[n].column)} IS NOT NULL" for n in strata])
         key_cols = ", ".join(q(maps[n].column) for n in strata)
+        k = max((p.real_examples.k for p in wanted), default=0)
+        source = TABLE
+        if k and settings["holdout"] > 0:  # the counts and the pool read the usable rows: one holdout test per row
+            con.execute(f"CREATE TEMP TABLE usable AS SELECT rowid + 1 AS _row, * FROM {TABLE} WHERE {usable}")
+            source, usable, row = "usable", "true", "_row"
+        else:
+            row = "rowid + 1"
         if strata:
-            got = con.execute(f"SELECT {key_cols}, count(*) FROM {TABLE} WHERE {usable} GROUP BY ALL "
+            got = con.execute(f"SELECT {key_cols}, count(*) FROM {source} WHERE {usable} GROUP BY ALL "
                               f"ORDER BY ALL").fetchall()
             counts = tuple(ir.RealCount(values={n: _py(v) for n, v in zip(strata, r[:-1])}, rows=r[-1]) for r in got)
         else:
-            n = con.execute(f"SELECT count(*) FROM {TABLE} WHERE {usable}").fetchone()[0]
+            n = con.execute(f"SELECT count(*) FROM {source} WHERE {usable}").fetchone()[0]
             counts = (ir.RealCount(values={}, rows=n),)
         pool: tuple[ir.RealRow, ...] = ()
-        k = max((p.real_examples.k for p in wanted), default=0)
         if k:
             names = [n for n in order if n in maps]
             part = f"PARTITION BY {key_cols}" if strata else ""
             shown_cond = " AND ".join([usable] + [f"{q(maps[n].column)} IS NOT NULL" for n in names])
+            rank = f"md5('{int(seed)}:pool:' || CAST({row} AS VARCHAR))"
             got = con.execute(
-                f"SELECT rowid + 1, {', '.join(q(maps[n].column) for n in names)} FROM {TABLE} WHERE {shown_cond} "
-                f"QUALIFY row_number() OVER ({part} ORDER BY md5('{int(seed)}:pool:' || CAST(rowid + 1 AS VARCHAR))) "
-                f"<= {POOL_PER_K * k} ORDER BY {key_cols + ', ' if strata else ''}"
-                f"md5('{int(seed)}:pool:' || CAST(rowid + 1 AS VARCHAR))").fetchall()
+                f"SELECT {row}, {', '.join(q(maps[n].column) for n in names)} FROM {source} WHERE {shown_cond} "
+                f"QUALIFY row_number() OVER ({part} ORDER BY {rank}) <= {POOL_PER_K * k} "
+                f"ORDER BY {key_cols + ', ' if strata else ''}{rank}").fetchall()
             pool = tuple(ir.RealRow(row=r[0], values={n: _py(v) for n, v in zip(names, r[1:])}) for r in got)
         return ir.Reference(
             name=d.name, path=PurePosixPath(*Path(d.path).parts).as_posix(), format=fmt,
-            columns={n: maps[n].column for n in order if n in maps}, sha256=file_sha256(path), rows=rows,
+            columns={n: maps[n].column for n in order if n in maps}, sha256=sha256, rows=rows,
             usable=sum(c.rows for c in counts), complete=settings["complete"], downsample=settings["downsample"],
             holdout=settings["holdout"], strata_fields=strata, counts=counts, pool=pool)

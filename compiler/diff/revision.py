@@ -1,7 +1,8 @@
 """A spec as it was at a git revision, read with git and written to a temporary folder: the working tree, the
 index and HEAD are never touched (only `git rev-parse` and `git cat-file` run).
 
-What is copied: the spec, every project file it imports (followed recursively at that revision), its lock
+What is copied: the spec, every project file it imports (followed recursively at that revision), the file its
+`reference` reads (so a changed data file shows as a change), its lock
 (`SPEC.lock`: the acceptance its plan was sized with) and each `synthc.toml` from the spec's folder up to the
 repository's top (model profiles). A `.git` folder marks the top, so imports resolve against the same project
 root as in the working tree. Standard modules come from the installed synthc.
@@ -20,6 +21,8 @@ from typing import Optional
 
 # `from "./common.sds" import x`: a superset is harmless (a comment that looks like an import copies a file more)
 _FILE_IMPORT = re.compile(r'\bfrom\s+"((?:[^"\\\n]|\\.)*)"\s+import\b')
+# `reference real from "data/rows.jsonl" {`: the spec's data file, copied as it was (a changed file is a change)
+_REFERENCE = re.compile(r'\breference\s+[A-Za-z_][A-Za-z0-9_]*\s+from\s+"((?:[^"\\\n]|\\.)*)"')
 
 
 class DiffError(Exception):
@@ -137,8 +140,21 @@ def _copy_with_imports(top: Path, commit: str, rel: str, root: Path) -> bool:
         _write(root, path, data)
         text = data.decode("utf-8", errors="replace")
         for m in _FILE_IMPORT.finditer(text):
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), m.group(1)))
-            if target.startswith("../") or target == ".." or posixpath.isabs(target):
-                continue  # leaves the repository: the checker says so
-            queue.append(target)
+            target = _inside(path, m.group(1))
+            if target is not None:
+                queue.append(target)
+        for m in _REFERENCE.finditer(text) if path == rel else ():
+            target = _inside(path, m.group(1))
+            data = blob(top, commit, target) if target is not None else None
+            if data is not None:  # a missing file: the checker reports it (SDS080)
+                _write(root, target, data)
     return found_root
+
+
+def _inside(path: str, named: str) -> str | None:
+    """The repository path a file names relative to `path`; None when it leaves the repository (the checker
+    says so)."""
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(path), named))
+    if target.startswith("../") or target == ".." or posixpath.isabs(target):
+        return None
+    return target

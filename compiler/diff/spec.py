@@ -85,10 +85,11 @@ class SpecDiff(_Frozen):
     judges: KindDiff = KindDiff()
     fragments: KindDiff = KindDiff()
     constraints: KindDiff = KindDiff()
+    reference: tuple[Change, ...] = ()  # the reference declaration and its file (reference_changes)
 
     @property
     def empty(self) -> bool:
-        return not self.dataset and all(getattr(self, k).empty for k in KINDS)
+        return not self.dataset and not self.reference and all(getattr(self, k).empty for k in KINDS)
 
     def summary_parts(self) -> list[str]:
         """`2 fields changed`, `1 constraint added`, ... in a fixed order; dataset settings as `rows 200 → 180`."""
@@ -96,6 +97,10 @@ class SpecDiff(_Frozen):
                if c.what in ("rows", "seed", "model")]
         if any(c.what not in ("rows", "seed", "model") for c in self.dataset):
             out.append("dataset settings changed")
+        if any(c.what == "file" for c in self.reference):
+            out.append("reference file changed")
+        elif self.reference:
+            out.append("reference changed")
         for kind in KINDS:
             d: KindDiff = getattr(self, kind)
             for verb, n in (("added", len(d.added)), ("removed", len(d.removed)), ("renamed", len(d.renamed)),
@@ -398,13 +403,58 @@ def spec_diff(old: Optional[ir.Spec], new: Optional[ir.Spec]) -> SpecDiff:
         fragments=fragments,
         constraints=_diff_by_name(*part("constraints"), name=lambda c: c.name, text=tx.constraint_text,
                                   changes=constraint_changes, same_but_name=_same_but_name),
+        reference=tuple(reference_changes(old.reference if old is not None else None,
+                                          new.reference if new is not None else None)),
     )
+
+
+def _ref_text(r: ir.Reference) -> str:
+    return f'{r.name} from "{r.path}" ({r.rows:,} rows, sha256 {r.sha256[:12]})'
+
+
+def _combo(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items()) or "all rows"
+
+
+def reference_changes(old: Optional[ir.Reference], new: Optional[ir.Reference]) -> list[Change]:
+    """The reference added or removed, its settings, and a changed file: its sha256, rows, usable rows and the
+    usable real rows of each stratum that moved (what the planner takes off the synthetic rows)."""
+    if old is None and new is None:
+        return []
+    if old is None or new is None:
+        return [Change(what="declaration", old=_ref_text(old) if old else None, new=_ref_text(new) if new else None)]
+    out = []
+    for what in ("name", "path", "complete", "downsample", "holdout"):
+        a, b = getattr(old, what), getattr(new, what)
+        if a != b:
+            out.append(Change(what=what, old=_pct(a) if what == "holdout" else str(a),
+                              new=_pct(b) if what == "holdout" else str(b)))
+    if old.columns != new.columns:
+        out.append(Change(what="columns", old=", ".join(f"{c} -> {f}" for f, c in old.columns.items()),
+                          new=", ".join(f"{c} -> {f}" for f, c in new.columns.items())))
+    if old.sha256 != new.sha256:
+        out.append(Change(what="file", old=f"sha256 {old.sha256[:12]}", new=f"sha256 {new.sha256[:12]}"))
+    for what in ("rows", "usable"):
+        a, b = getattr(old, what), getattr(new, what)
+        if a != b:
+            out.append(Change(what="file rows" if what == "rows" else "usable rows", old=f"{a:,}",
+                              new=f"{b:,}"))
+    counts = {}
+    for side, ref in ((0, old), (1, new)):
+        for c in ref.counts:
+            counts.setdefault(_combo(c.values), [0, 0])[side] = c.rows
+    for label, (a, b) in counts.items():
+        if a != b:
+            out.append(Change(what=f"real rows of {label}", old=f"{a:,}", new=f"{b:,}"))
+    return out
 
 
 def change_lines(d: SpecDiff, limit: int = 100) -> Iterable[str]:
     """Every change as one line, `field sentiment: share of "negative": 30% → 40%`: for tests and plain output."""
     for c in d.dataset:
         yield f"dataset {c.line(limit)}"
+    for c in d.reference:
+        yield f"reference {c.line(limit)}"
     for kind in KINDS:
         k: KindDiff = getattr(d, kind)
         s = SINGULAR[kind]

@@ -54,7 +54,7 @@ def _stats_json(s: AcceptanceStats) -> dict:
 
 def make_lock(*, spec_sha256: str, ir_sha256: str, model: str, endpoint: str, seed: int, calls: Mapping[str, str],
               dataset_sha256: str, acceptance: AcceptanceStats, planned_with: AcceptanceStats,
-              profile: str | None = None) -> dict:
+              profile: str | None = None, reference: Mapping | None = None) -> dict:
     return {
         "lock_version": LOCK_VERSION,
         "spec_sha256": spec_sha256,
@@ -67,7 +67,28 @@ def make_lock(*, spec_sha256: str, ir_sha256: str, model: str, endpoint: str, se
         "acceptance": _stats_json(acceptance),
         "planned_with": _stats_json(planned_with),
         **({"profile": profile} if profile else {}),  # the model profile that sized the plan
+        **({"reference": dict(reference)} if reference else {}),  # the real rows' file (reference_entry)
     }
+
+
+def reference_entry(ref) -> dict:
+    """The lock's `reference`: the file a build read its real rows from, its sha256 and rows."""
+    return {"name": ref.name, "path": ref.path, "sha256": ref.sha256, "rows": ref.rows}
+
+
+def reference_changed(lock: Mapping, ref) -> str | None:
+    """Why `--frozen` refuses when the reference file differs from the one the lock names; None if it does not."""
+    locked = lock.get("reference")
+    if ref is None and not locked:
+        return None
+    if ref is None:
+        return f"the reference `{locked.get('path')}` the lock names is no longer declared"
+    if not isinstance(locked, Mapping):  # a lock written before locks named the file: the IR's sha256 covers it
+        return None
+    if locked.get("sha256") != ref.sha256:
+        return (f"the reference file {ref.path} has changed since the lock was written (sha256 {ref.sha256[:12]}, "
+                f"{ref.rows:,} rows; locked {str(locked.get('sha256'))[:12]}, {locked.get('rows', 0):,} rows)")
+    return None
 
 
 def lock_bytes(lock: Mapping) -> bytes:

@@ -17,6 +17,7 @@ from ..validate.load import load_file
 from ..validate.sql import ident, sql_literal
 
 ID = "_id"
+ORIGIN = "_origin"  # complete mode only (emit.reference): `real` or `synthetic`
 
 
 def canonical_line(row: Mapping) -> str:
@@ -53,7 +54,7 @@ def write_copies(spec: Spec, jsonl: Path, targets: Mapping[str, Path]) -> None:
     try:
         con.execute("SET threads = 1")  # one writer thread: the same rows give the same bytes
         loaded = load_file(spec, jsonl, con)
-        cols = [c for c in [ID, *(f.name for f in spec.fields)] if c in loaded.columns]
+        cols = [c for c in [ID, ORIGIN, *(f.name for f in spec.fields)] if c in loaded.columns]
         select = f"SELECT {', '.join(ident(c) for c in cols)} FROM data" if cols else "SELECT * FROM data"
         for fmt, path in targets.items():
             path = Path(path)

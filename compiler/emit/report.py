@@ -151,6 +151,8 @@ def report_md(report: dict) -> str:
             f"{_int(r['calls'])} calls made (a full rebuild: {_int(r['calls_full_rebuild'])}) · model `{cell(r['model'], 60)}`",
             ""]
     out += _checks_md(checks)
+    out += _real_md(r.get("real"), r.get("findings") or {})
+    out += _nearest_md(r.get("examples_nearest") or [])
     out += _marginals_md(r["marginals"], r["tvd"])
     out += content_md(r.get("content"))
     out += _judges_md(r.get("judges"))
@@ -207,6 +209,52 @@ def _example(e: dict) -> str:
         problem = f" ({cell(e['problem'], 120)})" if e.get("problem") else ""
         return head + ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e["values"].items()) + problem
     return ", ".join(f"{cell(k, 40)} = {cell(v)}" for k, v in e.items())
+
+
+def _real_md(real: Optional[dict], findings: dict) -> list[str]:
+    """Complete mode: real and synthetic rows per stratum, and the real rows that break a row rule (findings)."""
+    if not real:
+        return []
+    out = ["## Real and synthetic rows", "",
+           f"`{cell(real['path'], 100)}` (sha256 `{real['sha256'][:12]}`): {_int(real['usable'])} usable of "
+           f"{_int(real['file_rows'])} real rows" + (f", {100 * real['holdout']:.0f}% held out" if real['holdout'] else "")
+           + f"; the dataset holds {_int(real['rows_real'])} real and {_int(real['rows_synthetic'])} synthetic rows.",
+           "", "| stratum | target | real in the file | real kept | synthetic | total |",
+           "| --- | --: | --: | --: | --: | --: |"]
+    for s in real["strata"]:
+        label = ", ".join(f"{k}={cell(v, 40)}" for k, v in s["values"].items()) or "all rows"
+        over = " (over-filled)" if s["real"] > s["target"] else ""
+        out.append(f"| {label} | {_int(s['target'])} | {_int(s['real'])}{over} | {_int(s['rows_real'])} | "
+                   f"{_int(s['rows_synthetic'])} | {_int(s['rows_real'] + s['rows_synthetic'])} |")
+    out.append("")
+    if findings:
+        out += ["### Findings on real rows", "",
+                "Real rows are never rejected; these break a row rule of the spec (the synthetic rows meet it).", "",
+                "| check | real rows |", "| --- | --: |"]
+        out += [f"| {cell(n)} | {_int(f['count'])} |" for n, f in findings.items()]
+        out.append("")
+        for n, f in findings.items():
+            out.append(f"**{cell(n)}**" + (f": {cell(f['detail'], 200)}" if f.get("detail") else ""))
+            out.append("")
+            out += [f"- {_example(e)}" for e in f["examples"]]
+            out.append("")
+    return out
+
+
+def _nearest_md(nearest: list[dict]) -> list[str]:
+    """Calls that showed real rows of the nearest stratum, their own having too few (plan.fewshot)."""
+    if not nearest:
+        return []
+    out = ["## Real examples from the nearest stratum", ""]
+    for e in nearest:
+        out.append(f"- prompt `{cell(e['prompt'], 40)}`: calls of {cell(_label(e['stratum']), 80)} show real rows "
+                   f"of the nearest stratum, {cell(_label(e['from']), 80)} ({_int(e['calls'])} round-1 "
+                   f"call{'s' * (e['calls'] != 1)})")
+    return out + [""]
+
+
+def _label(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items()) or "all rows"
 
 
 def _marginals_md(marginals: dict, tvd: dict) -> list[str]:

@@ -109,15 +109,17 @@ class Executor:
     """`await Executor(spec, plan, client, cache).run()` -> Outcome. client: a ChatClient (its `endpoint` names
     the endpoint in cache keys), or `offline_client(identity)`; or `source=` any answer source (source.py), as
     predict.py passes a CacheSource. `real`: the reference's rows (evaluation.checks.RealData) for the repair of
-    `max_similarity_to_real` (repair.py); predictions leave it out."""
+    `max_similarity_to_real` (repair.py); predictions leave it out. `real_rows`: the real rows a completed
+    dataset keeps (complete mode), which the unique(...) repair counts as earlier rows."""
 
     def __init__(self, spec: ir.Spec, plan: Plan, client, cache: Optional[AnswerCache], *,
                  budget: Budget = Budget(), progress: Optional[Progress] = None,
                  prior: Optional[AcceptanceStats] = None, offline: bool = False, workers: int = 8,
                  store: Optional[RowStore] = None, source=None, locked: frozenset[str] = frozenset(),
-                 real=None):
+                 real=None, real_rows: Sequence[dict] = ()):
         spec = engine_spec(spec)  # judges run as prompts (plan.judges)
         self.spec, self.plan, self.cache, self.store = spec, plan, cache, store
+        self.real_rows = real_rows  # rows the dataset holds besides the generated ones (complete mode)
         self.locked = locked  # request keys the last finished build used (its lock's calls)
         self.source = source or ClientSource(client, cache, offline)
         self.identity = self.source.identity
@@ -225,7 +227,7 @@ class Executor:
     def _drop_duplicates(self) -> None:
         """Repairs `unique(...)` over generated text (repair.py): repeats are rejected under the constraint and
         their strata top up in the next round."""
-        found = repeats(self.spec, self.plan, self.rows, self.accepted, self._unique)
+        found = repeats(self.spec, self.plan, self.rows, self.accepted, self._unique, self.real_rows)
         for si, i, full, bad in found:
             del self.accepted[si][i]
             self._verdict(si, False)

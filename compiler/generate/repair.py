@@ -8,7 +8,7 @@ a kept row whose text is above x to any real text is rejected and written again.
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from .. import ir
 from ..evaluate import NO_VALUE, value_of
@@ -70,12 +70,15 @@ def near_copies(spec: ir.Spec, plan: Plan, accepted: Mapping[int, Mapping[int, d
 
 
 def repeats(spec: ir.Spec, plan: Plan, source: RowSource, accepted: Mapping[int, Mapping[int, dict]],
-            repairs: list[ir.Constraint]) -> list[tuple[int, int, dict, list[ir.Constraint]]]:
+            repairs: list[ir.Constraint], prior: Sequence[Mapping] = ()
+            ) -> list[tuple[int, int, dict, list[ir.Constraint]]]:
     """The accepted rows to reject as repeats: (stratum number, index, full row, constraints it repeats), in
-    the order they are found (strata by key, rows by index, up to each stratum's quota of kept rows)."""
+    the order they are found (strata by key, rows by index, up to each stratum's quota of kept rows).
+    prior: rows the dataset holds before any generated one (complete mode's real rows): a generated row that
+    repeats one of them is a repeat too."""
     if not repairs:
         return []
-    seen: list[set] = [set() for _ in repairs]
+    seen: list[set] = [{k for r in prior for k in [_unique_key(c.expr, r)] if k is not None} for c in repairs]
     out = []
     for si in sorted(accepted, key=lambda i: plan.strata[i].key):
         rows, quota = accepted[si], plan.strata[si].rows

@@ -15,6 +15,7 @@ from ..profiles import ModelProfile, profile_for
 from .allocate import allocate as _allocate
 from .batch import plan_prompt, spare_rows, top_up
 from .complete import completing, fill_to_targets, marginals as _real_marginals
+from .fewshot import notes as fewshot_notes
 from .identity import group_strata
 from .judges import engine_spec
 from .model import (AcceptanceStats, CallBatch, Cell, Marginal, MarginalValue, Plan, PlanProblem, PromptPlan, Segment,
@@ -63,6 +64,7 @@ def build_plan(spec: ir.Spec, stats: AcceptanceStats | None = None, profile: Mod
         prompts.append(pp)
         warnings += notes
     warnings += _notes(spec)
+    warnings += fewshot_notes(spec, strata)
     warnings += _spare_note(strata, spec.dataset.rows)
     dealt = tuple(Cell(key=d.key, values=d.values, rows=d.rows) for d in alloc.dealt)
     return Plan(**base, strata=strata, dealt=dealt, marginals=tuple(alloc.marginals), prompts=tuple(prompts),

@@ -15,6 +15,7 @@ import re
 from typing import Mapping
 
 from .. import ir
+from .fewshot import example_lines
 from .schema import response_format, row_schema, rows_schema
 from .model import Plan, PromptPlan
 from .rows import Call
@@ -92,9 +93,11 @@ def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping]) -> list[dict
     if prompt.system is not None:
         out.append({"role": "system", "content": fill(prompt.system.text, rows[0] if rows else {})})
     parts = []
-    if prompt.examples:
-        parts.append("Examples of finished rows:\n" + "\n".join(
-            json.dumps(e, ensure_ascii=False, sort_keys=True) for e in prompt.examples))
+    shown = [json.dumps(e, ensure_ascii=False, sort_keys=True) for e in prompt.examples]
+    if prompt.real_examples is not None and rows:  # real rows chosen for this call's first row (plan.fewshot)
+        shown += example_lines(spec, prompt, rows[0])
+    if shown:
+        parts.append("Examples of finished rows:\n" + "\n".join(shown))
     k = len(rows)
     if k == 1:
         parts.append(fill(prompt.user.text, rows[0]))
@@ -149,7 +152,7 @@ class RowDigest:
     only its filled system and user templates and its id."""
 
     def __init__(self, spec: ir.Spec, plan: Plan, plan_prompt: PromptPlan, identity: str):
-        self.prompt = spec.prompt(plan_prompt.prompt)
+        self.spec, self.prompt = spec, spec.prompt(plan_prompt.prompt)
         body = request_body(spec, plan, plan_prompt, Call(self.prompt.name, "", ()), [{}])
         del body["seed"]
         self.fixed = json.dumps({"endpoint": identity, "seed": plan.seed, "body": body}, sort_keys=True,
@@ -157,5 +160,8 @@ class RowDigest:
 
     def __call__(self, row: Mapping) -> str:
         system = fill(self.prompt.system.text, row) if self.prompt.system is not None else None
-        text = json.dumps([self.fixed, system, fill(self.prompt.user.text, row), row.get("id")], ensure_ascii=False)
+        parts = [self.fixed, system, fill(self.prompt.user.text, row), row.get("id")]
+        if self.prompt.real_examples is not None:  # the real rows a call of this row alone would show
+            parts.append(example_lines(self.spec, self.prompt, row))
+        text = json.dumps(parts, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -154,6 +154,11 @@ def _spec_md(s: SpecDiff) -> list[str]:
         for c in s.dataset:
             out += _change_md(c, "")
         out.append("")
+    if s.reference:
+        out += ["**Reference**", ""]
+        for c in s.reference:
+            out += _change_md(c, "")
+        out.append("")
     for kind in KINDS:
         d = getattr(s, kind)
         if not d.empty:
@@ -361,6 +366,8 @@ def to_json_dict(result: "DiffResult") -> dict:
     old, new      {label, exists, dataset, ir_sha256, endpoint (the cache-key identity, null if unknown)}
     spec          {dataset: [change], fields|joints|prompts|judges|fragments|constraints: {added: [{name, text, feeds}],
                   removed: [...], renamed: [{old, new}], changed: [{name, changes: [change], feeds}]}};
+                  reference: [change] (the declaration, its settings, a changed file: `file` sha256, `file rows`,
+                  `usable rows`, `real rows of STRATUM`);
                   change = {what, old, new, diff}: old/new display text (null: absent), diff a unified diff
     plan          {old_rows, new_rows, old_strata, new_strata, strata: [{key, values, old_rows, new_rows}] (changed
                   strata only), strata_unchanged, rows_kept, rows_dropped, rows_added, dropped_ids (first 1000),

@@ -73,9 +73,33 @@ def check_row(model: type[BaseModel], raw: Any) -> dict:
     if not isinstance(raw, dict):
         raise ValueError(f"a row must be a JSON object, got {type(raw).__name__}")
     try:
-        return model.model_validate(raw).model_dump(mode="json", by_alias=True)
+        row = model.model_validate(raw).model_dump(mode="json", by_alias=True)
     except ValidationError as e:
         raise ValueError(_reason(e)) from None
+    bad = _not_unicode(row)
+    if bad is not None:  # JSON lets `"\udb10"` through; UTF-8 (the dataset, DuckDB) cannot hold it
+        raise ValueError(f"{bad}: text that is not valid Unicode (a lone surrogate)")
+    return row
+
+
+def _not_unicode(value: Any, where: str = "") -> Optional[str]:
+    """The first member holding a lone surrogate (not encodable as UTF-8), else None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "value"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            found = _not_unicode(v, f"{where}.{k}" if where else str(k))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _not_unicode(v, f"{where}.{i}" if where else str(i))
+            if found:
+                return found
+    return None
 
 
 def _reason(e: ValidationError) -> str:

@@ -15,13 +15,16 @@ from typing import Optional
 
 from .. import ir
 from ..plan import AcceptanceStats, Plan, PlanProblem, build_plan
+from ..plan.fewshot import nearest_calls
 from ..run.cache import AnswerCache, cache_root
 from ..run.client import CallError, ChatClient, RetryPolicy
 from ..run.rowstore import RowStore
 from ..validate import ValidationReport, validate_rows
-from ..emit.lock import LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, write_lock
+from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, reference_changed,
+                         reference_entry, write_lock)
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
 from ..emit.paths import first_problem
+from ..emit.reference import completed, real_rows, reference_file
 from ..emit.report import RunFacts, json_bytes, report_json, report_md
 from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
@@ -99,6 +102,9 @@ def prepare(spec: ir.Spec, spec_path: Path, opts: BuildOptions) -> Prepared | Bu
         if lock is None:
             return BuildResult(EXIT_ERROR, f"--frozen: there is no {lock_path(spec_path).name}; build once without "
                                            "--frozen to write it")
+        changed = reference_changed(lock, spec.reference)
+        if changed:
+            return BuildResult(EXIT_ERROR, f"--frozen: {changed}; build without --frozen to update the lock")
         if lock.get("ir_sha256") != ir_sha:
             return BuildResult(EXIT_ERROR, f"--frozen: {spec_path.name} has changed since {lock_path(spec_path).name} "
                                            f"was written (IR sha256 {ir_sha[:12]}, locked {str(lock.get('ir_sha256'))[:12]}); "
@@ -171,7 +177,7 @@ def budget_for(plan: Plan, opts: BuildOptions) -> Budget:
                   ceiling=ceiling)
 
 
-async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None) -> Outcome:
+async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None, kept=()) -> Outcome:
     ep = prep.endpoint
     policy = retry_policy()
     if opts.offline:
@@ -185,7 +191,8 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real
     try:
         return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
                               prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
-                              store=RowStore(prep.cache.root), locked=prep.locked, real=real).run()
+                              store=RowStore(prep.cache.root), locked=prep.locked, real=real,
+                              real_rows=kept).run()
     finally:
         if hasattr(client, "aclose"):
             await client.aclose()
@@ -193,14 +200,12 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real
 
 def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, progress, say) -> BuildResult:
     """Generate, check and write. `say` prints one line on the terminal (the embedded notice)."""
-    unbuilt = _not_built_yet(spec)
-    if unbuilt:  # before any call
-        return BuildResult(EXIT_ERROR, unbuilt)
     unwritable = _unwritable(spec, spec_path, prep, opts)
     if unwritable:  # before any call: answers the build could not write would be paid for and lost
         return BuildResult(EXIT_ERROR, unwritable)
     real = _real_rows(spec, spec_path)
-    outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real))
+    kept = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
+    outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept))
     if hasattr(progress, "close"):
         progress.close()
     result = BuildResult(EXIT_OK, outcome=outcome, cache_dir=prep.cache.root, warnings=list(prep.warnings))
@@ -210,7 +215,13 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         return result
     RowStore(prep.cache.root).add(outcome.new_rows)  # before the lock: the next build may carry these rows
     rows = select_rows(spec, prep.plan, outcome.accepted)
-    checks = validate_rows(spec, rows, real)
+    extra: dict = {}
+    if prep.plan.real is not None:  # complete mode: the real rows first (emit.reference)
+        rows, checks, extra = completed(spec, prep.plan.real, kept, rows, real)
+    else:
+        checks = validate_rows(spec, rows, real)
+    if any(p.real_examples is not None for p in spec.prompts):
+        extra["examples_nearest"] = nearest_calls(spec, prep.plan)
     evaluated = None
     if real is not None:
         from ..evaluation.report import evaluation
@@ -218,7 +229,8 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
 
         evaluated = evaluation(spec, synthetic_rows(spec, rows, f"{spec.dataset.name}.jsonl"), real)
     try:
-        result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written, evaluated)
+        result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written, evaluated,
+                                      extra)
     except OSError as e:  # checked before the calls, so a full disk or a race: the answers are in the cache
         result.exit_code = EXIT_STOPPED
         result.message = (f"could not write {e.filename or opts.out}: {e.strerror or e}; the answers are kept, so "
@@ -248,7 +260,7 @@ def _unwritable(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptio
 
 def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, outcome: Outcome,
                   rows: list[dict], checks: ValidationReport, written: list[Path],
-                  evaluated: Optional[dict] = None) -> dict:
+                  evaluated: Optional[dict] = None, extra: dict | None = None) -> dict:
     """The dataset, then the reports, then the lock (last: a lock says a build finished)."""
     out = Path(opts.out)
     name = spec.dataset.name
@@ -271,7 +283,7 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      earlier_cost_usd=c.earlier_cost_usd)
     order = [k.name for k in spec.constraints]
     report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]), outcome.judges,
-                         evaluated)
+                         evaluated) | (extra or {})
     write_atomic(out / "report.json", json_bytes(report))
     write_atomic(out / "report.md", report_md(report).encode("utf-8"))
     written += [out / "report.json", out / "report.md"]
@@ -279,24 +291,11 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
         lock = make_lock(spec_sha256=_file_sha256(spec_path), ir_sha256=prep.ir_sha256, model=prep.endpoint.model,
                          endpoint=prep.endpoint.identity, seed=spec.dataset.seed, calls=outcome.calls,
                          dataset_sha256=sha256(data), acceptance=outcome.acceptance, planned_with=prep.stats,
-                         profile=prep.endpoint.profile.name)
+                         profile=prep.endpoint.profile.name,
+                         reference=reference_entry(spec.reference) if spec.reference is not None else None)
         write_lock(lock_path(spec_path), lock)
         written.append(lock_path(spec_path))
     return report
-
-
-def _not_built_yet(spec: ir.Spec) -> Optional[str]:
-    """Parts of the language that check and plan but that a build cannot honour yet (LANGUAGE.md says which):
-    refusing them before any call beats writing a dataset that silently lacks them."""
-    ref = spec.reference
-    if ref is not None and ref.complete:
-        return (f"reference {ref.name}: `complete = true` is checked and planned (`synthc plan` shows the real and "
-                "synthetic rows per stratum), but a build cannot yet write the real rows beside the synthetic ones")
-    for p in spec.prompts:
-        if p.real_examples is not None:
-            return (f"prompt {p.name}: `examples = {p.real_examples.reference}({p.real_examples.k})` is checked, but "
-                    "a build cannot yet show reference rows as examples")
-    return None
 
 
 def _real_rows(spec: ir.Spec, spec_path: Path):
