@@ -1,72 +1,18 @@
-"""Issue 11 part A: every hostile case of tests/hostile_cases_errors.py ends as the contract says (exit 0, 1 or
-2, its diagnostic code, no traceback, no Python warning, within 2 s of CPU and 500 MB), and a build whose
-outputs cannot be written stops before its first call (the fake server counts them)."""
+"""Issue 11 part A, the cases that need a build or the fake server: a build whose outputs cannot be written stops
+before its first call (the fake server counts them), division and overflow, reshaped targets, joint + given
+rounding, NaN answers. The generated hostile cases of tests/hostile_cases_errors.py run in test_hostile_fuzz.py."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import subprocess
-import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
 from fake_openai import FakeOpenAI
-from hostile_cases_errors import CASES
 from synthc.cli import main
-
-SEEDS = range(4)
-CPU_SECONDS = 2.0
-MAX_RSS_BYTES = 500 * 2**20
-
-
-def _run_case(case: dict, root: Path) -> tuple[int, str, str, float, int]:
-    """The case as a separate process: exit code, stdout, stderr, its CPU seconds and peak RSS in bytes."""
-    for rel, content in case["files"].items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "OPENAI_BASE_URL", "OPENAI_API_KEY")}
-    env["SYNTHC_CACHE"] = str(root / ".cache")
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "synthc", *case["argv"]], cwd=root, env=env,
-                                stdout=out, stderr=err)
-        killer = threading.Timer(120, proc.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not all children's
-        finally:
-            killer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return (proc.returncode, out.read().decode(), err.read().decode(), usage.ru_utime + usage.ru_stime,
-                usage.ru_maxrss * 1024)
-
-
-def _ids():
-    return [f"{fn.__name__}-{seed}" for fn in CASES for seed in SEEDS]
-
-
-@pytest.mark.parametrize("fn,seed", [(fn, seed) for fn in CASES for seed in SEEDS], ids=_ids())
-def test_hostile_case_ends_as_the_contract_says(fn, seed, tmp_path):
-    case = fn(random.Random(seed))
-    code, out, err, cpu, rss = _run_case(case, tmp_path)
-    assert code in case["exits"], f"{case['name']}: exit {code}\n{err[-2000:]}"
-    assert "Traceback" not in out + err and "internal error" not in err
-    assert "Warning" not in err, f"a Python warning reached stderr: {err[-2000:]}"
-    if case["code"] is not None:
-        assert case["code"] in out + err, f"{case['name']}: no {case['code']} in\n{(out + err)[-2000:]}"
-    if code == 2 and case["code"] is not None:
-        assert "-->" in err or '"line"' in out, "the diagnostic has a position"
-    assert cpu < CPU_SECONDS, f"{cpu:.2f} s of CPU"
-    assert rss < MAX_RSS_BYTES, f"{rss / 2**20:.0f} MB"
-
 
 # ---- output paths, checked before the first call ---------------------------------------------------------
 

@@ -122,6 +122,7 @@ def test_hostile_case(group, fn, seed, tmp_path, startup_cpu):
     what = f"{case['name']} (synthc {' '.join(case['argv'][:2])}, seed {seed})"
     both = out + err
     assert "Traceback" not in both, f"{what}: a traceback\n{both[-3000:]}"
+    assert "Warning" not in err, f"{what}: a Python warning reached stderr\n{err[-2000:]}"
     assert rc in case["exits"], f"{what}: exit {rc}, expected one of {sorted(case['exits'])}\n{both[-3000:]}"
     if case["code"]:
         assert _has_positioned(case["code"], both), \
