@@ -16,7 +16,7 @@ def run(argv):
         code = main(argv)
     return code, o.getvalue(), e.getvalue()
 
-minimal = (repo / "tests/test_minimal_delta.py").read_text().split('SPEC = """')[1].split('"""')[0]
+minimal = (repo / "tests/tasks/test_minimal_delta.py").read_text().split('SPEC = """')[1].split('"""')[0]
 reviews = (repo / "examples/product_reviews/reviews.sds").read_text()
 reviews = "\n".join(l for l in reviews.splitlines() if not l.startswith("constraint long_is_long")) + "\n"
 edits = {"minimal": ('"rain": 50%', '"rain": 45%', '"snow": 20%', '"snow": 25%'),

@@ -14,7 +14,7 @@ sizes the spares, synthc.toml on that side picks the profile, and cache keys nam
 identity (`embedded` for the embedded model, else the base URL). Pass the build's --endpoint/--model so the
 keys match the ones the build will ask.
 
-CLI contract (to wire in cli.py; tests/test_diff_cli.py runs once it is):
+CLI contract (to wire in cli.py; tests/diff/test_diff_cli.py runs once it is):
 
   synthc diff OLD.sds NEW.sds   [options]      -> diff_files(OLD, NEW, **opts)
   synthc diff SPEC --base REV   [options]      -> diff_revision(SPEC, REV, **opts)

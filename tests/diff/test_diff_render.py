@@ -9,7 +9,7 @@ import re
 
 import pytest
 from rich.console import Console
-from test_diff_support import REVIEWS, make_repo, write
+from diff_support import REVIEWS, make_repo, write
 
 from synthc.diff import diff_revision
 from synthc.render.diff import render, to_json_dict, to_markdown

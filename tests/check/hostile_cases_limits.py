@@ -1,8 +1,8 @@
-"""Hostile specs for the size limits (LANGUAGE.md, "Limits"), as case generators for tests/test_hostile_fuzz.py.
+"""Hostile specs for the size limits (LANGUAGE.md, "Limits"), as case generators for tests/check/test_hostile_fuzz.py.
 
 Each generator draws one case from `rng` and works out, from the limits in `synthc.limits`, whether the spec
 is within them (exit 0, no code) or past one (exit 2 and that limit's code). The harness runs the case as a
-subprocess and holds it to 2 s of CPU and 500 MB. Format: see the docstring of tests/test_hostile_fuzz.py.
+subprocess and holds it to 2 s of CPU and 500 MB. Format: see the docstring of tests/check/test_hostile_fuzz.py.
 """
 
 from __future__ import annotations

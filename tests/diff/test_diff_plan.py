@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_diff_support import REVIEWS, fill_cache, offline_round, prepared
+from diff_support import REVIEWS, fill_cache, offline_round, prepared
 
 from synthc.endpoint import choose
 from synthc.tasks.build import LazyEmbedded

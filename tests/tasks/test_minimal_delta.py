@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI
-from test_diff_support import git
+from diff_support import git
 
 from synthc.cli import main
 

@@ -16,7 +16,7 @@ from synthc.validate.load import load_rows
 from synthc.validate.sql import dataset_query, violations_query
 from synthc.validate.targets import target_shares
 
-CASES = sorted((Path(__file__).resolve().parent.parent / "specs" / "sql").glob("*.sds"))
+CASES = sorted((Path(__file__).resolve().parents[2] / "specs" / "sql").glob("*.sds"))
 
 
 def targets_of(spec) -> dict:

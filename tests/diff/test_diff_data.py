@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_diff_support import REVIEWS, FakeModel, checked, identity_of, prepared
+from diff_support import REVIEWS, FakeModel, checked, identity_of, prepared
 
 from synthc.generate.executor import Executor
 from synthc.tasks.build import BuildOptions, write_outputs

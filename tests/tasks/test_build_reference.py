@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from fake_openai import FakeOpenAI, Misbehaviour
 from synthc.cli import main
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "package_descriptions"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "package_descriptions"
 SECTIONS = ["admin", "games", "graphics", "net", "science", "sound", "text"]
 SEED, HOLDOUT, ROWS, K = 13, 0.2, 1400, 3
 EXAMPLES_RE = re.compile(r"Examples of finished rows:\n((?:\{.*\}\n?)+)")

@@ -1,6 +1,6 @@
 """Golden tests over the conformance corpus in specs/ (see specs/README.md for the layout and the rules).
 
-`pytest tests/test_corpus.py --update-goldens` rewrites the goldens from the current output.
+`pytest tests/check/test_corpus.py --update-goldens` rewrites the goldens from the current output.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from synthc.cli import main
 from synthc.diagnostics import CODES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SPECS = REPO / "specs"
 # Codes the corpus cannot show, and why; every other code in CODES must appear in some golden.
 NOT_IN_CORPUS = {

@@ -18,7 +18,7 @@ import pytest
 from synthc.check import check_file
 from synthc.diagnostics import CODES, render_plain
 
-DOC = Path(__file__).resolve().parent.parent / "LANGUAGE.md"
+DOC = Path(__file__).resolve().parents[2] / "LANGUAGE.md"
 PRELUDE = "dataset doc { rows = 100 }\n"
 REFERENCE_DATA = DOC.parent / "examples" / "package_descriptions" / "data"
 _HEADER = re.compile(r"^\s*dataset\s+[A-Za-z_]\w*\s*\{", re.M)

@@ -1,11 +1,11 @@
 """Hostile inputs of issue 11 part A, "internal errors" and "checked too late or silently wrong": each case
 builds a spec (varied by `rng`) and the synthc command to run on it, with the exit codes the contract allows
-and the diagnostic code that must be in the output. The harness (tests/test_hostile_fuzz.py, or
-tests/test_hostile_errors.py until it lands) runs each in a fresh folder and also asserts: no traceback, no
+and the diagnostic code that must be in the output. The harness (tests/check/test_hostile_fuzz.py, or
+tests/tasks/test_hostile_errors.py until it lands) runs each in a fresh folder and also asserts: no traceback, no
 Python warning, within 2 s of CPU and 500 MB.
 
 Cases that need the fake server (a build's output paths checked before its first call) are ordinary tests in
-tests/test_hostile_errors.py.
+tests/tasks/test_hostile_errors.py.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_diff_support import REVIEWS, git, make_repo, write
+from diff_support import REVIEWS, git, make_repo, write
 
 from synthc.diff import DiffError, diff_revision
 from synthc.diff.spec import change_lines

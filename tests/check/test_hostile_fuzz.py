@@ -1,7 +1,7 @@
 """Hostile inputs, generated: every case ends quickly, small, with the exit code the contract gives and a
 diagnostic that names its code and position, and never with a traceback.
 
-Case generators live in modules named `tests/hostile_cases_*.py`; this harness collects every one. Format:
+Case generators live in modules named `tests/check/hostile_cases_*.py`; this harness collects every one. Format:
 
     CASES = [case_fn, ...]   # each: case_fn(rng: random.Random) -> dict with keys
       files: dict[str, str | bytes]   # relative path -> content, written in a fresh temp dir
@@ -103,7 +103,7 @@ def _has_positioned(code: str, text: str) -> bool:
 
 
 def test_the_harness_finds_case_modules():
-    assert GENERATORS, "no tests/hostile_cases_*.py module with a CASES list"
+    assert GENERATORS, "no tests/check/hostile_cases_*.py module with a CASES list"
     for group, fn in GENERATORS:
         case = fn(random.Random(0))
         assert set(case) == {"files", "argv", "exits", "code", "name"}, f"{group}.{fn.__name__}: keys {sorted(case)}"

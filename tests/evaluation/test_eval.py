@@ -15,7 +15,7 @@ from fake_openai import FakeOpenAI, given_text
 from synthc.check.reference import is_held
 from synthc.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "examples" / "package_descriptions" / "data" / "packages.jsonl"
 SEED = 13
 SECTIONS = '["admin", "games", "graphics", "net", "science", "sound", "text"]'

@@ -12,7 +12,7 @@ import pytest
 
 from synthc.cli import main
 
-PLANS = Path(__file__).resolve().parent.parent / "specs" / "plan"
+PLANS = Path(__file__).resolve().parents[2] / "specs" / "plan"
 CASES = sorted(PLANS.glob("*.sds"))
 
 

@@ -150,7 +150,7 @@ def test_plan_bytes_are_the_same_in_another_process():
     script = ("import hashlib, sys; sys.path.insert(0, {tests!r}); from plan_specs import reviews; "
               "from synthc.plan import build_plan; "
               "print(hashlib.sha256(build_plan(reviews(321)).canonical_json().encode()).hexdigest())")
-    tests = str(Path(__file__).parent)
+    tests = str(Path(__file__).resolve().parents[1])
     from plan_specs import reviews
 
     here = hashlib.sha256(build_plan(reviews(321)).canonical_json().encode()).hexdigest()

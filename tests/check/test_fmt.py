@@ -10,7 +10,7 @@ from synthc.check import check_file
 from synthc.cli import main
 from synthc.fmt import format_source
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ir(tmp: Path, name: str, text: str) -> str | None:

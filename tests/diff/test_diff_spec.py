@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_diff_support import REVIEWS, ROOT, checked
+from diff_support import REVIEWS, ROOT, checked
 
 from synthc.check import check_file
 from synthc.diff import spec_diff

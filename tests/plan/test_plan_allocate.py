@@ -336,7 +336,7 @@ def test_a_few_more_rows_keep_almost_every_stratum_of_a_sparse_table(tmp_path):
     ties kept 158 of 200 for one row more.)"""
     from synthc.check import check_file
 
-    text = (Path(__file__).resolve().parents[1] / "examples/product_reviews/reviews.sds").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "examples/product_reviews/reviews.sds").read_text(encoding="utf-8")
     (tmp_path / "synthc.toml").touch()
 
     def quotas(n: int) -> dict[str, int]:

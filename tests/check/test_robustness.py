@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from synthc.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 GOOD = 'dataset d {\n  rows = 10\n}\n\nfield colour: category ["red", "blue"]\n'
 
 

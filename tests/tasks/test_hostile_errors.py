@@ -1,6 +1,6 @@
 """Issue 11 part A, the cases that need a build or the fake server: a build whose outputs cannot be written stops
 before its first call (the fake server counts them), division and overflow, reshaped targets, joint + given
-rounding, NaN answers. The generated hostile cases of tests/hostile_cases_errors.py run in test_hostile_fuzz.py."""
+rounding, NaN answers. The generated hostile cases of tests/check/hostile_cases_errors.py run in test_hostile_fuzz.py."""
 
 from __future__ import annotations
 

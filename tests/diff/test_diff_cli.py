@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_diff_support import REVIEWS, make_repo, write
+from diff_support import REVIEWS, make_repo, write
 
 from synthc import cli
 

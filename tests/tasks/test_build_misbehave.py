@@ -13,7 +13,7 @@ import pytest
 from fake_openai import FakeOpenAI, Misbehaviour, empty
 from synthc.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SPEC = """dataset notes {
   rows = 120
