@@ -19,6 +19,12 @@ def render(report: ValidationReport, console, show_sql: bool = False) -> None:
         _failure(c, console, show_sql)
     for m in report.marginals:
         console.print(_marginal_table(m))
+    for name, f in report.findings.items():  # a completed dataset: real rows are findings, never failures
+        n = f["count"]
+        console.print(Text(f"finding on real rows: {name}: {n} real row{'s' * (n != 1)} "
+                           f"break{'s' * (n == 1)} it", style="yellow"))
+        for e in f.get("examples", [])[:3]:
+            console.print(Text("  " + _example(e), style="dim"))
     failed = len(report.failed)
     total = len(report.checks)
     if failed:
@@ -78,6 +84,9 @@ def _summary(c: CheckResult) -> str:
 
 
 def _example(e: dict) -> str:
+    if "_id" in e and isinstance(e.get("values"), dict):  # a finding on a real row
+        problem = f" ({e['problem']})" if "problem" in e else ""
+        return f"{e['_id']}: " + ", ".join(f"{k} = {_short(v)}" for k, v in e["values"].items()) + problem
     if "row" in e and "values" in e:
         problem = f" ({e['problem']})" if "problem" in e else ""
         return f"row {e['row']}: " + ", ".join(f"{k} = {_short(v)}" for k, v in e["values"].items()) + problem

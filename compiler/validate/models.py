@@ -69,6 +69,7 @@ class ValidationReport(_Frozen):
     source: Optional[str] = None  # the data file; None for rows passed in memory
     load_sql: Optional[str] = None  # creates the table `data` the checks' SQL reads
     content: Optional[dict[str, Any]] = None  # the build's content figures (quality.report), rows in memory only
+    findings: dict[str, Any] = {}  # a completed dataset: real rows that break a row or type check, per check
 
     @property
     def passed(self) -> bool:
@@ -92,6 +93,7 @@ class ValidationReport(_Frozen):
             "marginals": {m.field: {v.key: {"target": v.target, "actual": v.actual, "count": v.count}
                                     for v in m.values} for m in self.marginals},
             "tvd": self.tvd,
+            **({"findings": self.findings} if self.findings else {}),
         }
 
 

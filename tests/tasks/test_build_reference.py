@@ -129,6 +129,17 @@ def test_the_example_completes_the_real_rows_to_balanced_sections(project, fake,
     assert checks["one_line"]["passed"] and checks["one_line"]["violations"] == 0
     assert report["examples_nearest"] == []  # every section has real rows to show
     assert "## Real and synthetic rows" in (project.parent / "out" / "report.md").read_text()
+    # synthc validate judges the completed file as the build did: real rows that break a rule are findings
+    for fmt in ("jsonl", "parquet"):
+        capsys.readouterr()
+        data_file = project.parent / "out" / f"packages.{fmt}"
+        if not data_file.exists():
+            continue
+        assert main(["validate", str(project), str(data_file), "--json"]) == 0, capsys.readouterr().err
+        v = json.loads(capsys.readouterr().out)
+        assert v["passed"] and v["rows"] == ROWS
+        assert v["findings"]["one_line"]["count"] == len(long)
+        assert [e["_id"] for e in v["findings"]["one_line"]["examples"]] == long[:3]
 
     # few-shot: K rows of the call's own section, from the file, never held out, no repeats within a call
     by_name = {}
