@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fake_openai import FakeOpenAI, given_text
+from project_env import project_env
 from synthc.check.reference import is_held
 from synthc.cli import main
 
@@ -50,12 +51,8 @@ def real_rows() -> list[dict]:
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-eval")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    project_env(tmp_path, monkeypatch, key="sk-test-eval")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "synthc.toml").write_text("")
     (tmp_path / "data").mkdir()
     shutil.copy(DATA, tmp_path / "data" / "packages.jsonl")
     return tmp_path

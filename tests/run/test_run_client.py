@@ -52,12 +52,6 @@ def body(ids=IDS, seed=1) -> dict:
     }
 
 
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as f:
-        yield f
-
-
 def run(coro):
     return asyncio.run(coro)
 

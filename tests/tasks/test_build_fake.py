@@ -15,6 +15,7 @@ import pytest
 from fake_openai import (FakeOpenAI, Fault, bad_rows, echo_auth, empty, rate_limit, same_text, server_error, slow,
                          truncated,
                          wrong_count)
+from project_env import project_env
 from synthc.endpoint import choose
 from synthc.check import check_file
 from synthc.cli import main
@@ -60,19 +61,7 @@ constraint avg: mean(n) >= 1
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """A project folder with its own cache, fast retries and a key that must never leak."""
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
-    monkeypatch.setenv("SYNTHC_TIMEOUT", "0.5")
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    (tmp_path / "synthc.toml").write_text("")  # the project root: no profiles
-    return tmp_path
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as f:
-        yield f
+    return project_env(tmp_path, monkeypatch, key=SECRET, timeout="0.5")
 
 
 def write_spec(root: Path, text: str = SPEC, name: str = "notes.sds") -> Path:

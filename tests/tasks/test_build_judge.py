@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fake_openai import FakeOpenAI, JudgeBehaviour, Misbehaviour, judge_name, same_text
+from project_env import project_env
 from synthc.cli import main
 
 SPEC = """dataset notes {
@@ -44,19 +45,7 @@ constraint about: on_topic
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
-    monkeypatch.setenv("SYNTHC_TIMEOUT", "2")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-judge")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    (tmp_path / "synthc.toml").write_text("")
-    return tmp_path
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as f:
-        yield f
+    return project_env(tmp_path, monkeypatch, key="sk-test-judge", timeout="2")
 
 
 def spec_file(root: Path, text: str = SPEC, name: str = "notes.sds") -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fake_openai import FakeOpenAI, Misbehaviour, empty
+from project_env import project_env
 from synthc.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,13 +44,7 @@ constraint short: word_count(note) <= 6
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
-    monkeypatch.setenv("SYNTHC_TIMEOUT", "2")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-misbehave")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    (tmp_path / "synthc.toml").write_text("")
-    return tmp_path
+    return project_env(tmp_path, monkeypatch, key="sk-test-misbehave", timeout="2")
 
 
 def spec_file(root: Path, text: str = SPEC, name: str = "notes.sds") -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fake_openai import FakeOpenAI
+from project_env import project_env
 from synthc.cli import main
 
 # ---- output paths, checked before the first call ---------------------------------------------------------
@@ -38,18 +39,7 @@ prompt write {
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    (tmp_path / "synthc.toml").write_text("")
-    return tmp_path
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as f:
-        yield f
+    return project_env(tmp_path, monkeypatch)
 
 
 def _build(spec: Path, fake: FakeOpenAI, out: Path, *flags: str) -> int:

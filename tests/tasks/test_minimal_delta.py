@@ -71,12 +71,6 @@ def repo(tmp_path, monkeypatch):
     return root
 
 
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as f:
-        yield f
-
-
 def build(root: Path, fake: FakeOpenAI) -> int:
     before = fake.calls
     code = main(["build", str(root / "notes.sds"), "--endpoint", fake.base_url, "--out", str(root / "build"),

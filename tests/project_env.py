@@ -1,0 +1,17 @@
+"""A project folder for end-to-end tests: its own answer cache, fast retries, an API key, no OPENAI_BASE_URL from
+the environment, and an empty synthc.toml marking the project root (no profiles)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def project_env(tmp_path: Path, monkeypatch, key: str = "sk-test", timeout: str | None = None) -> Path:
+    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
+    if timeout is not None:
+        monkeypatch.setenv("SYNTHC_TIMEOUT", timeout)
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    (tmp_path / "synthc.toml").write_text("")
+    return tmp_path
