@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import ast, ir
-from ..diagnostics import Diagnostic, did_you_mean
+from ..diagnostics import Diagnostic
 from .modules import Key
+from .settings import settings_by_key
 
 if TYPE_CHECKING:
     from . import Checker
@@ -36,15 +37,7 @@ class JudgeChecker:
     def judge(self, final: str, key: Key) -> ir.Judge | None:
         decl: ast.Judge = self.c.decl(key)
         module = self.c.modules[key.module]
-        values: dict[str, ast.Setting] = {}
-        for s in decl.settings:
-            if s.key not in JUDGE_SETTINGS:
-                self.report("SDS006", f"unknown judge setting `{s.key}`", s.key_span,
-                            did_you_mean(s.key, JUDGE_SETTINGS) or f"settings: {', '.join(sorted(JUDGE_SETTINGS))}")
-            elif s.key in values:
-                self.report("SDS005", f"setting `{s.key}` is given twice", s.key_span)
-            else:
-                values[s.key] = s
+        values, _ = settings_by_key(decl.settings, JUDGE_SETTINGS, "judge", self.report)
         if "question" not in values:
             self.report("SDS071", f"judge `{final}` has no `question`", decl.name_span,
                         'add: question = "Does this review express {sentiment} sentiment? {body}"')

@@ -10,6 +10,7 @@ from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..limits import MAX_TEMPLATE_CHARS
 from .exprs import literal_value
 from .modules import Key
+from .settings import settings_by_key
 
 if TYPE_CHECKING:
     from . import Checker
@@ -236,18 +237,7 @@ class PromptChecker:
     def prompt(self, final: str, key: Key, outputs: list[str], unused: bool) -> ir.Prompt | None:
         decl: ast.Prompt = self.c.decl(key)
         module = self.c.modules[key.module]
-        values: dict[str, ast.Setting] = {}
-        examples: list[ast.Setting] = []
-        for s in decl.settings:
-            if s.key not in PROMPT_SETTINGS:
-                self.report("SDS006", f"unknown prompt setting `{s.key}`", s.key_span,
-                            did_you_mean(s.key, PROMPT_SETTINGS) or f"settings: {', '.join(sorted(PROMPT_SETTINGS))}")
-            elif s.key in REPEATABLE:
-                examples.append(s)
-            elif s.key in values:
-                self.report("SDS005", f"setting `{s.key}` is given twice", s.key_span)
-            else:
-                values[s.key] = s
+        values, examples = settings_by_key(decl.settings, PROMPT_SETTINGS, "prompt", self.report, REPEATABLE)
         if "user" not in values:
             self.report("SDS026", f"prompt `{final}` has no `user` template", decl.name_span,
                         'add: user = "Write a review of a {product}."')

@@ -20,6 +20,7 @@ from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from .exprs import _show
 from .modules import project_root
+from .settings import settings_by_key
 
 if TYPE_CHECKING:
     from . import Checker
@@ -132,15 +133,7 @@ class ReferenceChecker:
     # ---- the declaration ---------------------------------------------------------------------------
 
     def _settings(self, d: ast.Reference):
-        vals: dict[str, ast.Setting] = {}
-        for s in d.settings:
-            if s.key not in SETTINGS:
-                self.report("SDS006", f"unknown reference setting `{s.key}`", s.key_span,
-                            did_you_mean(s.key, SETTINGS) or f"settings: {', '.join(sorted(SETTINGS))}")
-            elif s.key in vals:
-                self.report("SDS005", f"setting `{s.key}` is given twice", s.key_span)
-            else:
-                vals[s.key] = s
+        vals, _ = settings_by_key(d.settings, SETTINGS, "reference", self.report)
         out = {"complete": False, "downsample": False, "holdout": 0.0}
         ok = True
         for key in ("complete", "downsample"):
