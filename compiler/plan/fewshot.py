@@ -6,12 +6,12 @@ stratum). Each candidate is ranked by how it agrees with the call's first row on
 on earlier fields (declaration order); then by sha256("SEED:ID:ROW") of the call's first row id. The first K
 are shown, so they come from the call's own stratum when it has any, else (or to make up K) from the nearest,
 differ from call to call, and never repeat within a call. A pure function of the IR and the row: no network.
+plan.requests sends them as earlier turns of the conversation (`example_turns`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
@@ -54,12 +54,6 @@ def choose(spec: ir.Spec, prompt: ir.Prompt, row: Mapping) -> Shown:
 def example(spec: ir.Spec, prompt: ir.Prompt, r: ir.RealRow) -> dict:
     """A real row as an example: the prompt's inputs and outputs that the reference maps."""
     return {n: r.values[n] for n in (*prompt.inputs, *prompt.outputs) if n in r.values}
-
-
-def example_lines(spec: ir.Spec, prompt: ir.Prompt, row: Mapping) -> list[str]:
-    """The call's real examples as the lines the request shows (like a written `example`)."""
-    return [json.dumps(example(spec, prompt, r), ensure_ascii=False, sort_keys=True)
-            for r in choose(spec, prompt, row).rows]
 
 
 def nearest_strata(spec: ir.Spec, prompt: ir.Prompt, strata: Sequence) -> list[tuple[dict, dict]]:

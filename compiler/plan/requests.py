@@ -15,7 +15,7 @@ import re
 from typing import Mapping
 
 from .. import ir
-from .fewshot import example_lines
+from .fewshot import choose, example
 from .schema import response_format, row_schema, rows_schema
 from .model import Plan, PromptPlan
 from .rows import Call
@@ -87,15 +87,33 @@ def _describe_outputs(spec: ir.Spec, prompt: ir.Prompt) -> str:
     return "\n".join(lines)
 
 
+def _one_row_answer(spec: ir.Spec, prompt: ir.Prompt) -> str:
+    return "Answer with one JSON object with these fields:\n" + _describe_outputs(spec, prompt)
+
+
+def example_turns(spec: ir.Spec, prompt: ir.Prompt, row: Mapping) -> list[dict]:
+    """The real rows shown with a call whose first row is `row` (plan.fewshot), as earlier turns: per row, the
+    one-row request for it (the user text filled with its values, `row`'s for inputs the reference does not map)
+    and the answer (its outputs, one JSON object). LANGUAGE.md "Few-shot examples from real rows"."""
+    out = []
+    for r in choose(spec, prompt, row).rows:
+        shown = example(spec, prompt, r)
+        values = {**row, **{n: shown[n] for n in prompt.inputs if n in shown}}
+        out.append({"role": "user", "content": fill(prompt.user.text, values) + "\n\n" + _one_row_answer(spec, prompt)})
+        out.append({"role": "assistant",
+                    "content": json.dumps({n: shown[n] for n in prompt.outputs}, ensure_ascii=False, sort_keys=True)})
+    return out
+
+
 def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping]) -> list[dict]:
     """The chat messages of one call over `rows` (each with an `id` and the prompt's input values)."""
     out = []
     if prompt.system is not None:
         out.append({"role": "system", "content": fill(prompt.system.text, rows[0] if rows else {})})
+    if prompt.real_examples is not None and rows:  # real rows chosen for this call's first row (plan.fewshot)
+        out += example_turns(spec, prompt, rows[0])
     parts = []
     shown = [json.dumps(e, ensure_ascii=False, sort_keys=True) for e in prompt.examples]
-    if prompt.real_examples is not None and rows:  # real rows chosen for this call's first row (plan.fewshot)
-        shown += example_lines(spec, prompt, rows[0])
     if shown:
         parts.append("Examples of finished rows:\n" + "\n".join(shown))
     k = len(rows)
@@ -107,7 +125,7 @@ def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping]) -> list[dict
         for i, row in enumerate(rows, 1):
             parts.append(f"### Row {i} (id: {row['id']})\n{fill(prompt.user.text, row)}")
     if k == 1:
-        parts.append("Answer with one JSON object with these fields:\n" + _describe_outputs(spec, prompt))
+        parts.append(_one_row_answer(spec, prompt))
     else:
         parts.append(
             f'Answer with one JSON object {{"rows": [...]}} holding exactly {k} items, in the order above. '
@@ -162,6 +180,6 @@ class RowDigest:
         system = fill(self.prompt.system.text, row) if self.prompt.system is not None else None
         parts = [self.fixed, system, fill(self.prompt.user.text, row), row.get("id")]
         if self.prompt.real_examples is not None:  # the real rows a call of this row alone would show
-            parts.append(example_lines(self.spec, self.prompt, row))
+            parts.append(example_turns(self.spec, self.prompt, row))
         text = json.dumps(parts, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -22,7 +22,6 @@ from synthc.cli import main
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "package_descriptions"
 SECTIONS = ["admin", "games", "graphics", "net", "science", "sound", "text"]
 SEED, HOLDOUT, ROWS, K = 13, 0.2, 1400, 3
-EXAMPLES_RE = re.compile(r"Examples of finished rows:\n((?:\{.*\}\n?)+)")
 SECTION_RE = re.compile(r"for the (\w+) section")
 
 
@@ -70,10 +69,19 @@ def plan_json(spec: Path, capsys) -> dict:
 
 
 def shown_examples(body: dict) -> tuple[str, list[dict]]:
-    """The section a request asks for (its first row's) and the examples it shows."""
-    text = body["messages"][-1]["content"]
-    m = EXAMPLES_RE.search(text)
-    return SECTION_RE.search(text).group(1), [json.loads(x) for x in m.group(1).splitlines()] if m else []
+    """The section a request asks for (its first row's) and the real rows it shows: LANGUAGE.md sends each as
+    an earlier user turn (its one-row request) answered by an assistant turn (its outputs)."""
+    msgs = body["messages"]
+    assert msgs[0]["role"] == "system" and msgs[-1]["role"] == "user"
+    turns = msgs[1:-1]
+    assert [m["role"] for m in turns] == ["user", "assistant"] * (len(turns) // 2)
+    assert "Examples of finished rows" not in msgs[-1]["content"]  # the packages prompt writes no `example`
+    examples = []
+    for ask, answer in zip(turns[::2], turns[1::2]):
+        assert ask["content"].endswith("Answer with one JSON object with these fields:\n"
+                                       + msgs[-1]["content"].split("these fields:\n", 1)[1])
+        examples.append({"section": SECTION_RE.search(ask["content"]).group(1), **json.loads(answer["content"])})
+    return SECTION_RE.search(msgs[-1]["content"]).group(1), examples
 
 
 def test_the_example_completes_the_real_rows_to_balanced_sections(project, fake, capsys):
