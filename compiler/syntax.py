@@ -136,19 +136,28 @@ def parse(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     return ast.Module(path, tuple(decls), tuple(comments)), []
 
 
+_CHAIN_OPS = frozenset({"binop", "or_", "and_"})  # left-assoc operators: a flat chain is a deep tree
+
+
 def _too_deep(tree: Tree, path: str) -> Diagnostic | None:
     """SDS032 at the first node nested deeper than MAX_NESTING, found without recursion: every later pass
     (the transformer, the checker, the SQL builder) walks the tree recursively."""
-    stack = [(tree, 0)]
+    stack = [(tree, 0, 0)]  # (node, depth, how many of its nearest ancestors are operators in a row)
     while stack:
-        node, depth = stack.pop()
+        node, depth, chain = stack.pop()
         if depth > MAX_NESTING:
             meta = node.meta
             span = Span(path, meta.line, meta.column, meta.line, meta.column + 1) if not meta.empty \
                 else Span(path, 1, 1, 1, 1)
+            if chain > MAX_NESTING // 2:  # `a + b + c + ...` nests once per operator: say so, not "nested"
+                return Diagnostic("SDS032", f"this chain of operators is more than {MAX_NESTING} levels deep "
+                                            "(`a + b + c` counts one level per operator)", span,
+                                  "split it: compute parts in derived fields (`field part1 = a + b + ...`) "
+                                  "and combine the parts")
             return Diagnostic("SDS032", f"this is nested more than {MAX_NESTING} levels deep", span,
                               "nest less: move a part into a derived field or a `def`")
-        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, Tree))
+        op = node.data in _CHAIN_OPS
+        stack.extend((c, depth + 1, chain + 1 if op else 0) for c in reversed(node.children) if isinstance(c, Tree))
     return None
 
 
