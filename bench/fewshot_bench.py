@@ -37,11 +37,12 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 SECTION = re.compile(r"for the (\w+) section")
 
 
-def round_one(calls: int) -> list[dict]:
+def round_one(calls: int, spec: Path = EXAMPLE / "packages.sds") -> list[dict]:
+    """The first `calls` request bodies of the spec's round 1, as `synthc plan --emit-batch` writes them."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "batch.jsonl"
-        subprocess.run([sys.executable, "-m", "synthc", "plan", str(EXAMPLE / "packages.sds"), "--emit-batch",
-                        str(out)], check=True, capture_output=True, cwd=tmp)
+        subprocess.run([sys.executable, "-m", "synthc", "plan", str(spec), "--emit-batch", str(out)], check=True,
+                       capture_output=True, cwd=tmp)
         return [json.loads(line)["body"] for line in out.read_text().splitlines()[:calls]]
 
 

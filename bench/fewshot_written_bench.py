@@ -8,9 +8,10 @@ calls sent to the embedded model as synthc sends them (listed) and rewritten wit
 (user turn: the prompt's user text filled with the example's values, the call's `age_band`, which the examples
 do not set; assistant turn: the example's title and body), same seeds.
 
-Counted: answers whose title is an example's title word for word, answers whose body shares >= 0.5 of its word
-3-shingles (Jaccard) with an example's, failed answers (not JSON), and seconds (turns make the prompt longer,
-and the embedded model reads a prompt one token at a time).
+Counted: answers whose title is an example's title word for word, answers whose body is >= 0.5 similar to an
+example's (the measure of `max_similarity_to_real`: Jaccard of word 3-shingles, evaluation.private), failed
+answers (not JSON), and seconds (turns make the prompt longer, and the embedded model reads a prompt one token
+at a time).
 
     .venv/bin/python bench/fewshot_written_bench.py [--calls 30]
 """
@@ -20,34 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 from openai import OpenAI
 
+from fewshot_bench import round_one
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "product_reviews" / "reviews.sds"
-
-
-def round_one(calls: int) -> list[dict]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "batch.jsonl"
-        subprocess.run([sys.executable, "-m", "synthc", "plan", str(SPEC), "--emit-batch", str(out)], check=True,
-                       capture_output=True, cwd=tmp)
-        return [json.loads(line)["body"] for line in out.read_text().splitlines()[:calls]]
-
-
-def shingles(text: str) -> set:
-    w = re.findall(r"\w+", text.lower())
-    return {tuple(w[i:i + 3]) for i in range(len(w) - 2)}
-
-
-def similarity(a: str, b: str) -> float:
-    x, y = shingles(a), shingles(b)
-    return len(x & y) / len(x | y) if x | y else 0.0
 
 
 def main() -> None:
@@ -55,6 +37,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=30)
     args = ap.parse_args()
     from synthc.check import check_file
+    from synthc.evaluation.private import RealTexts
     from synthc.plan.requests import fill, messages
     from synthc.run.client import apply_mode
     from synthc.run.embedded import MODE, EmbeddedServer
@@ -75,7 +58,8 @@ def main() -> None:
                                                                    ensure_ascii=False, sort_keys=True)})
         return {**body, "messages": out + [{"role": "user", "content": own}]}
 
-    bodies = round_one(args.calls)
+    shown = RealTexts([e["body"] for e in examples])
+    bodies = round_one(args.calls, SPEC)
     with EmbeddedServer() as server:
         client = OpenAI(base_url=server.start(), api_key="embedded", max_retries=0, timeout=600)
         for layout in ("listed", "turns"):
@@ -90,8 +74,7 @@ def main() -> None:
                     continue
                 c["answers"] += 1
                 c["copied_title"] += got.get("title") in {e["title"] for e in examples}
-                c["body_similarity_ge_0.5"] += max(similarity(str(got.get("body", "")), e["body"])
-                                                   for e in examples) >= 0.5
+                c["body_similarity_ge_0.5"] += bool(shown.nearest([str(got.get("body", ""))])[0][0] >= 0.5)
             c["seconds"] = round(time.perf_counter() - t0, 1)
             print(layout, json.dumps(c), flush=True)
 

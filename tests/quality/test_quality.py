@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from project_env import project_env
 from synthc.check import check_file
 from synthc.quality.diversity import compression_ratio, distinct_n, self_similarity
 from synthc.quality.neardup import near_duplicate_rejects, near_pairs
@@ -168,11 +169,7 @@ constraint no_shortcut: shortcut_lift(topic, note) <= 0.5
 def build_env(tmp_path, monkeypatch):
     from fake_openai import FakeOpenAI
 
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    (tmp_path / "synthc.toml").write_text("")
+    project_env(tmp_path, monkeypatch)
     with FakeOpenAI() as fake:
         yield tmp_path, fake
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from project_env import embedded_env
 from synthc.cli import main
 
 SPEC = """dataset tiny {
@@ -28,10 +29,7 @@ constraint said: length(line) > 0
 @pytest.mark.embedded
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
 def test_build_on_the_embedded_model_then_rebuild_from_the_cache(tmp_path, monkeypatch, capsys):
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "synthc.toml").write_text("")
+    embedded_env(tmp_path, monkeypatch)
     spec = tmp_path / "tiny.sds"
     spec.write_text(SPEC)
     out = tmp_path / "out"

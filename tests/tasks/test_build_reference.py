@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fake_openai import FakeOpenAI, Misbehaviour
+from project_env import embedded_env, project_env
 from synthc.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "package_descriptions"
@@ -40,11 +41,7 @@ def usable(rows: list[dict], seed: int = SEED, share: float = HOLDOUT) -> dict[i
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    (tmp_path / "synthc.toml").write_text("")
+    project_env(tmp_path, monkeypatch)
     shutil.copytree(EXAMPLE / "data", tmp_path / "data", ignore=shutil.ignore_patterns("README.md"))
     spec = tmp_path / "packages.sds"
     spec.write_text((EXAMPLE / "packages.sds").read_text(encoding="utf-8"), encoding="utf-8")
@@ -269,10 +266,7 @@ reference real from "data/small.jsonl" {
 @pytest.mark.embedded
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
 def test_complete_mode_builds_on_the_embedded_model(tmp_path, monkeypatch, capsys):
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "synthc.toml").write_text("")
+    embedded_env(tmp_path, monkeypatch)
     src = file_rows(EXAMPLE / "data" / "packages.jsonl")
     small = [r for r in src if r["section"] == "graphics"][:5] + [r for r in src if r["section"] == "sound"][:4]
     (tmp_path / "data").mkdir()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from fake_openai import FakeOpenAI
-
+from project_env import project_env
 from synthc.cli import main
 
 SPEC = """dataset triage { rows = 8 seed = 3 model = "gpt-4o-mini" }
@@ -24,11 +24,7 @@ constraint listed: "fever" in symptoms or "chest pain" in symptoms or length(sym
 
 
 def test_member_and_membership_constraints_judge_a_build(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNTHC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYNTHC_RETRY_BASE", "0.001")
-    monkeypatch.setenv("OPENAI_API_KEY", "test")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    (tmp_path / "synthc.toml").write_text("")
+    project_env(tmp_path, monkeypatch, key="test")
     spec = tmp_path / "t.sds"
     spec.write_text(SPEC)
     with FakeOpenAI() as fake:
