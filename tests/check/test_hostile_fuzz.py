@@ -110,15 +110,21 @@ def test_the_harness_finds_case_modules():
         assert case["exits"] and case["exits"] <= {0, 1, 2}
 
 
+def _project(case: dict, root: Path) -> Path:
+    """A fresh project folder holding the case's files."""
+    root.mkdir()
+    (root / "synthc.toml").write_text("")
+    for rel, content in case["files"].items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return root
+
+
 @pytest.mark.parametrize("group,fn,seed", PARAMS, ids=[f"{g}-{fn.__name__}-{s}" for g, fn, s in PARAMS])
 def test_hostile_case(group, fn, seed, tmp_path, startup_cpu):
     case = fn(random.Random(f"{group}:{fn.__name__}:{seed}"))
-    (tmp_path / "synthc.toml").write_text("")
-    for rel, content in case["files"].items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    rc, out, err, cpu, rss = run_synthc(case["argv"], tmp_path)
+    rc, out, err, cpu, rss = run_synthc(case["argv"], _project(case, tmp_path / "first"))
     what = f"{case['name']} (synthc {' '.join(case['argv'][:2])}, seed {seed})"
     both = out + err
     assert "Traceback" not in both, f"{what}: a traceback\n{both[-3000:]}"
@@ -127,5 +133,7 @@ def test_hostile_case(group, fn, seed, tmp_path, startup_cpu):
     if case["code"]:
         assert _has_positioned(case["code"], both), \
             f"{what}: no {case['code']} diagnostic with a file:line:col position\n{both[-3000:]}"
+    if cpu > MAX_CPU_S + startup_cpu:  # a noisy neighbour inflates CPU time too: the input's cost is the best of 2
+        cpu = min(cpu, run_synthc(case["argv"], _project(case, tmp_path / "again"))[3])
     assert cpu <= MAX_CPU_S + startup_cpu, f"{what}: {cpu:.2f} s of CPU (startup {startup_cpu:.2f} s)"
     assert rss <= MAX_RSS_MB, f"{what}: {rss:.0f} MB resident"
