@@ -16,6 +16,8 @@ from synthc.check import check_file
 from synthc.run.cache import AnswerCache
 from synthc.run.client import Answer
 
+from fake_openai import HANDLES, requests_of
+
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = (ROOT / "examples/product_reviews/reviews.sds").read_text(encoding="utf-8")
 _ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
@@ -63,7 +65,7 @@ class FakeModel:
         self.calls = 0
 
     def _row(self, props: dict, seed: str, length: int) -> dict:
-        return {k: self._value(p, seed + k, length if k == "body" else 4) for k, p in props.items() if k != "id"}
+        return {k: self._value(p, seed + k, length if k == "body" else 4) for k, p in props.items() if k not in HANDLES}
 
     @staticmethod
     def _value(prop: dict, seed: str, length: int):
@@ -80,10 +82,10 @@ class FakeModel:
         seed = json.dumps(body, sort_keys=True)
         schema = body["response_format"]["json_schema"]["schema"]
         if "rows" in schema["properties"]:
-            sections = re.split(r"### Row \d+ ", user)[1:]  # one per row, each from its "(id: ...)" header
-            ids = [re.match(r"\(id: ([^)]+)\)", t).group(1) for t in sections]
             props = schema["properties"]["rows"]["items"]["properties"]
-            content = {"rows": [{"id": i, **self._row(props, seed + i, _length(t))} for i, t in zip(ids, sections)]}
+            key = next(h for h in HANDLES if h in props)
+            content = {"rows": [{key: n, **self._row(props, f"{seed}{n}", _length(text))}
+                                for n, (_, text) in enumerate(requests_of(user), 1)]}
         else:
             content = self._row(schema["properties"], seed, _length(user))
         return Answer(json.dumps(content), "stop", 100, 50, "fake")

@@ -3,17 +3,19 @@ can be scripted with one fault per call (429 with Retry-After, 5xx, slow answers
 break the schema, wrong row counts, empty answers).
 
 Its normal answer is a deterministic instance of the request's JSON schema, drawn from a hash of the request
-body. Row ids (`<hex>-<6 digits>`, the planner's row id format) found in the last user message are used as
-the `id` values of the rows, one row per id.
+body. A call of k rows (docs/BUILD.md "Request format") is answered with k rows whose handles (`row`, or
+`_row`) are 1..k in order, as our prompts ask; `requests_of` reads each row's request back from the user
+message (the template filled with the values of its row line).
 
 Judge requests (response_format schema named `judge_NAME`, compiler/plan/judges.py) are answered "yes" (true, or
 the top of the scale) for every row unless `fake.judge` (a `JudgeBehaviour`) says otherwise: "no" (false, or the
 bottom of the scale) for the rows whose question contains a text, or for a share of rows picked by a hash of the
-row's id; or garbage (verdicts of the wrong type and ids nobody asked for). `fake.judge_calls` counts them.
+row's values (`row_key`); or garbage (verdicts of the wrong type and handles nobody asked for).
+`fake.judge_calls` counts them.
 
 Real models do not answer the way our prompts expect, so the fake can also misbehave on every call
 (`Misbehaviour`, set as `FakeOpenAI(misbehave=...)` or later as `fake.misbehave = ...`): a field that always
-has one value (so a named constraint is never met), invented ids with the right count, fewer rows than
+has one value (so a named constraint is never met), invented handles with the right count, fewer rows than
 asked, rows in another order. A run of empty answers is `fake.push(*[empty()] * n)`.
 
     with FakeOpenAI() as fake:
@@ -37,7 +39,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-ROW_ID = re.compile(r"\b[0-9a-f]{4,}-\d{6}\b")
+HANDLES = ("row", "_row")  # the key of a row's handle in a call of several rows (plan.schema.handle_key)
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ALL_MODES = frozenset({"json_schema", "json_object_schema", "json_object"})
 _WORDS = ("amber quiet river stone ledger orbit velvet signal harbor maple copper lantern meadow cipher "
           "glacier tundra ember falcon prism cobalt").split()
@@ -108,9 +111,9 @@ def echo_auth(status: int = 401) -> Fault:
 @dataclass(frozen=True)
 class Misbehaviour:
     """What the fake does to every answer. constant: field -> the value every row gets. invent_ids: rows keep
-    their order and count but carry ids nobody asked for. fewer: that many rows fewer than asked (calls of
-    more than one row). reorder: rows in reverse order (ids copied). pad: (text, field, n): the rows whose
-    request (their section of the user message) contains the text get n more words in the field, so a label
+    their order and count but carry handles nobody asked for (numbers past k). fewer: that many rows fewer than asked (calls of
+    more than one row). reorder: rows in reverse order (handles copied). pad: (text, field, n): the rows whose
+    request (the template filled with their values, `requests_of`) contains the text get n more words in the field, so a label
     the request names can be read off the text's length (a planted shortcut). slug: fields whose words are joined with
     `-` (a name such as `amber-quiet-river`)."""
 
@@ -123,7 +126,7 @@ class Misbehaviour:
 
     def apply(self, instance: Any, rng: random.Random, user: str = "") -> Any:
         rows = _rows(instance)
-        sections = judge_sections(user) if self.pad else []
+        sections = requests_of(user) if self.pad else []
         for i, row in enumerate(rows):
             for name, value in self.constant:
                 if name in row:
@@ -137,9 +140,7 @@ class Misbehaviour:
                     row[name] = row[name].replace(" ", "-")
         listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
         if listed and self.invent_ids:
-            for row in rows:
-                if "id" in row:
-                    row["id"] = f"{rng.getrandbits(32):08x}-{rng.randrange(10 ** 6):06d}"
+            invent(rows, rng)
         if listed and self.fewer and len(rows) > 1:
             del rows[max(1, len(rows) - self.fewer):]
         if listed and self.reorder:
@@ -149,19 +150,19 @@ class Misbehaviour:
 
 @dataclass(frozen=True)
 class JudgeBehaviour:
-    """How the fake answers judge requests. no_when: rows whose question (their section of the user message)
-    contains this text are answered "no". no_share: that share of rows, by a hash of the row's id, too.
-    garbage: every verdict is the string "maybe" and every id an invented one."""
+    """How the fake answers judge requests. no_when: rows whose question (the template filled with the row's
+    values) contains this text are answered "no". no_share: that share of rows, by a hash of the row's values
+    (`row_key`), too. garbage: every verdict is the string "maybe" and every handle an invented one."""
 
     no_when: str = ""
     no_share: float = 0.0
     garbage: bool = False
 
-    def verdict(self, prop: dict, section: str, rid: str):
+    def verdict(self, prop: dict, section: str, key: str):
         if self.garbage:
             return "maybe"
         no = bool(self.no_when and self.no_when in section) or \
-            bool(self.no_share and int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) < self.no_share * 2 ** 32)
+            bool(self.no_share and int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) < self.no_share * 2 ** 32)
         if prop.get("type") == "boolean":
             return not no
         values = prop.get("enum") or [prop.get("minimum", 0), prop.get("maximum", 1)]
@@ -175,33 +176,67 @@ def judge_name(body: dict) -> Optional[str]:
     return name[len("judge_"):] if rf.get("type") == "json_schema" and name.startswith("judge_") else None
 
 
-def judge_sections(user: str) -> list[tuple[str, str]]:
-    """(row id, its request) per numbered row of a user message (a judge's questions, a writer's requests); one
-    ("", whole text) for a one-row call."""
-    heads = list(re.finditer(r"### Row \d+ \(id: ([^)]*)\)\n", user))
-    if not heads:
-        return [("", user)]
+def row_key(values: dict) -> str:
+    """What JudgeBehaviour.no_share hashes for a row: its placeholder values as sorted JSON."""
+    return json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
+def requests_of(user: str) -> list[tuple[str, str]]:
+    """(row key, its request) per row of a user message, in handle order: the shared template filled with the
+    values of the row's line (a merged entry, "2-4", gives each of its rows); one (whole text, whole text) for a
+    one-row call. docs/BUILD.md "Request format"."""
+    m = re.search(r"in place of the \{placeholders\}:\n(.*?)\n\nRows, one JSON object per line[^\n]*:\n(.*?)"
+                  r"(?:\n\n|$)", user, re.S)
+    if not m:
+        return [(user, user)]
+    template, found = m.group(1), {}
+    for line in m.group(2).splitlines():
+        entry = json.loads(line)
+        key = next(h for h in HANDLES if h in entry)
+        values = {n: v for n, v in entry.items() if n != key}
+        text = _PLACEHOLDER.sub(lambda p: _text(values[p.group(1)]) if p.group(1) in values else p.group(0), template)
+        for h in _numbers(entry[key]):
+            found[h] = (row_key(values), text)
+    return [found[h] for h in sorted(found)]
+
+
+def _numbers(handle) -> list[int]:
+    if isinstance(handle, int):
+        return [handle]
     out = []
-    for h, nxt in zip(heads, heads[1:] + [None]):
-        out.append((h.group(1), user[h.end(): nxt.start() if nxt else len(user)]))
+    for part in str(handle).split(","):
+        lo, _, hi = part.partition("-")
+        out += range(int(lo), int(hi or lo) + 1)
     return out
+
+
+def _text(v) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def invent(rows: list, rng: random.Random) -> None:
+    """Handles nobody asked for: numbers past the call's rows."""
+    for row in rows:
+        for h in (*HANDLES, "id"):
+            if h in row:
+                row[h] = len(rows) + 1 + rng.randrange(1000)
 
 
 def judge_answer(behaviour: "JudgeBehaviour", body: dict, instance: Any, rng: random.Random) -> Any:
     """The instance with each row's verdict set as `behaviour` says."""
     name = judge_name(body)
     user = [m.get("content") for m in body.get("messages") or [] if m.get("role") == "user"]
-    sections = judge_sections(user[-1] if user and isinstance(user[-1], str) else "")
+    sections = requests_of(user[-1] if user and isinstance(user[-1], str) else "")
     _, schema = request_mode(body)
     listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
     props = (schema["properties"]["rows"]["items"] if listed else schema).get("properties") or {}
     rows = _rows(instance)
     for i, row in enumerate(rows):
-        rid, section = sections[i] if i < len(sections) else ("", "")
+        key, section = sections[i] if i < len(sections) else ("", "")
         if name in row:
-            row[name] = behaviour.verdict(props.get(name) or {}, section, rid or section)
-        if behaviour.garbage and "id" in row:
-            row["id"] = f"{rng.getrandbits(32):08x}-{rng.randrange(10 ** 6):06d}"
+            row[name] = behaviour.verdict(props.get(name) or {}, section, key)
+    if behaviour.garbage and listed:
+        invent(rows, rng)
     return instance
 
 
@@ -456,11 +491,11 @@ def schema_in_messages(messages: list) -> Optional[dict]:
 
 
 def make_instance(schema: dict, body: dict) -> Any:
-    """A valid instance of `schema`, the same for the same request body."""
+    """A valid instance of `schema`, the same for the same request body; rows of a call numbered 1..k."""
     rng = random.Random(_digest(body))
-    user = [m.get("content") for m in body.get("messages") or [] if m.get("role") == "user"]
-    ids = deque(ROW_ID.findall(user[-1] if user and isinstance(user[-1], str) else ""))
-    return _instance(schema, rng, ids, top=True)
+    rows = (schema.get("properties") or {}).get("rows") or {}
+    handles = deque(range(1, rows.get("maxItems", 0) + 1) if _is_row_list(rows) else ())
+    return _instance(schema, rng, handles, top=True)
 
 
 def _instance(s: dict, rng: random.Random, ids: deque, top: bool = False) -> Any:
@@ -477,7 +512,7 @@ def _instance(s: dict, rng: random.Random, ids: deque, top: bool = False) -> Any
     if t == "object":
         out = {}
         for name, sub in (s.get("properties") or {}).items():
-            if name == "id" and sub.get("type") == "string" and ids:
+            if name in HANDLES and sub.get("type") == "integer" and ids:
                 out[name] = ids.popleft()
             else:
                 out[name] = _instance(sub, rng, ids)
@@ -506,7 +541,7 @@ def _instance(s: dict, rng: random.Random, ids: deque, top: bool = False) -> Any
 
 def _is_row_list(s: dict) -> bool:
     items = s.get("items") or {}
-    return items.get("type") == "object" and "id" in (items.get("properties") or {})
+    return items.get("type") == "object" and any(h in (items.get("properties") or {}) for h in HANDLES)
 
 
 def _rows(instance: Any) -> list:
@@ -518,9 +553,9 @@ def _rows(instance: Any) -> list:
 
 
 def break_rows(instance: Any, count: int) -> None:
-    """Null the first non-id field of the first `count` rows (no row schema here admits null)."""
+    """Null the first field but the handle of the first `count` rows (no row schema here admits null)."""
     for row in _rows(instance)[:count]:
-        name = next((k for k in row if k != "id"), None)
+        name = next((k for k in row if k not in HANDLES), None)
         if name is not None:
             row[name] = None
 
@@ -534,8 +569,9 @@ def change_count(instance: Any, delta: int) -> Any:
         del rows[len(rows) + delta:]
     for i in range(delta):
         extra = copy.deepcopy(rows[-1]) if rows else {}
-        if "id" in extra:
-            extra["id"] = f"{extra['id']}-extra{i}"
+        for h in HANDLES:
+            if h in extra:
+                extra[h] = len(rows) + 1
         rows.append(extra)
     return instance
 

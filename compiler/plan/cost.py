@@ -1,10 +1,12 @@
 """Token and cost estimates: a plain heuristic, good to a few tens of percent, stated before anything is spent.
 
 Prompt tokens: the requests of a 1-, 2- and 3-row call are rendered by `requests` (so the estimate follows the
-real message layout) with the longest value each input can take, and counted at 4 characters a token, plus 4
-tokens of chat overhead per message. That gives a fixed part per call and a part per row.
-Completion tokens per row: the JSON of one row: its id, and per output field its key and a value sized from the
-field's hints (upper bound of words at 1.35 tokens a word, characters / 4, list items) or its type.
+real message layout, docs/BUILD.md "Request format") with the longest value each input can take, every row on
+its own line (an upper bound: rows asking the same share a line), and counted at 4 characters a token, plus 4
+tokens of chat overhead per message. That gives a fixed part per call (the request said once) and a part per
+row (its line). A one-row call sends the plain prompt, which is the estimate of a call of one row.
+Completion tokens per row: the JSON of one row: its handle, and per output field its key and a value sized from
+the field's hints (upper bound of words at 1.35 tokens a word, characters / 4, list items) or its type.
 """
 
 from __future__ import annotations
@@ -23,20 +25,24 @@ TEXT_TOKENS_DEFAULT = 80  # a text field with no length hint
 LIST_ITEMS_DEFAULT = 5
 LIST_TEXT_ITEM_TOKENS = 25  # an unhinted text inside a list is a phrase or a sentence, not an essay
 MESSAGE_OVERHEAD = 4
-ROW_OVERHEAD = 14  # {"id": "0123456789-000000", ...}
+ROW_OVERHEAD = 6  # {"row": 12, ...}
 CALL_OVERHEAD = 8  # {"rows": [ ... ]}
 
 
 @dataclass(frozen=True)
 class TokenModel:
-    """Tokens of one call of n rows: per_call + n * per_row, for the prompt and the completion."""
+    """Tokens of one call of n rows: per_call + n * per_row, for the prompt and the completion. prompt_one_row:
+    the prompt of a call of one row, which sends the plain prompt (0: per_call + per_row)."""
 
     prompt_per_call: int
     prompt_per_row: int
     completion_per_call: int
     completion_per_row: int
+    prompt_one_row: int = 0
 
     def prompt(self, calls: int, rows: int) -> int:
+        if rows == calls and self.prompt_one_row:  # every call asks one row
+            return calls * self.prompt_one_row
         return calls * self.prompt_per_call + rows * self.prompt_per_row
 
     def completion(self, calls: int, rows: int) -> int:
@@ -99,13 +105,12 @@ def token_model(spec: ir.Spec, prompt: ir.Prompt) -> TokenModel:
     sizes = []
     for k in (1, 2, 3):
         rows = [{"id": "0123456789-000000", **sample} for _ in range(k)]
-        msgs = messages(spec, prompt, rows)
+        msgs = messages(spec, prompt, rows, merge=False)
         schema = json.dumps(output_schema(spec, prompt, k))
         sizes.append((_chars(msgs) + len(schema)) / CHARS_PER_TOKEN + MESSAGE_OVERHEAD * len(msgs))
     per_row = max(1, math.ceil(sizes[2] - sizes[1]))
-    # A one-row call has no numbered headers; take the larger of the two layouts' fixed parts.
-    fixed = max(math.ceil(sizes[1] - 2 * per_row), math.ceil(sizes[0] - per_row), 1)
-    return TokenModel(fixed, per_row, CALL_OVERHEAD, completion_per_row(spec, prompt))
+    fixed = max(math.ceil(sizes[1] - 2 * per_row), 1)
+    return TokenModel(fixed, per_row, CALL_OVERHEAD, completion_per_row(spec, prompt), math.ceil(sizes[0]))
 
 
 def cost_usd(prompt_tokens: int, completion_tokens: int, profile: ModelProfile) -> float | None:

@@ -2,9 +2,12 @@
 the JSON schema of the call's rows for `response_format`. The build runner sends these bodies, and
 `synthc plan --emit-batch` writes them in the Batch API input format (generate.predict).
 
-Messages: [system (when the prompt has one), user]. The user message renders the template once per row under
-a numbered header with the row's id, then asks for `{"rows": [...]}` with exactly k items in order. A one-row
-call asks for the bare row object, without an id to copy: small models (the embedded 135M one) garble ids.
+Messages: [system (when the prompt has one), real-row turns, user] (docs/BUILD.md "Request format"). A call of
+k > 1 rows says what its rows share once (the written examples, the user template with its placeholders named,
+the outputs to write) and each row as one JSON line of its placeholders' values under its handle, its position
+1..k; a writer's rows asking exactly the same are one line that wants that many different answers. It asks for
+`{"rows": [...]}` of k items, each with its handle. A one-row call sends the plain prompt (the template filled)
+and asks for the bare row object, with no handle to copy: small models (the embedded 135M one) garble them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Mapping
 
 from .. import ir
 from .fewshot import choose, example
-from .schema import response_format, row_schema, rows_schema
+from .schema import handle_key, response_format, row_schema, rows_schema, span
 from .model import Plan, PromptPlan
 from .rows import Call
 
@@ -64,9 +67,10 @@ def _length_note(h: ir.LengthHints) -> str:
 
 
 def output_schema(spec: ir.Spec, prompt: ir.Prompt, k: int) -> dict:
-    """`{"rows": [k row objects]}`, each with the row's `id` and the prompt's outputs; for k = 1 the bare row."""
+    """`{"rows": [k row objects]}`, each with the row's handle (1..k) and the prompt's outputs; for k = 1 the bare
+    row."""
     fields = [spec.field(n) for n in prompt.outputs]
-    return row_schema(fields, with_id=False) if k == 1 else rows_schema(fields, k)
+    return row_schema(fields) if k == 1 else rows_schema(fields, k, handle_key((*prompt.inputs, *prompt.outputs)))
 
 
 def schema_name(prompt: ir.Prompt) -> str:
@@ -105,8 +109,9 @@ def example_turns(spec: ir.Spec, prompt: ir.Prompt, row: Mapping) -> list[dict]:
     return out
 
 
-def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping]) -> list[dict]:
-    """The chat messages of one call over `rows` (each with an `id` and the prompt's input values)."""
+def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping], merge: bool = True) -> list[dict]:
+    """The chat messages of one call over `rows` (each with an `id` and the prompt's input values). merge=False
+    gives every row its own line even when rows ask the same (plan.cost's upper bound)."""
     out = []
     if prompt.system is not None:
         out.append({"role": "system", "content": fill(prompt.system.text, rows[0] if rows else {})})
@@ -116,22 +121,51 @@ def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping]) -> list[dict
     shown = [json.dumps(e, ensure_ascii=False, sort_keys=True) for e in prompt.examples]
     if shown:
         parts.append("Examples of finished rows:\n" + "\n".join(shown))
-    k = len(rows)
-    if k == 1:
-        parts.append(fill(prompt.user.text, rows[0]))
+    if len(rows) == 1:
+        parts += [fill(prompt.user.text, rows[0]), _one_row_answer(spec, prompt)]
     else:
-        parts.append(f"Answer the question of each of the {k} numbered rows below." if prompt.judge
-                     else f"Write {k} rows, one for each numbered request below.")
-        for i, row in enumerate(rows, 1):
-            parts.append(f"### Row {i} (id: {row['id']})\n{fill(prompt.user.text, row)}")
-    if k == 1:
-        parts.append(_one_row_answer(spec, prompt))
-    else:
-        parts.append(
-            f'Answer with one JSON object {{"rows": [...]}} holding exactly {k} items, in the order above. '
-            f"Each item has \"id\" (its row's id from the header) and these fields:\n" + _describe_outputs(spec, prompt))
+        parts += _shared_and_rows(spec, prompt, rows, merge and not prompt.judge)
     out.append({"role": "user", "content": "\n\n".join(parts)})
     return out
+
+
+def _shared_and_rows(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping], merge: bool) -> list[str]:
+    """The request once, its rows as JSON lines, the answer wanted: a call of k > 1 rows (docs/BUILD.md)."""
+    k = len(rows)
+    key = handle_key((*prompt.inputs, *prompt.outputs))
+    named = [n for n in dict.fromkeys(prompt.user.fields) if any(n in r for r in rows)]
+    entries: dict[str, list[int]] = {}  # a row's values, as JSON -> the handles of the rows asking them
+    for i, row in enumerate(rows, 1):
+        values = json.dumps({n: _plain(row[n]) for n in named if n in row}, ensure_ascii=False)
+        entries.setdefault(values if merge else f"{i}:{values}", []).append(i)  # a judge's rows stay apart
+    lines = []
+    for values, handles in entries.items():
+        head = json.dumps({key: handles[0] if len(handles) == 1 else span(handles)})
+        values = values[values.index("{"):]
+        lines.append(head[:-1] + (", " + values[1:] if values != "{}" else "}"))
+    if prompt.judge:
+        ask = (f"Answer this question for each of the {k} rows below, with the row's values in place of the "
+               "{placeholders}:")
+    else:
+        ask = f"Write {k} rows. Each row answers this request, with its own values in place of the {{placeholders}}:"
+    table = f'Rows, one JSON object per line ("{key}": its number; the other keys fill the placeholders)'
+    if len(entries) < k:
+        table += "; a line with several numbers wants that many answers, each different from the others"
+    answer = (f'Answer with one JSON object {{"rows": [...]}} holding exactly {k} items, one per row number, in order. '
+              f'Each item has "{key}" (its number) and these fields:\n' + _describe_outputs(spec, prompt))
+    return [ask + "\n" + _template_text(prompt.user.text), table + ":\n" + "\n".join(lines), answer]
+
+
+def _plain(v):
+    """A value as a row line shows it: what `format_value` writes, as JSON (whole floats as integers)."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return int(v)
+    return v
+
+
+def _template_text(text: str) -> str:
+    """The template as the request shows it once: placeholders left as `{name}`, `{{`/`}}` as single braces."""
+    return _PLACEHOLDER.sub(lambda m: m.group(0)[0] if m.group(1) is None else m.group(0), text)
 
 
 def call_seed(seed: int, call_id: str) -> int:

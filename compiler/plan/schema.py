@@ -9,7 +9,7 @@ use `format: date` and no pattern.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Optional, Sequence
 
 from .. import ir
 
@@ -59,24 +59,66 @@ def object_schema(members: Sequence[tuple[str, ir.Type, ir.LengthHints, str | No
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
-def row_schema(fields: Sequence[ir.Field], with_id: bool = True) -> dict:
-    """One row: the fields (a prompt's outputs), plus the row's `id` string first when `with_id`."""
+def handle_key(names: Sequence[str]) -> str:
+    """The key of a row's handle in a call of several rows: `row`, or `_row` when a field of the prompt is named
+    `row` (names starting with `_` are reserved, so `_row` never clashes). docs/BUILD.md "Request format"."""
+    return "_row" if "row" in names else "row"
+
+
+def row_schema(fields: Sequence[ir.Field], handle: Optional[tuple[str, int]] = None) -> dict:
+    """One row: the fields (a prompt's outputs), plus its handle first when `handle` = (key, k): an integer, one
+    of 1..k (the row's position in the call)."""
     members = [(f.name, f.type, f.hints, f.description) for f in fields]
     schema = object_schema(members)
-    if with_id:
-        schema["properties"] = {"id": {"type": "string"}, **schema["properties"]}
-        schema["required"] = ["id", *schema["required"]]
+    if handle is not None:
+        key, k = handle
+        schema["properties"] = {key: {"type": "integer", "enum": list(range(1, k + 1))}, **schema["properties"]}
+        schema["required"] = [key, *schema["required"]]
     return schema
 
 
-def rows_schema(fields: Sequence[ir.Field], k: int) -> dict:
-    """A call's answer: `{"rows": [k rows]}`, each row with its id."""
+def rows_schema(fields: Sequence[ir.Field], k: int, key: str = "row") -> dict:
+    """A call's answer: `{"rows": [k rows]}`, each row with its handle (1..k) under `key`."""
     return {
         "type": "object",
-        "properties": {"rows": {"type": "array", "items": row_schema(fields), "minItems": k, "maxItems": k}},
+        "properties": {"rows": {"type": "array", "items": row_schema(fields, (key, k)), "minItems": k, "maxItems": k}},
         "required": ["rows"],
         "additionalProperties": False,
     }
+
+
+def span(handles: Sequence[int]) -> str:
+    """Row numbers as short text: [2, 3, 4, 7] -> "2-4,7"."""
+    out, run = [], [handles[0], handles[0]]
+    for h in handles[1:]:
+        if h == run[1] + 1:
+            run[1] = h
+        else:
+            out.append(run)
+            run = [h, h]
+    out.append(run)
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in out)
+
+
+def handles_of(value: Any, k: int) -> tuple[int, ...]:
+    """The row numbers (1..k) a handle names: 3, "3", "Row 3", "#3", "2-4", "2-4,7"; () when it names none."""
+    if isinstance(value, bool):
+        return ()
+    if isinstance(value, int):
+        return (value,) if 1 <= value <= k else ()
+    if not isinstance(value, str):
+        return ()
+    text = value.strip().lower().removeprefix("rows").removeprefix("row").strip(" #:")
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if not lo.strip().isdigit() or (hi and not hi.strip().isdigit()):
+            return ()
+        a, b = int(lo), int(hi or lo)
+        if not 1 <= a <= b <= k:
+            return ()
+        out += range(a, b + 1)
+    return tuple(dict.fromkeys(out))
 
 
 def response_format(name: str, schema: dict, strict: bool = True) -> dict:

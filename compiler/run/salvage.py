@@ -5,7 +5,8 @@ row. A truncated answer (finish_reason "length") keeps every row object that was
 a small scanner tracks strings, escapes and nesting instead of guessing with regexes, and nothing is eval'd.
 Rows are checked with a pydantic model built from the IR types of the prompt's outputs; length hints are
 left to constraints. Rows reach the rows they were asked for by the rule in `salvage` (docs/BUILD.md
-"Matching rows to what was asked"): by position when the count is right and no id contradicts it, else by id.
+"Matching rows to what was asked"): by position when the count is right and no handle contradicts it, else by
+the handle (the row's number in the call, 1..k).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Sequence
 from pydantic import BaseModel, ConfigDict, Field as PField, ValidationError, create_model
 
 from .. import ir
+from ..plan.requests import format_value
+from ..plan.schema import handle_key, handles_of
 
 # ---- the row model ----------------------------------------------------------------------------------------
 
@@ -231,28 +234,36 @@ class Salvage:
 
 def salvage(content: Optional[str], row_ids: Sequence[str], model: type[BaseModel],
             asked: Optional[Sequence[Mapping]] = None) -> Salvage:
-    """The good rows of one answer for the rows `row_ids` that the call asked for. A truncated answer
-    (finish_reason "length") needs no flag: whatever does not parse whole is salvaged row by row.
+    """The good rows of one answer for the rows `row_ids` that the call asked for, in the order it numbered them
+    (handles 1..k). A truncated answer (finish_reason "length") needs no flag: whatever does not parse whole is
+    salvaged row by row.
 
-    Matching (docs/BUILD.md): one row asked and one given are each other's. Otherwise, when the answer holds
-    exactly as many rows as were asked and no row names an asked id (or its header number) at another
-    position, rows match by position: a model that wrote the rows in order but invented their ids still
-    builds. Otherwise rows match by their `id` (or header number); rows without an `id` key by position.
+    Matching (docs/BUILD.md "Matching rows to what was asked"): one row asked and one given are each other's.
+    Otherwise, when the answer holds exactly as many rows as were asked and no row names an asked row (its
+    handle, or its id) at another position, rows match by position: a model that wrote the rows in order but
+    invented their handles still builds. Otherwise rows match by the row they name (a merged entry's handle,
+    "2-4", names the first of its rows not yet answered); rows naming nothing take their position.
     `asked` (what the call told the model about each row) guards against a row answering another row: a row
     that echoes an input with another value than its own row was asked with is rejected as unmatched."""
-    values, rejected, complete = raw_rows(content or "", frozenset(model.model_fields[n].alias or n
-                                                                   for n in model.model_fields))
+    outputs = {model.model_fields[n].alias or n for n in model.model_fields}
+    values, rejected, complete = raw_rows(content or "", frozenset(outputs))
     k = len(row_ids)
+    key = handle_key((*outputs, *(asked[0] if asked else ())))
+    keys = (key,) if "id" in outputs else (key, "id")  # the handle, else an id copied as older prompts asked
     wanted = {str(r): n for n, r in enumerate(row_ids)}
-    named = [_named(raw, wanted, k) for raw in values]
+    named = [_named(raw, keys, wanted, k) for raw in values]
     if k == 1 and len(values) == 1:
         assign: dict[int, Optional[int]] = {0: 0}
-    elif len(values) == k and all(n is None or n == pos for pos, n in enumerate(named)):
+    elif len(values) == k and all(not n or pos in n for pos, n in enumerate(named)):
         assign = {pos: pos for pos in range(k)}
     else:
-        assign = {pos: (n if n is not None else (pos if not _has_id(raw) and pos < k else None))
-                  for pos, (raw, n) in enumerate(zip(values, named))}
-    outputs = {model.model_fields[n].alias or n for n in model.model_fields}
+        assign, taken = {}, set()
+        for pos, (raw, n) in enumerate(zip(values, named)):
+            if n:  # the first of the rows it names not answered yet, else the first (a second row for it)
+                assign[pos] = next((x for x in n if x not in taken), n[0])
+            else:
+                assign[pos] = pos if not _has_handle(raw, keys) and pos < k else None
+            taken.add(assign[pos])
     got: dict[int, dict] = {}
     failed: dict[int, tuple[str, str]] = {}
     unmatched = by_position = 0
@@ -260,13 +271,13 @@ def salvage(content: Optional[str], row_ids: Sequence[str], model: type[BaseMode
         text = _dump(raw)
         n = assign.get(pos)
         if n is None:
-            rejected.append((text, _no_id_reason(raw, pos, k)))
+            rejected.append((text, _no_handle_reason(raw, keys, pos, k)))
             unmatched += 1
             continue
         if n in got:
-            rejected.append((text, f"a second row for id {row_ids[n]!r}"))
+            rejected.append((text, f"a second row for row {n + 1}"))
             continue
-        clash = _echo_clash(raw, asked[n] if asked is not None and n < len(asked) else None, outputs)
+        clash = _echo_clash(raw, asked[n] if asked is not None and n < len(asked) else None, outputs | {key})
         if clash:
             rejected.append((text, clash))
             failed.setdefault(n, (UNMATCHED, clash))
@@ -275,7 +286,7 @@ def salvage(content: Optional[str], row_ids: Sequence[str], model: type[BaseMode
         try:
             got[n] = check_row(model, raw)
             failed.pop(n, None)
-            by_position += named[pos] is None and _has_id(raw) and k > 1
+            by_position += not named[pos] and _has_handle(raw, keys) and k > 1
         except ValueError as e:
             rejected.append((text, str(e)))
             failed.setdefault(n, (SCHEMA, str(e)))
@@ -289,7 +300,7 @@ def salvage(content: Optional[str], row_ids: Sequence[str], model: type[BaseMode
             failed[n] = (TRUNCATED, "the answer was cut off before this row")
         elif unmatched:
             failed[n] = (UNMATCHED, f"{unmatched} row{'s' * (unmatched != 1)} of the answer matched no row "
-                                    f"asked for (ids not copied, and {len(values)} rows for {k} asked)")
+                                    f"asked for (row numbers not copied, and {len(values)} rows for {k} asked)")
         else:
             failed[n] = (MISSING, f"the answer held {len(values)} row{'s' * (len(values) != 1)} for {k} asked")
     rows = {row_ids[n]: got[n] for n in range(k) if n in got}
@@ -298,22 +309,25 @@ def salvage(content: Optional[str], row_ids: Sequence[str], model: type[BaseMode
                    by_position=by_position)
 
 
-def _has_id(raw: Any) -> bool:
-    return isinstance(raw, dict) and "id" in raw
+def _handle(raw: Any, keys: Sequence[str]) -> Optional[str]:
+    """The key under which a row names its row: the first of `keys` it holds."""
+    return next((x for x in keys if x in raw), None) if isinstance(raw, dict) else None
 
 
-def _named(raw: Any, wanted: Mapping[str, int], k: int) -> Optional[int]:
-    """The asked row a row names: by its `id`, or by its header number ("Row 3" -> 3) when the model wrote
-    that instead; None when it names none."""
-    if not _has_id(raw):
-        return None
-    rid = str(raw["id"]).strip()
-    if rid in wanted:
-        return wanted[rid]
-    digits = rid.lower().removeprefix("row").strip(" #")
-    if digits.isdigit() and 1 <= int(digits) <= k and k > 1:
-        return int(digits) - 1
-    return None
+def _has_handle(raw: Any, keys: Sequence[str]) -> bool:
+    return _handle(raw, keys) is not None
+
+
+def _named(raw: Any, keys: Sequence[str], wanted: Mapping[str, int], k: int) -> tuple[int, ...]:
+    """The asked rows (positions from 0) a row names: by its handle (3, "3", "Row 3", a merged entry's "2-4"), or
+    by the `id` it copied (the row's id, or its number); () when it names none."""
+    at = _handle(raw, keys)
+    if at is None or k < 2:
+        return ()
+    said = raw[at]
+    if isinstance(said, str) and said.strip() in wanted:
+        return (wanted[said.strip()],)
+    return tuple(h - 1 for h in handles_of(said, k))
 
 
 def _echo_clash(raw: Any, asked: Optional[Mapping], outputs: set[str]) -> Optional[str]:
@@ -321,8 +335,6 @@ def _echo_clash(raw: Any, asked: Optional[Mapping], outputs: set[str]) -> Option
     row); None when it echoes nothing or echoes its own values."""
     if not isinstance(raw, dict) or not asked:
         return None
-    from ..plan.requests import format_value
-
     for key, want in asked.items():
         if key == "id" or key in outputs or key not in raw:
             continue
@@ -334,9 +346,10 @@ def _echo_clash(raw: Any, asked: Optional[Mapping], outputs: set[str]) -> Option
     return None
 
 
-def _no_id_reason(raw: Any, pos: int, k: int) -> str:
-    if isinstance(raw, dict) and "id" in raw:
-        return f"id {raw['id']!r} was not asked for"
+def _no_handle_reason(raw: Any, keys: Sequence[str], pos: int, k: int) -> str:
+    at = _handle(raw, keys)
+    if at is not None:
+        return f"{at} {raw[at]!r} names no row asked for"
     return f"row {pos + 1} is past the {k} rows asked for"
 
 

@@ -25,26 +25,65 @@ def test_fill_placeholders_and_literal_braces():
     assert fill("{missing}", row) == "{missing}"
 
 
-def test_output_schema_asks_for_exactly_k_rows_with_ids():
+def test_output_schema_asks_for_exactly_k_rows_with_handles():
     sp = reviews()
     schema = output_schema(sp, sp.prompts[0], 3)
     rows = schema["properties"]["rows"]
     assert rows["minItems"] == rows["maxItems"] == 3
-    assert rows["items"]["required"] == ["id", "review"]
+    assert rows["items"]["required"] == ["row", "review"]
+    assert rows["items"]["properties"]["row"] == {"type": "integer", "enum": [1, 2, 3]}  # a position, not an id
     assert schema["additionalProperties"] is False and rows["items"]["additionalProperties"] is False
 
 
-def test_messages_render_each_row_under_a_numbered_header():
+ROWS = [{"id": "r1", "sentiment": "positive", "rating": 5}, {"id": "r2", "sentiment": "negative", "rating": 1},
+        {"id": "r3", "sentiment": "positive", "rating": 5}, {"id": "r4", "sentiment": "positive", "rating": 5}]
+
+
+def test_a_call_says_its_request_once_and_each_row_as_a_line_of_values():
     sp = reviews()
-    rows = [{"id": "r1", "sentiment": "positive", "rating": 5}, {"id": "r2", "sentiment": "negative", "rating": 1}]
-    system, user = messages(sp, sp.prompts[0], rows)
+    system, user = messages(sp, sp.prompts[0], ROWS[:2])
     assert system == {"role": "system", "content": "You write realistic reviews."}
-    body = user["content"]
-    assert "### Row 1 (id: r1)\nWrite a positive product review that rates the product 5/5." in body
-    assert "### Row 2 (id: r2)\nWrite a negative product review that rates the product 1/5." in body
-    assert "exactly 2 items" in body
-    (single,) = messages(sp, sp.prompts[0].model_copy(update={"system": None}), rows[:1])
-    assert "### Row" not in single["content"] and "id" not in single["content"]  # one row: nothing to match
+    assert user["content"] == (
+        "Write 2 rows. Each row answers this request, with its own values in place of the {placeholders}:\n"
+        "Write a {sentiment} product review that rates the product {rating}/5.\n\n"
+        'Rows, one JSON object per line ("row": its number; the other keys fill the placeholders):\n'
+        '{"row": 1, "sentiment": "positive", "rating": 5}\n'
+        '{"row": 2, "sentiment": "negative", "rating": 1}\n\n'
+        'Answer with one JSON object {"rows": [...]} holding exactly 2 items, one per row number, in order. '
+        'Each item has "row" (its number) and these fields:\n- review: text; 40-120 words')
+    assert "r1" not in user["content"] and "r2" not in user["content"]  # ids are never shown
+
+
+def test_rows_asking_the_same_are_one_line_that_wants_that_many_different_answers():
+    sp = reviews()
+    _, user = messages(sp, sp.prompts[0], ROWS)
+    lines = [x for x in user["content"].splitlines() if x.startswith('{"row"')]
+    assert lines == ['{"row": "1,3-4", "sentiment": "positive", "rating": 5}',
+                     '{"row": 2, "sentiment": "negative", "rating": 1}']
+    assert "a line with several numbers wants that many answers, each different from the others:" in user["content"]
+    assert "exactly 4 items" in user["content"]
+    _, apart = messages(sp, sp.prompts[0], ROWS, merge=False)  # plan.cost's upper bound: a line per row
+    assert sum(x.startswith('{"row"') for x in apart["content"].splitlines()) == 4
+    judge = sp.prompts[0].model_copy(update={"judge": True})
+    _, asked = messages(sp, judge, ROWS)  # a judge answers each row: its rows are never merged
+    assert sum(x.startswith('{"row"') for x in asked["content"].splitlines()) == 4
+    assert asked["content"].startswith("Answer this question for each of the 4 rows below")
+
+
+def test_a_one_row_call_sends_the_plain_prompt():
+    sp = reviews()
+    (single,) = messages(sp, sp.prompts[0].model_copy(update={"system": None}), ROWS[:1])
+    assert single["content"] == ("Write a positive product review that rates the product 5/5.\n\n"
+                                 "Answer with one JSON object with these fields:\n- review: text; 40-120 words")
+
+
+def test_a_field_named_row_moves_the_handle_to_underscore_row():
+    sp = reviews()
+    p = sp.prompts[0].model_copy(update={"outputs": ("row",)})
+    sp = sp.model_copy(update={"fields": (*sp.fields[:2], sp.fields[2].model_copy(update={"name": "row"})),
+                               "prompts": (p,)})
+    assert output_schema(sp, p, 2)["properties"]["rows"]["items"]["required"] == ["_row", "row"]
+    assert '{"_row": 1, "sentiment": "positive", "rating": 5}' in messages(sp, p, ROWS[:2])[-1]["content"]
 
 
 def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
@@ -71,8 +110,12 @@ def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
         user = body["messages"][-1]["content"]
         for s, i in call.rows:
             st = plan.strata[s]
-            assert f"{st.key}-{i:06d}" in user or k == 1
-            assert f"Write a {st.values['sentiment']} product review that rates the product {st.values['rating']}/5" in user
+            assert f"{st.key}-{i:06d}" not in user  # rows are numbered, their ids never shown
+            if k == 1:
+                assert f"Write a {st.values['sentiment']} product review that rates the product {st.values['rating']}/5" in user
+            else:
+                assert f'"sentiment": "{st.values["sentiment"]}", "rating": {st.values["rating"]}}}' in user
+        assert k == 1 or user.count("Write a {sentiment} product review that rates the product {rating}/5.") == 1
         assert 0 < body["max_tokens"] <= plan.profile.max_output_tokens
     assert len({x["body"]["seed"] for x in lines}) == len(lines)
     again = io.StringIO()
@@ -141,19 +184,18 @@ def test_batch_schema_types_every_output_field():
     line = json.loads(buf.getvalue().splitlines()[0])
     item = line["body"]["response_format"]["json_schema"]["schema"]["properties"]["rows"]["items"]
     props = item["properties"]
-    assert item["required"] == ["id", "label", "score", "tags", "ok"]
+    assert item["required"] == ["row", "label", "score", "tags", "ok"]
     assert props["label"]["enum"] == ["bug", "question"]
     assert props["score"]["type"] == "integer" and props["score"]["minimum"] == 1
     assert props["tags"]["type"] == "array" and (props["tags"]["minItems"], props["tags"]["maxItems"]) == (2, 4)
     assert props["ok"]["type"] == "boolean"
-    assert "About a: {literal}" in line["body"]["messages"][-1]["content"] or \
-           "About b: {literal}" in line["body"]["messages"][-1]["content"]
+    assert "\nAbout {topic}: {literal}\n" in line["body"]["messages"][-1]["content"]  # said once, braces unescaped
 
 
-def test_one_row_calls_ask_for_the_bare_row_without_an_id():
+def test_one_row_calls_ask_for_the_bare_row_without_a_handle():
     sp = reviews()
     schema = output_schema(sp, sp.prompts[0], 1)
-    assert "rows" not in schema["properties"] and "id" not in schema["properties"]
+    assert "rows" not in schema["properties"] and not {"id", "row"} & set(schema["properties"])
     assert schema["required"] == list(sp.prompts[0].outputs)
 
 
