@@ -32,8 +32,8 @@ IDS = [f"c0ffee-{i:06d}" for i in range(3)]
 
 
 def rows_format(k: int) -> dict:
-    row = {"type": "object", "additionalProperties": False, "required": ["id", "title", "rating"],
-           "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+    row = {"type": "object", "additionalProperties": False, "required": ["row", "title", "rating"],
+           "properties": {"row": {"type": "integer", "enum": list(range(1, k + 1))}, "title": {"type": "string"},
                           "rating": {"type": "integer", "minimum": 1, "maximum": 5}}}
     schema = {"type": "object", "additionalProperties": False, "required": ["rows"],
               "properties": {"rows": {"type": "array", "items": row, "minItems": k, "maxItems": k}}}
@@ -283,7 +283,8 @@ def test_faulty_answers_keep_their_good_rows(fake, fault, kept):
         assert answer.finish_reason == "length" and not got.complete
         whole = json.loads(fake.answer(fake.chat_requests[0].body)[2]["choices"][0]["message"]["content"])
         full = json.dumps(whole)
-        kept = [r["id"] for r in whole["rows"] if full.index(json.dumps(r)) + len(json.dumps(r)) <= len(answer.content)]
+        kept = [IDS[r["row"] - 1] for r in whole["rows"]
+                if full.index(json.dumps(r)) + len(json.dumps(r)) <= len(answer.content)]
         assert 0 < len(kept) < len(IDS)
     assert list(got.rows) == kept
     assert got.missing == [i for i in IDS if i not in kept]

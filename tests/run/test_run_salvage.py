@@ -1,4 +1,5 @@
-"""Salvage: answers of every shape -> checked rows matched to ids; a truncated answer keeps its complete rows."""
+"""Salvage: answers of every shape -> checked rows matched to the rows asked (by handle, 1..k, or position); a
+truncated answer keeps its complete rows."""
 
 from __future__ import annotations
 
@@ -31,14 +32,14 @@ IDS = ["ab12-000000", "ab12-000001", "ab12-000002"]
 
 
 def _row(i: int, **over) -> dict:
-    row = {"id": IDS[i], "title": f"t{i}", "rating": 1 + i, "mood": "happy", "score": 0.5, "ok": True,
+    row = {"row": i + 1, "title": f"t{i}", "rating": 1 + i, "mood": "happy", "score": 0.5, "ok": True,
            "tags": ["a", "b"], "when": "2021-03-04", "who": {"name": "x", "age": 30}}
     row.update(over)
     return row
 
 
 def _plain(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k != "id"}
+    return {k: v for k, v in row.items() if k not in ("row", "id")}
 
 
 def test_whole_answer_in_every_shape():
@@ -86,48 +87,49 @@ def test_extra_keys_are_dropped_and_lengths_are_not_enforced():
     assert "echoed_input" not in got.rows[IDS[0]]
 
 
-def test_rows_match_by_id_before_position():
+def test_rows_match_by_handle_before_position():
     rows = [_row(2), _row(0)]
     got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
-    assert list(got.rows) == [IDS[0], IDS[2]]  # in the order the ids were asked for
+    assert list(got.rows) == [IDS[0], IDS[2]]  # in the order the rows were asked for
     assert got.rows[IDS[2]]["title"] == "t2"
     assert got.missing == [IDS[1]]
 
 
-def test_rows_without_ids_match_by_position_and_extras_are_rejected():
+def test_rows_without_handles_match_by_position_and_extras_are_rejected():
     rows = [_plain(_row(i % 3)) for i in range(4)]
     got = salvage(json.dumps(rows), IDS, MODEL)
     assert [got.rows[IDS[i]]["title"] for i in range(3)] == ["t0", "t1", "t2"]
     assert len(got.rejected) == 1 and "past the 3 rows" in got.rejected[0][1]
 
 
-def test_the_one_row_of_a_one_row_call_is_kept_whatever_its_id():
-    got = salvage(json.dumps({"rows": [{**_row(0), "id": "garbled"}]}), IDS[:1], MODEL)
+def test_the_one_row_of_a_one_row_call_is_kept_whatever_its_handle():
+    got = salvage(json.dumps({"rows": [{**_row(0), "row": 7}]}), IDS[:1], MODEL)
     assert list(got.rows) == IDS[:1]
-    got = salvage(json.dumps({"rows": [{**_row(0), "id": "garbled"}, _row(1), _row(0)]}), IDS[:2], MODEL)
-    assert list(got.rows) == IDS[:2]  # with more rows than asked the ids decide
-    assert got.rows[IDS[0]] == _plain(_row(0)) and len(got.rejected) == 1 and "not asked for" in got.rejected[0][1]
+    got = salvage(json.dumps({"rows": [{**_row(0), "row": 9}, _row(1), _row(0)]}), IDS[:2], MODEL)
+    assert list(got.rows) == IDS[:2]  # with more rows than asked the handles decide
+    assert got.rows[IDS[0]] == _plain(_row(0)) and len(got.rejected) == 1
+    assert got.rejected[0][1] == "row 9 names no row asked for"
 
 
-def test_invented_ids_with_the_right_count_match_by_position():
-    rows = [{**_row(i), "id": f"made-up-{i}"} for i in range(3)]
+def test_invented_handles_with_the_right_count_match_by_position():
+    rows = [{**_row(i), "row": h} for i, h in enumerate([0, 17, "x"])]
     got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
     assert [got.rows[IDS[i]]["title"] for i in range(3)] == ["t0", "t1", "t2"]
     assert got.by_position == 3 and got.failed == {}
-    # one right id in its place and one invented: still in order
-    got = salvage(json.dumps({"rows": [_row(0), {**_row(1), "id": "x"}, _row(2)]}), IDS, MODEL)
+    # one right handle in its place and one invented: still in order
+    got = salvage(json.dumps({"rows": [_row(0), {**_row(1), "row": 44}, _row(2)]}), IDS, MODEL)
     assert list(got.rows) == IDS and got.by_position == 1
 
 
-def test_header_numbers_instead_of_ids_match_their_row():
-    rows = [{**_row(2), "id": "3"}, {**_row(0), "id": "Row 1"}]
+def test_handles_written_as_text_match_their_row():
+    rows = [{**_row(2), "row": "3"}, {**_row(0), "row": "Row 1"}]
     got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
     assert got.rows[IDS[2]]["title"] == "t2" and got.rows[IDS[0]]["title"] == "t0"
     assert got.failed == {IDS[1]: ("missing", "the answer held 2 rows for 3 asked")}
 
 
-def test_a_right_id_out_of_place_turns_off_the_positional_match():
-    rows = [{**_row(1), "id": IDS[1]}, {**_row(0), "id": "x"}, {**_row(2), "id": "y"}]
+def test_a_right_handle_out_of_place_turns_off_the_positional_match():
+    rows = [_row(1), {**_row(0), "row": 7}, {**_row(2), "row": "y"}]
     got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
     assert list(got.rows) == [IDS[1]]  # reordered and invented: nothing else can be matched safely
     assert got.failed[IDS[0]][0] == "unmatched_ids" and got.failed[IDS[2]][0] == "unmatched_ids"
@@ -135,27 +137,57 @@ def test_a_right_id_out_of_place_turns_off_the_positional_match():
 
 def test_a_row_echoing_another_rows_input_is_not_given_to_this_row():
     asked = [{"id": IDS[i], "sentiment": s} for i, s in enumerate(["positive", "negative", "neutral"])]
-    rows = [{**_row(i), "id": f"inv{i}", "sentiment": s} for i, s in enumerate(["Positive", "neutral", "negative"])]
+    rows = [{**_row(i), "row": 10 + i, "sentiment": s} for i, s in enumerate(["Positive", "neutral", "negative"])]
     got = salvage(json.dumps({"rows": rows}), IDS, MODEL, asked)
     assert list(got.rows) == IDS[:1]  # row 1 and 2 answer each other's requests
     assert got.failed[IDS[1]][0] == "unmatched_ids" and "sentiment" in got.failed[IDS[1]][1]
 
 
+def test_rows_naming_a_merged_line_take_its_rows_in_turn():
+    """A line asking rows 1-2 the same: answers that copy "1-2" go to its rows in turn, a third is one too many."""
+    rows = [{**_row(0), "row": "1-2"}, {**_row(1), "row": "1-2"}, _row(2)]
+    got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
+    assert [got.rows[i]["title"] for i in IDS] == ["t0", "t1", "t2"] and got.by_position == 0
+    rows = [_row(2), {**_row(0), "row": "1-2"}, {**_row(1), "row": "1-2"}, {**_row(1), "row": "1-2"}]
+    got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
+    assert [got.rows[i]["title"] for i in IDS] == ["t0", "t1", "t2"]
+    assert [r for _, r in got.rejected] == ["a second row for row 1"]  # one more than the line asked
+
+
+def test_reordered_rows_with_their_handles_reach_their_rows():
+    rows = [_row(2), _row(0), _row(1)]
+    got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
+    assert [got.rows[i]["title"] for i in IDS] == ["t0", "t1", "t2"] and got.by_position == 0
+
+
+def test_a_copied_row_id_still_names_its_row():
+    rows = [{**_plain(_row(1)), "id": IDS[1]}, {**_plain(_row(0)), "id": IDS[0]}]
+    got = salvage(json.dumps({"rows": rows}), IDS, MODEL)
+    assert got.rows[IDS[0]]["title"] == "t0" and got.rows[IDS[1]]["title"] == "t1"
+
+
+def test_a_field_named_row_moves_the_handle_to_underscore_row():
+    model = row_model([_field("row", kind="int", low=1, high=9)])
+    text = json.dumps({"rows": [{"_row": 2, "row": 1}, {"_row": 1, "row": 2}]})
+    got = salvage(text, IDS[:2], model)
+    assert got.rows == {IDS[0]: {"row": 2}, IDS[1]: {"row": 1}}
+
+
 def test_failure_kinds():
     assert set(k for k, _ in salvage("", IDS, MODEL).failed.values()) == {"empty"}
     text = json.dumps({"rows": [_row(0), _row(1), _row(2)]})
-    cut = salvage(text[: text.index('"id": "ab12-000001"') + 5], IDS, MODEL)
+    cut = salvage(text[: text.index('"row": 2') + 5], IDS, MODEL)
     assert [cut.failed[i][0] for i in IDS[1:]] == ["truncated", "truncated"]
     bad = salvage(json.dumps({"rows": [_row(0, rating=9), _row(1), _row(2)]}), IDS, MODEL)
     assert bad.failed == {IDS[0]: ("schema", bad.rejected[0][1])}
 
 
-def test_unknown_and_duplicate_ids_are_rejected():
-    rows = [_row(0), _row(0, title="again"), {**_row(1), "id": "zz-999999"}]
+def test_unknown_and_duplicate_handles_are_rejected():
+    rows = [_row(0), _row(0, title="again"), {**_row(1), "row": 99}]
     got = salvage(json.dumps(rows), IDS, MODEL)
     assert got.rows == {IDS[0]: _plain(_row(0))}
     assert ["second row" in r for _, r in got.rejected] == [True, False]
-    assert "not asked for" in got.rejected[1][1]
+    assert "names no row asked for" in got.rejected[1][1]
 
 
 def test_empty_and_non_json_answers():
@@ -166,7 +198,7 @@ def test_empty_and_non_json_answers():
 
 def test_truncated_answer_keeps_complete_rows():
     text = json.dumps({"rows": [_row(0), _row(1), _row(2)]})
-    cut = text.index('"id": "ab12-000002"') + 5
+    cut = text.index('"row": 3') + 5
     got = salvage(text[:cut], IDS, MODEL)
     assert list(got.rows) == IDS[:2] and not got.complete
     assert got.missing == IDS[2:]
@@ -176,7 +208,7 @@ def test_scanner_ignores_braces_and_escapes_inside_strings():
     tricky = [_row(0, title='a } ] { [ "quoted" \\ back\\slash \\" end'), _row(1, title="\\\\"), _row(2)]
     text = json.dumps({"rows": tricky})
     assert [json.loads(p) for p in complete_objects(text[:-2])] == tricky
-    rows, rejected, complete = raw_rows(text[: text.rindex('"id"')])
+    rows, rejected, complete = raw_rows(text[: text.rindex('"row"')])
     assert rows == tricky[:2] and not complete and rejected == []
 
 
@@ -224,9 +256,9 @@ def test_every_cut_yields_exactly_the_rows_complete_before_it(rows, wrapped, ind
 @settings(max_examples=30, deadline=None)
 def test_cut_answers_through_salvage(rows):
     model = row_model([_field("a", kind="text")])
-    good = [{"id": f"ab12-{i:06d}", "a": f"v{i}"} for i in range(len(rows))]
+    good = [{"row": i + 1, "a": f"v{i}"} for i in range(len(rows))]
     text = json.dumps({"rows": good})
-    ids = [g["id"] for g in good]
+    ids = [f"ab12-{i:06d}" for i in range(len(rows))]
     for cut in range(0, len(text) + 1, 3):
         got = salvage(text[:cut], ids, model)
         n = len(got.rows)
@@ -239,13 +271,14 @@ def test_schema_matches_the_row_model():
     items = schema["properties"]["rows"]
     assert items["minItems"] == items["maxItems"] == 3
     row = items["items"]
-    assert row["required"] == ["id", *[f.name for f in FIELDS]] and row["additionalProperties"] is False
+    assert row["required"] == ["row", *[f.name for f in FIELDS]] and row["additionalProperties"] is False
+    assert row["properties"]["row"] == {"type": "integer", "enum": [1, 2, 3]}
     assert row["properties"]["rating"] == {"type": "integer", "minimum": 1, "maximum": 5, "enum": [1, 2, 3, 4, 5]}
     assert row["properties"]["mood"] == {"enum": ["happy", "sad"], "type": "string"}
     assert row["properties"]["when"] == {"type": "string", "format": "date"}
     assert row["properties"]["who"]["required"] == ["name", "age"]
     assert response_format("r", schema)["json_schema"]["strict"] is True
-    assert "id" not in row_schema(FIELDS, with_id=False)["properties"]
+    assert not {"id", "row"} & set(row_schema(FIELDS)["properties"])
 
 
 def test_schema_of_wide_ranges_and_hints():
