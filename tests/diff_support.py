@@ -85,7 +85,7 @@ class FakeModel:
             props = schema["properties"]["rows"]["items"]["properties"]
             key = next(h for h in HANDLES if h in props)
             content = {"rows": [{key: n, **self._row(props, f"{seed}{n}", _length(text))}
-                                for n, (_, text) in enumerate(requests_of(user), 1)]}
+                                for n, text in enumerate(requests_of(user), 1)]}
         else:
             content = self._row(schema["properties"], seed, _length(user))
         return Answer(json.dumps(content), "stop", 100, 50, "fake")

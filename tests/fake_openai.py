@@ -10,7 +10,7 @@ message (the template filled with the values of its row line).
 Judge requests (response_format schema named `judge_NAME`, compiler/plan/judges.py) are answered "yes" (true, or
 the top of the scale) for every row unless `fake.judge` (a `JudgeBehaviour`) says otherwise: "no" (false, or the
 bottom of the scale) for the rows whose question contains a text, or for a share of rows picked by a hash of the
-row's values (`row_key`); or garbage (verdicts of the wrong type and handles nobody asked for).
+row's question; or garbage (verdicts of the wrong type and handles nobody asked for).
 `fake.judge_calls` counts them.
 
 Real models do not answer the way our prompts expect, so the fake can also misbehave on every call
@@ -131,7 +131,7 @@ class Misbehaviour:
             for name, value in self.constant:
                 if name in row:
                     row[name] = value
-            section = sections[i][1] if i < len(sections) else ""
+            section = sections[i] if i < len(sections) else ""
             for text, name, n in self.pad:
                 if text in section and isinstance(row.get(name), str):
                     row[name] += "".join(" " + rng.choice(_WORDS) for _ in range(n))
@@ -151,18 +151,18 @@ class Misbehaviour:
 @dataclass(frozen=True)
 class JudgeBehaviour:
     """How the fake answers judge requests. no_when: rows whose question (the template filled with the row's
-    values) contains this text are answered "no". no_share: that share of rows, by a hash of the row's values
-    (`row_key`), too. garbage: every verdict is the string "maybe" and every handle an invented one."""
+    values, `requests_of`) contains this text are answered "no". no_share: that share of rows, by a hash of the
+    question, too. garbage: every verdict is the string "maybe" and every handle an invented one."""
 
     no_when: str = ""
     no_share: float = 0.0
     garbage: bool = False
 
-    def verdict(self, prop: dict, section: str, key: str):
+    def verdict(self, prop: dict, question: str):
         if self.garbage:
             return "maybe"
-        no = bool(self.no_when and self.no_when in section) or \
-            bool(self.no_share and int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) < self.no_share * 2 ** 32)
+        no = bool(self.no_when and self.no_when in question) or \
+            bool(self.no_share and int(hashlib.sha256(question.encode()).hexdigest()[:8], 16) < self.no_share * 2 ** 32)
         if prop.get("type") == "boolean":
             return not no
         values = prop.get("enum") or [prop.get("minimum", 0), prop.get("maximum", 1)]
@@ -176,19 +176,14 @@ def judge_name(body: dict) -> Optional[str]:
     return name[len("judge_"):] if rf.get("type") == "json_schema" and name.startswith("judge_") else None
 
 
-def row_key(values: dict) -> str:
-    """What JudgeBehaviour.no_share hashes for a row: its placeholder values as sorted JSON."""
-    return json.dumps(values, ensure_ascii=False, sort_keys=True)
-
-
-def requests_of(user: str) -> list[tuple[str, str]]:
-    """(row key, its request) per row of a user message, in handle order: the shared template filled with the
-    values of the row's line (a merged entry, "2-4", gives each of its rows); one (whole text, whole text) for a
-    one-row call. docs/BUILD.md "Request format"."""
+def requests_of(user: str) -> list[str]:
+    """Each row's request in a user message, in handle order: the shared template filled with the values of the
+    row's line (a merged line, "2-4", gives each of its rows); for a one-row call, the text before its answer
+    instruction. docs/BUILD.md "Request format"."""
     m = re.search(r"in place of the \{placeholders\}:\n(.*?)\n\nRows, one JSON object per line[^\n]*:\n(.*?)"
                   r"(?:\n\n|$)", user, re.S)
     if not m:
-        return [(user, user)]
+        return [user.split("\n\nAnswer with one JSON object with these fields:")[0]]
     template, found = m.group(1), {}
     for line in m.group(2).splitlines():
         entry = json.loads(line)
@@ -196,7 +191,7 @@ def requests_of(user: str) -> list[tuple[str, str]]:
         values = {n: v for n, v in entry.items() if n != key}
         text = _PLACEHOLDER.sub(lambda p: _text(values[p.group(1)]) if p.group(1) in values else p.group(0), template)
         for h in _numbers(entry[key]):
-            found[h] = (row_key(values), text)
+            found[h] = text
     return [found[h] for h in sorted(found)]
 
 
@@ -232,9 +227,8 @@ def judge_answer(behaviour: "JudgeBehaviour", body: dict, instance: Any, rng: ra
     props = (schema["properties"]["rows"]["items"] if listed else schema).get("properties") or {}
     rows = _rows(instance)
     for i, row in enumerate(rows):
-        key, section = sections[i] if i < len(sections) else ("", "")
         if name in row:
-            row[name] = behaviour.verdict(props.get(name) or {}, section, key)
+            row[name] = behaviour.verdict(props.get(name) or {}, sections[i] if i < len(sections) else "")
     if behaviour.garbage and listed:
         invent(rows, rng)
     return instance

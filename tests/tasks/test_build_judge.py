@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from fake_openai import FakeOpenAI, JudgeBehaviour, Misbehaviour, judge_name, same_text
+from fake_openai import FakeOpenAI, JudgeBehaviour, Misbehaviour, given_text, judge_name
 from project_env import project_env
 from synthc.cli import main
+from synthc.plan.requests import fill
 
+QUESTION = "Is this note about {topic}? Note: {note}"
 SPEC = """dataset notes {
   rows = 60
   seed = 5
@@ -34,13 +36,13 @@ prompt write {
 }
 
 judge on_topic {
-  question = "Is this note about {topic}? Note: {note}"
+  question = "QUESTION"
   rows_per_call = 10
 }
 
 constraint short: word_count(note) <= 6
 constraint about: on_topic
-"""
+""".replace("QUESTION", QUESTION)
 
 
 @pytest.fixture
@@ -68,9 +70,10 @@ def build(spec: Path, fake: FakeOpenAI, capsys, *flags: str) -> tuple[int, str, 
     return code, got.err, json.loads(got.out) if got.out.strip() else {}
 
 
-def said_no(rid: str, share: float) -> bool:
-    """Whether the fake's JudgeBehaviour(no_share=share) answers "no" for the row `rid` (its own rule)."""
-    return int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) < share * 2 ** 32
+def said_no(question: str, row: dict, share: float) -> bool:
+    """Whether the fake's JudgeBehaviour(no_share=share) answers "no" for `row` (its own rule: a hash of the
+    question filled with the row's values)."""
+    return int(hashlib.sha256(fill(question, row).encode()).hexdigest()[:8], 16) < share * 2 ** 32
 
 
 def emitted(spec: Path, fake: FakeOpenAI, path: Path) -> list[dict]:
@@ -96,7 +99,7 @@ def test_rows_the_judge_answers_no_are_rejected_and_topped_up(env, fake, capsys)
     assert code == 0, err
     rows = [json.loads(line) for line in (env / "out" / "notes.jsonl").read_text().splitlines()]
     assert len(rows) == 60 and "on_topic" not in rows[0]  # the verdict is no column of the dataset
-    assert not any(said_no(r["_id"], 0.25) for r in rows)  # no row the judge said "no" to was kept
+    assert not any(said_no(QUESTION, r, 0.25) for r in rows)  # no row the judge said "no" to was kept
     j = out["judges"]["on_topic"]
     assert out["report_version"] >= 3 and j["constraints"] == ["about"] and j["model"] == "gpt-4o-mini"
     no = j["judged"] - j["passed"]
@@ -211,6 +214,7 @@ def test_judge_calls_count_against_max_calls(env, fake, capsys):
 
 # ---- the issue's test: near-copies, a shortcut and judge "no" answers in one build -----------------------------
 
+PLANTED_QUESTION = "Does this review express {sentiment} sentiment? Review: {body}"
 PLANTED_SPEC = """dataset reviews {
   rows = 80
   seed = 3
@@ -223,13 +227,13 @@ prompt write {
   rows_per_call = 8
 }
 judge fits {
-  question = "Does this review express {sentiment} sentiment? Review: {body}"
+  question = "QUESTION"
   rows_per_call = 8
 }
 constraint no_near_copies: near_unique(body, 0.8)
 constraint no_shortcut: shortcut_lift(sentiment, body) <= 0.3
 constraint agrees: fits
-"""
+""".replace("QUESTION", PLANTED_QUESTION)
 
 
 def test_planted_near_copies_shortcut_and_judge_no_are_repaired_reported_and_rejected(env, fake, capsys):
@@ -237,7 +241,9 @@ def test_planted_near_copies_shortcut_and_judge_no_are_repaired_reported_and_rej
     (reported: the shortcut check fails, exit 1), and the judge says "no" to a fifth of the rows (rejected and
     topped up: no row it refused is kept)."""
     root = env
-    fake.push(same_text("body"))  # the first call's eight rows are one text
+    copy = "one and the same words"  # a text the fake's judge says "yes" to for either sentiment
+    assert not any(said_no(PLANTED_QUESTION, {"sentiment": v, "body": copy}, 0.2) for v in ("positive", "negative"))
+    fake.push(given_text("body", copy))  # the first call's eight rows are one text
     fake.misbehave = Misbehaviour(pad=(("Write a positive review.", "body", 30),))
     fake.judge = JudgeBehaviour(no_share=0.2)
     code, err, report = build(spec_file(root, PLANTED_SPEC, "reviews.sds"), fake, capsys)
@@ -246,7 +252,7 @@ def test_planted_near_copies_shortcut_and_judge_no_are_repaired_reported_and_rej
     assert code == 1 and len(rows) == 80, err
     # near-copies: caught and repaired, the first copy stays
     assert checks["no_near_copies"]["passed"] and report["rejected"]["no_near_copies"]["count"] >= 1
-    assert [r["body"] for r in rows].count("same old words") == 1
+    assert [r["body"] for r in rows].count(copy) == 1
     # the shortcut: measured and reported (a property of the whole dataset, not of a row to write again)
     assert not checks["no_shortcut"]["passed"]
     assert checks["no_shortcut"]["values"]["shortcut_lift(sentiment, body)"] > 0.9
@@ -254,7 +260,7 @@ def test_planted_near_copies_shortcut_and_judge_no_are_repaired_reported_and_rej
     # judge "no": rejected under its constraint and topped up
     j = report["judges"]["fits"]
     assert report["rejected"]["agrees"]["count"] == j["judged"] - j["passed"] > 0
-    assert not any(said_no(r["_id"], 0.2) for r in rows) and report["rounds"] >= 2
+    assert not any(said_no(PLANTED_QUESTION, r, 0.2) for r in rows) and report["rounds"] >= 2
 
 
 def test_report_md_shows_the_weakest_strata_of_many():
@@ -279,6 +285,6 @@ def test_a_negated_judge_keeps_the_rows_it_answers_no(env, fake, capsys):
     code, err, out = build(spec, fake, capsys)
     assert code == 0, err
     rows = [json.loads(line) for line in (env / "out" / "notes.jsonl").read_text().splitlines()]
-    assert len(rows) == 60 and all(said_no(r["_id"], 0.7) for r in rows)
+    assert len(rows) == 60 and all(said_no(QUESTION, r, 0.7) for r in rows)
     j = out["judges"]["on_topic"]
     assert out["rejected"]["about"]["count"] == j["judged"] - j["passed"] > 0
