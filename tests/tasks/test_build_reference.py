@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fake_openai import FakeOpenAI, Misbehaviour
+from fake_openai import FakeOpenAI, Misbehaviour, requests_of
 from project_env import embedded_env, project_env
 from synthc.cli import main
 
@@ -78,7 +78,7 @@ def shown_examples(body: dict) -> tuple[str, list[dict]]:
         assert ask["content"].endswith("Answer with one JSON object with these fields:\n"
                                        + msgs[-1]["content"].split("these fields:\n", 1)[1])
         examples.append({"section": SECTION_RE.search(ask["content"]).group(1), **json.loads(answer["content"])})
-    return SECTION_RE.search(msgs[-1]["content"]).group(1), examples
+    return SECTION_RE.search(requests_of(msgs[-1]["content"])[0]).group(1), examples  # the call's first row
 
 
 def test_the_example_completes_the_real_rows_to_balanced_sections(project, fake, capsys):
