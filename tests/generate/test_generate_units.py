@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, requests_of
 from synthc.generate.accept import Rejections, broken, row_constraints
 from synthc.endpoint import EndpointError, choose
 from synthc.generate.executor import Budget, Executor
@@ -105,13 +105,16 @@ def test_a_prompt_reading_anothers_output_waits_and_skips_rejected_rows(tmp_path
     spec = _spec(tmp_path, TWO_PROMPTS)
     plan = build_plan(spec)
     client = InProcess()
-    out = asyncio.run(Executor(spec, plan, client, AnswerCache(tmp_path / "c"), budget=Budget(max_rounds=20)).run())
+    # the fake's 2-6 words meet both constraints about 24% of the time, at the yield floor: stages, not the breaker
+    budget = Budget(max_rounds=20, min_yield=0.05)
+    out = asyncio.run(Executor(spec, plan, client, AnswerCache(tmp_path / "c"), budget=budget).run())
     assert out.stopped is None and not out.shortfall
     rows = select_rows(spec, plan, out.accepted)
     assert len(rows) == 8 and all(r["size"] == len(r["title"].split()) <= 3 for r in rows)
     assert all(len(r["body"].split()) <= 4 for r in rows)
     asked = [t for b in client.bodies if b["response_format"]["json_schema"]["name"] == "write_rows"
-             for t in re.findall(r"A body for the title (.*)\.", b["messages"][-1]["content"])]
+             for ask in requests_of(b["messages"][-1]["content"])
+             for t in re.findall(r"A body for the title (.*)\.", ask)]
     assert asked and all(len(t.split()) <= 3 for t in asked)  # no body was paid for under a rejected title
     assert out.rejected.counts["short_title"] > 0
     # stage order inside each round: no write call before the head calls of its round
