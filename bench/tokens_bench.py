@@ -96,12 +96,15 @@ class DecodingFake(FakeOpenAI):
 # ---- synthc -----------------------------------------------------------------------------------------------------
 
 
-def run_synthc(fake: DecodingFake, work: Path, rows: int, conc: int) -> dict:
+def run_synthc(fake: DecodingFake, work: Path, rows: int, conc: int, old: str | None = None) -> dict:
+    work.mkdir(exist_ok=True)
     spec = work / "support.sds"
     spec.write_text(spec_text(rows), encoding="utf-8")
     (work / "synthc.toml").write_text("")
     env = dict(os.environ, OPENAI_API_KEY="dummy", SYNTHC_CACHE=str(work / "cache"))
     env.pop("OPENAI_BASE_URL", None)
+    if old:  # an older revision's package on PYTHONPATH shadows the editable install (bench/compare_build.py)
+        env["PYTHONPATH"] = old
     plan = json.loads(subprocess.run([sys.executable, "-m", "synthc", "plan", str(spec), "--json"], env=env,
                                      capture_output=True, text=True, check=True).stdout)
     mark = _mark(fake)
@@ -192,6 +195,7 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--ms-per-token", type=float, default=10.0)
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    ap.add_argument("--old", help="also build with an older synthc from this PYTHONPATH (bench/compare_build.py)")
     a = ap.parse_args()
     DecodingFake.latency, DecodingFake.ms_per_token = a.latency, a.ms_per_token
     head = ("| rows | conc | method | calls | rows asked | prompt tok/row | completion tok/row | wall (s) "
@@ -201,9 +205,12 @@ def main() -> None:
     for n in a.rows:
         for conc in a.concurrency:
             with tempfile.TemporaryDirectory(prefix="synthc-tokens-") as tmp, DecodingFake() as fake:
-                s = run_synthc(fake, Path(tmp), n, conc)
+                s = run_synthc(fake, Path(tmp) / "new", n, conc)
+                o = run_synthc(fake, Path(tmp) / "old", n, conc, a.old) if a.old else None
                 b = run_script(fake, n, conc)
-            for name, r in (("synthc", s), ("script", b)):
+            for name, r in (("synthc", s), ("synthc (old)", o), ("script", b)):
+                if r is None:
+                    continue
                 lim = limit(r, conc, a.latency, a.ms_per_token)
                 r.update(limit=lim, rows=n, conc=conc, method=name)
                 lines.append(f"| {n:,} | {conc} | {name} | {r['calls']:,} | {r['rows_asked']:,} | {r['prompt'] / n:.1f} "
@@ -213,7 +220,7 @@ def main() -> None:
                          f"| {s['wall'] / b['wall']:.2f}x | | |")
             print(f"rows={n} conc={conc}: synthc exit {s['exit']}, {s['calls']} calls (planned {s['planned_calls']}); "
                   f"script {b['calls']} calls", file=sys.stderr, flush=True)
-            raw += [{k: v for k, v in r.items() if k != "answered"} for r in (s, b)]
+            raw += [{k: v for k, v in r.items() if k != "answered"} for r in (s, o, b) if r is not None]
     print("\n".join(lines))
     if a.json:
         a.json.write_text(json.dumps(raw, indent=1))

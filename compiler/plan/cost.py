@@ -25,7 +25,9 @@ TEXT_TOKENS_DEFAULT = 80  # a text field with no length hint
 LIST_ITEMS_DEFAULT = 5
 LIST_TEXT_ITEM_TOKENS = 25  # an unhinted text inside a list is a phrase or a sentence, not an essay
 MESSAGE_OVERHEAD = 4
-ROW_OVERHEAD = 6  # {"row": 12, ...}
+# {"row": 12, ...} is about 6 tokens; 14 (the 17-character id this once held) is kept: max_tokens is sized from it,
+# so one-row requests (and the row digests, which are one-row requests) stay byte for byte what they were.
+ROW_OVERHEAD = 14
 CALL_OVERHEAD = 8  # {"rows": [ ... ]}
 
 
