@@ -291,21 +291,22 @@ def cmd_fmt(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from .tasks.plan import plan_spec
+    from . import api
 
-    got = plan_spec(args.spec, args.endpoint, args.model, args.emit_batch)
-    if got.message is not None:
-        print(f"synthc: error: {got.message}", file=sys.stderr)
-        return got.exit_code
-    if got.plan is None:
-        emit_diagnostics(got.diagnostics, got.checked.sources, args.format)
-        return got.exit_code
+    try:
+        got = api.plan(args.spec, endpoint=args.endpoint, model=args.model, emit_batch=args.emit_batch)
+    except api.SpecError as e:
+        emit_diagnostics(list(e.diagnostics), e.diagnostics.sources, args.format)
+        return EXIT_ERROR
+    except api.UsageError as e:
+        print(f"synthc: error: {e.message}", file=sys.stderr)
+        return EXIT_ERROR
     if got.diagnostics and args.format == "text":
-        emit_diagnostics(got.diagnostics, got.checked.sources, "text")
-    if got.batch is not None:
-        print(f"wrote {got.batch} requests to {args.emit_batch}", file=sys.stderr)
+        emit_diagnostics(list(got.diagnostics), got.diagnostics.sources, "text")
+    if got.batch_requests is not None:
+        print(f"wrote {got.batch_requests} requests to {args.emit_batch}", file=sys.stderr)
     if args.json:
-        print(json.dumps(got.to_json_dict(), indent=2, sort_keys=True))
+        print(json.dumps(got.figures, indent=2, sort_keys=True))
         return EXIT_OK
     from .render.plan import render
 
@@ -488,56 +489,49 @@ def cmd_ingest(args) -> int:
     return _run_build(checked.spec, prep, args)
 
 
-def _reference_rows(spec, spec_path: str):
-    """The spec's real rows for the evaluation aggregates (None when the spec has no reference or does not use them)."""
-    from .evaluation.checks import calls
-    from .tasks.eval import load_real
+def _api_error(e) -> int:
+    """An API error as the CLI shows it (exit 2): diagnostics, or `synthc: error: MESSAGE`."""
+    from . import api
 
-    if spec.reference is None or not any(calls(c.expr) for c in spec.constraints):
-        return None
-    return load_real(spec, Path(spec_path), None, 3)
+    if isinstance(e, api.SpecError):
+        emit_diagnostics(list(e.diagnostics), e.diagnostics.sources, "text")
+    else:
+        print(f"synthc: error: {e.message}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def cmd_validate(args) -> int:
-    from .evaluation.sides import EvalError
-    from .validate import DataError, validate_file
+    from . import api
     from .render.validate import render
 
-    checked = _checked(args.spec)
-    if checked is None:
-        return EXIT_ERROR
     try:
-        report = validate_file(checked.spec, args.data, _reference_rows(checked.spec, args.spec))
-    except (DataError, EvalError) as e:
-        print(f"synthc: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
+        got = api.validate(args.spec, args.data)
+    except api.SynthcError as e:
+        return _api_error(e)
+    emit_diagnostics(list(got.diagnostics), got.diagnostics.sources, "text")
     if args.json:
-        print(json.dumps(report.to_json_dict(), indent=2, sort_keys=True, ensure_ascii=False))
+        print(json.dumps(got.figures, indent=2, sort_keys=True, ensure_ascii=False))
     else:
-
-        render(report, _console(highlight=False, soft_wrap=True), show_sql=args.sql)
-    return EXIT_OK if report.passed else EXIT_FAILED
+        render(got.report, _console(highlight=False, soft_wrap=True), show_sql=args.sql)
+    return EXIT_OK if got.passed else EXIT_FAILED
 
 
 def cmd_eval(args) -> int:
-    from .evaluation.sides import EvalError
-    from .tasks.eval import run
+    from . import api
 
-    checked = _checked(args.spec)
-    if checked is None:
-        return EXIT_ERROR
     try:
-        result = run(checked.spec, Path(args.spec), args.data, args.real, args.label, args.text, args.seeds, args.out)
-    except EvalError as e:
-        print(f"synthc: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
+        got = api.evaluate(args.spec, args.data, real=args.real, label=args.label, text=args.text, seeds=args.seeds,
+                           out=args.out)
+    except api.SynthcError as e:
+        return _api_error(e)
+    emit_diagnostics(list(got.diagnostics), got.diagnostics.sources, "text")
     if args.json:
-        print(json.dumps(result.report, indent=2, sort_keys=True, ensure_ascii=False))
+        print(json.dumps(got.figures, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         from .render.eval import render
 
-        render(result.report, result.written, _console(highlight=False, soft_wrap=True))
-    return result.exit_code
+        render(got.figures, got.files, _console(highlight=False, soft_wrap=True))
+    return got.exit_code
 
 
 def cmd_cache(args) -> int:

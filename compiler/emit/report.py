@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..evaluation.report import eval_md
+from ..plan.model import value_label
 from ..quality.report import content_md
 from ..validate.models import ValidationReport, number_text
 
@@ -91,6 +92,15 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
     }
     if evaluation is not None:
         out["eval"] = evaluation
+    return out
+
+
+def planned_shares(plan) -> dict:
+    """report.json `planned`: per marginal field, each value's share of the rows the plan asked for (plan.Plan)."""
+    out = {}
+    for m in plan.marginals:
+        total = sum(v.planned_rows for v in m.values)
+        out[m.field] = {value_label(v.value): (round(v.planned_rows / total, 6) if total else None) for v in m.values}
     return out
 
 

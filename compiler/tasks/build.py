@@ -25,7 +25,9 @@ from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats,
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
 from ..emit.paths import first_problem
 from ..emit.reference import completed, real_rows, reference_file
-from ..emit.report import RunFacts, json_bytes, report_json, report_md
+from ..emit.card import dataset_card
+from ..emit.html import report_page
+from ..emit.report import RunFacts, json_bytes, planned_shares, report_json, report_md
 from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
 from ..generate.select import select_rows
@@ -248,7 +250,7 @@ def output_files(spec: ir.Spec, opts: BuildOptions) -> list[Path]:
         files.append(out / f"{name}.parquet")
     if opts.csv or "csv" in spec.dataset.formats:
         files.append(out / f"{name}.csv")
-    return files + [out / "report.json", out / "report.md"]
+    return files + [out / "report.json", out / "report.md", out / "report.html", out / "README.md"]
 
 
 def _unwritable(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions) -> Optional[str]:
@@ -283,10 +285,13 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      earlier_cost_usd=c.earlier_cost_usd)
     order = [k.name for k in spec.constraints]
     report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]), outcome.judges,
-                         evaluated) | (extra or {})
-    write_atomic(out / "report.json", json_bytes(report))
-    write_atomic(out / "report.md", report_md(report).encode("utf-8"))
-    written += [out / "report.json", out / "report.md"]
+                         evaluated) | {"planned": planned_shares(prep.plan)} | (extra or {})
+    pages = {"report.json": json_bytes(report), "report.md": report_md(report).encode("utf-8"),
+             "report.html": report_page(spec, report, rows).encode("utf-8"),
+             "README.md": dataset_card(spec, report, prep.ir_sha256, written).encode("utf-8")}
+    for page, data in pages.items():
+        write_atomic(out / page, data)
+        written.append(out / page)
     if not opts.frozen:
         lock = make_lock(spec_sha256=_file_sha256(spec_path), ir_sha256=prep.ir_sha256, model=prep.endpoint.model,
                          endpoint=prep.endpoint.identity, seed=spec.dataset.seed, calls=outcome.calls,
