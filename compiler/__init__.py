@@ -1,7 +1,8 @@
 """synthc: a compiler for synthetic datasets.
 
 The pipeline, one module per pass: syntax (text -> AST) -> check (AST -> IR) -> plan -> run -> validate -> emit.
-The Python API (docs/API.md) is `synthc.check`, `plan`, `build`, `validate`, `evaluate`, `diff` (module `api`).
+The Python API (docs/API.md) is the module `synthc.api` (check, plan, build, validate, evaluate, diff); `build`,
+the result types and the errors are importable from here too (check, plan, ... are the names of passes).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .api import (Checked, Diagnostic, Diagnostics, Diff, Evaluation, Plan, Report, Result, SpecError,
-                      SynthcError, UsageError, Validation, build, check, diff, evaluate, plan, validate)
+    from .api import (Checked, Diagnostics, Diff, Evaluation, Plan, Report, Result, SpecError, SynthcError,
+                      UsageError, Validation, build)
 
-_API = frozenset({"Checked", "Diagnostic", "Diagnostics", "Diff", "Evaluation", "Plan", "Report", "Result",
-                  "SpecError", "SynthcError", "UsageError", "Validation", "build", "check", "diff", "evaluate",
-                  "plan", "validate"})
+_API = frozenset({"Checked", "Diagnostics", "Diff", "Evaluation", "Plan", "Report", "Result", "SpecError",
+                  "SynthcError", "UsageError", "Validation", "build"})
 
 
 def __getattr__(name: str):

@@ -452,5 +452,5 @@ def diff(old: PathLike, new: Optional[PathLike] = None, *, base: Optional[str] =
     return Diff(result)
 
 
-__all__ = ["Checked", "Diagnostic", "Diagnostics", "Diff", "Evaluation", "Plan", "Report", "Result", "SpecError",
+__all__ = ["Checked", "Diagnostics", "Diff", "Evaluation", "Plan", "Report", "Result", "SpecError",
            "SynthcError", "UsageError", "Validation", "build", "check", "diff", "evaluate", "plan", "validate"]

@@ -18,6 +18,7 @@ from ..plan import AcceptanceStats, Plan, PlanProblem, build_plan
 from ..plan.fewshot import nearest_calls
 from ..run.cache import AnswerCache, cache_root
 from ..run.client import CallError, ChatClient, RetryPolicy
+from ..run import embedded
 from ..run.rowstore import RowStore
 from ..validate import ValidationReport, validate_rows
 from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, reference_changed,
@@ -116,6 +117,8 @@ def prepare(spec: ir.Spec, spec_path: Path, opts: BuildOptions) -> Prepared | Bu
                     concurrency=opts.concurrency, offline=opts.offline)
     except EndpointError as e:
         return BuildResult(EXIT_ERROR, str(e))
+    if ep.embedded and not opts.offline and not embedded.available():  # the light install (pyproject's extras)
+        return BuildResult(EXIT_ERROR, embedded.MISSING)
     if opts.max_cost is not None and (ep.profile.input_usd_per_mtok is None or ep.profile.output_usd_per_mtok is None):
         return BuildResult(EXIT_ERROR, f"--max-cost needs the prices of {ep.profile.name}: set input_usd_per_mtok and "
                                        f"output_usd_per_mtok in [profiles.{ep.profile.name}] of synthc.toml")
@@ -289,8 +292,8 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
     pages = {"report.json": json_bytes(report), "report.md": report_md(report).encode("utf-8"),
              "report.html": report_page(spec, report, rows).encode("utf-8"),
              "README.md": dataset_card(spec, report, prep.ir_sha256, written).encode("utf-8")}
-    for page, data in pages.items():
-        write_atomic(out / page, data)
+    for page, text in pages.items():
+        write_atomic(out / page, text)
         written.append(out / page)
     if not opts.frozen:
         lock = make_lock(spec_sha256=_file_sha256(spec_path), ir_sha256=prep.ir_sha256, model=prep.endpoint.model,
