@@ -15,7 +15,8 @@ from typing import Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import __version__, ir
+from .. import ir
+from ..version import __version__
 from .outputs import read_arrow
 
 LICENSE_PLACEHOLDER = "other"  # the Hub's value for "not stated": replace it with the dataset's license

@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..evaluation.report import eval_md
+from ..markdown import bar, cell
 from ..plan.model import value_label
 from ..quality.report import content_md
 from ..validate.models import ValidationReport, number_text
 
 REPORT_VERSION = 4  # 2: the content section (quality.report); 3: judges; 4: eval (a spec with a reference)
-BAR = 20  # characters of the longest bar
-_EIGHTHS = " ▏▎▍▌▋▊▉"
-_CELL = 80  # longest example value shown in a table cell
 JUDGE_STRATA = 10  # strata shown per judge in report.md (report.json has them all)
 
 
@@ -109,26 +107,6 @@ def json_bytes(report: dict) -> bytes:
 
 
 # ---- markdown ---------------------------------------------------------------------------------------------
-
-
-def bar(share: float, scale: float) -> str:
-    """A horizontal bar of `share` where `scale` fills BAR characters, in eighths of a character."""
-    if scale <= 0 or share <= 0:
-        return ""
-    eighths = round(8 * BAR * min(share, scale) / scale)
-    return "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
-
-
-def cell(v: Any, limit: int = _CELL) -> str:
-    """A value as the text of a GitHub table cell: one line, pipes and angle brackets escaped, shortened."""
-    if isinstance(v, str):
-        text = v
-    else:
-        text = json.dumps(v, ensure_ascii=False)
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _num(v: Any) -> str:
