@@ -1,7 +1,7 @@
 """The charts of report.html and eval.html: matplotlib figures rendered to inline SVG text.
 
 matplotlib's object API only (Figure + the SVG canvas): no pyplot, so no global backend or state is touched in
-the user's process (a notebook keeps its own). The same figures give the same bytes: no date in the metadata,
+the user's process (a notebook keeps its own). The same figures give the same bytes: no metadata (no date),
 a fixed hash salt for the SVG ids, and text kept as <text> (no embedded glyph paths, so the page stays small).
 """
 
@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 _STYLE = {"svg.hashsalt": "synthc", "svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
           "axes.spines.right": False}
 BLUE, ORANGE, GREY = "#4c78a8", "#f58518", "#9d9d9d"
+_NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}  # no RDF block, no date
 WIDTH = 6.4  # inches; a bar is 0.28 inch high
 _LABEL = 28  # characters of a category label
 
@@ -25,7 +26,7 @@ def _svg(fig: Figure) -> str:
     FigureCanvasSVG(fig)
     buf = io.StringIO()
     with matplotlib.rc_context(_STYLE):
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        fig.savefig(buf, format="svg", metadata=_NO_METADATA, bbox_inches="tight")
     text = buf.getvalue()
     return text[text.index("<svg"):]  # inline: no XML declaration or doctype
 
@@ -46,7 +47,7 @@ def bars(title: str, labels: Sequence, series: dict[str, Sequence[Optional[float
         ax = fig.add_subplot()
         height = 0.8 / k
         for i, (name, values) in enumerate(series.items()):
-            ys = [g + (k - 1 - 2 * i) * height / 2 for g in range(n)]
+            ys = [g - (k - 1 - 2 * i) * height / 2 for g in range(n)]  # the first series on top (y runs down)
             xs = [0.0 if v is None else float(v) for v in values]
             err = None
             if spread and name in spread:
