@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .diagnostics import CODES, Diagnostic, Sources, problem_diagnostic, render_json, render_plain, render_rich, summary
+from .diagnostics import CODES, Diagnostic, Sources, render_json, render_plain, render_rich, summary
 
 from .exits import EXIT_ERROR, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_STOPPED
 
@@ -349,29 +349,21 @@ def _checked(path: str):
 
 
 def _build_options(args):
-    from .tasks.build import BuildOptions
-    from .generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD
+    from . import api
 
-    return BuildOptions(out=Path(args.out), endpoint=args.endpoint, model=args.model, concurrency=args.concurrency,
-                        max_calls=args.max_calls, max_cost=args.max_cost,
-                        max_rounds=args.max_rounds or DEFAULT_MAX_ROUNDS,
-                        min_yield=MIN_YIELD if args.min_yield is None else args.min_yield, frozen=args.frozen,
-                        offline=args.offline, csv=args.csv)
+    return api.build_options(out=args.out, endpoint=args.endpoint, model=args.model, concurrency=args.concurrency,
+                             max_calls=args.max_calls, max_cost=args.max_cost, max_rounds=args.max_rounds,
+                             min_yield=args.min_yield, frozen=args.frozen, offline=args.offline, csv=args.csv)
 
 
 def _prepared(checked, args):
     """(Prepared, None) or (None, exit code) after printing why the build cannot start."""
-    from .tasks.build import BuildResult, prepare
+    from . import api
 
-    opts = _build_options(args)
-    prep = prepare(checked.spec, Path(args.spec), opts)
-    if isinstance(prep, BuildResult):
-        if prep.problems:
-            diags = [problem_diagnostic(p, checked.spans) for p in prep.problems]
-            emit_diagnostics(checked.diagnostics + diags, checked.sources, "text")
-        else:
-            print(f"synthc: error: {prep.message}", file=sys.stderr)
-        return None, prep.exit_code
+    try:
+        prep = api.prepare_build(checked, Path(args.spec), _build_options(args))
+    except api.SynthcError as e:
+        return None, _api_error(e)
     for w in prep.warnings:
         print(f"synthc: warning: {w}", file=sys.stderr)
     if prep.plan.warnings:

@@ -7,7 +7,7 @@ eval_html(ev) -> str                 eval.json's dict
 plan_html(figures) -> str            `synthc plan --json`'s object (a notebook's view of a plan)
 
 `standalone=False` gives the body alone (a notebook cell). Like the markdown, a function of its inputs: no clock,
-no paths but those the dict holds.
+no paths but those the dict holds, and its order is the files' (keys sorted), whatever the dict's own.
 """
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ _SCRIPT = """
   apply();
 })();
 """
+
+
+def canonical(figures: Mapping) -> dict:
+    """The figures as report.json / eval.json hold them (keys sorted): the page rendered from the build's own dict
+    and the one rendered from the file read back are the same bytes."""
+    return json.loads(json.dumps(figures, sort_keys=True, ensure_ascii=False))
 
 
 def _e(v: Any, limit: Optional[int] = None) -> str:
@@ -113,14 +119,17 @@ def report_page(spec: ir.Spec, report: Mapping, rows: Sequence[Mapping]) -> str:
     texts = [f.name for f in spec.fields if f.role == "generated" and f.type.kind == "text"]
     read = {n for p in spec.prompts for n in p.inputs}
     strata = [f.name for f in spec.fields if f.categorical and (f.name in read or not read)]
-    return report_html(report, rows, text_fields=texts, strata_fields=strata)
+    columns = ["_id", "_origin", *(f.name for f in spec.fields)]
+    return report_html(report, rows, text_fields=texts, strata_fields=strata, columns=columns)
 
 
 def report_html(report: Mapping, rows: Sequence[Mapping], *, standalone: bool = True,
-                text_fields: Sequence[str] = (), strata_fields: Sequence[str] = ()) -> str:
+                text_fields: Sequence[str] = (), strata_fields: Sequence[str] = (),
+                columns: Sequence[str] = ()) -> str:
     """The build's report as a page. `text_fields`: the generated texts (length charts); `strata_fields`: the
-    categorical fields to filter the row browser by (the rows' own columns when not given)."""
-    r = report
+    categorical fields to filter the row browser by; `columns`: the row browser's columns in order (both: the
+    rows' own keys when not given)."""
+    r = canonical(report)
     checks = r["checks"]
     failed = [c for c in checks if not c["passed"]]
     verdict = (f'<span class="pass">all {len(checks)} checks passed</span>' if not failed
@@ -134,7 +143,7 @@ def report_html(report: Mapping, rows: Sequence[Mapping], *, standalone: bool = 
     parts += _lengths(rows, text_fields)
     if r.get("eval"):
         parts += _eval_sections(r["eval"], level=2)
-    parts += _browser(rows, strata_fields)
+    parts += _browser(rows, strata_fields, columns)
     parts += _rejected(r["rejected"], r.get("acceptance_rate"))
     parts += _calls(r)
     body = "\n".join(parts)
@@ -200,13 +209,13 @@ def _lengths(rows: Sequence[Mapping], text_fields: Sequence[str]) -> list[str]:
     return ["<h2>Text lengths</h2>", *out] if out else []
 
 
-def _browser(rows: Sequence[Mapping], strata_fields: Sequence[str]) -> list[str]:
+def _browser(rows: Sequence[Mapping], strata_fields: Sequence[str], order: Sequence[str]) -> list[str]:
     """Every row (up to ROWS_SHOWN) with filters by stratum value and origin."""
     if not rows:
         return []
     shown = rows[:ROWS_SHOWN]
-    columns = list(dict.fromkeys(k for r in shown for k in r))
-    columns = ["_id", *[c for c in columns if c != "_id"]] if "_id" in columns else columns
+    have = set(k for r in shown for k in r)
+    columns = [c for c in order if c in have] + sorted(have - set(order))
     candidates = list(strata_fields) or [c for c in columns if not c.startswith("_")
                                          and all(isinstance(r.get(c), (str, bool, type(None))) for r in shown)]
     values = {c: sorted({_key(r.get(c)) for r in shown}) for c in candidates}
@@ -271,6 +280,7 @@ def _calls(r: Mapping) -> list[str]:
 
 def eval_html(ev: Mapping, *, standalone: bool = True) -> str:
     """eval.json as a page: the constraints, then faithful, private and useful with their charts."""
+    ev = canonical(ev)
     parts = [f"<h1>{_e(ev['dataset'])}: evaluation</h1>",
              f'<p class="muted">eval_version {ev.get("eval_version", EVAL_VERSION)}</p>']
     if ev.get("constraints"):

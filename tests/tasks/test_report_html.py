@@ -91,3 +91,25 @@ def test_the_page_says_what_report_json_says(built):
     assert report["planned"] == {"shelf": {"bottom": 0.3, "middle": 0.3, "top": 0.4},
                                  "size": {"large": 0.5, "small": 0.5}}
     assert f"{report['calls']:,} calls made" in page
+
+
+RENDER = """import json, sys
+from pathlib import Path
+from synthc.check import check_file
+from synthc.emit.html import report_page
+out = Path(sys.argv[1])
+spec = check_file(sys.argv[2]).spec
+rows = [json.loads(line) for line in (out / "pages.jsonl").read_text().splitlines()]
+sys.stdout.write(report_page(spec, json.loads((out / "report.json").read_text()), rows))
+"""
+
+
+def test_the_page_is_the_same_bytes_in_another_process(built):
+    # charts included: matplotlib's SVG ids are salted by a fixed string, and no date is written
+    import subprocess
+    import sys
+
+    pages = [subprocess.run([sys.executable, "-c", RENDER, str(built), str(built.parent / "pages.sds")],
+                            capture_output=True, text=True, timeout=120, check=True).stdout for _ in range(2)]
+    assert pages[0] == pages[1] == (built / "report.html").read_text(encoding="utf-8")
+    assert pages[0].count("<svg") == 3
