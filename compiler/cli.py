@@ -563,20 +563,18 @@ def cmd_cache(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .diff import DiffError, diff_files, diff_revision
+    from . import api
     from .render.diff import render, to_json_dict, to_markdown
 
     if (args.base is None) != (len(args.paths) == 2) or len(args.paths) > 2:
         print("synthc: error: give OLD.sds NEW.sds, or one SPEC with --base REV", file=sys.stderr)
         return EXIT_ERROR
-    opts = dict(cache_dir=args.cache, old_build=args.old_build, new_build=args.new_build,
-                endpoint=args.endpoint, model=args.model)
     try:
-        result = (diff_revision(args.paths[0], args.base, **opts) if args.base is not None
-                  else diff_files(args.paths[0], args.paths[1], **opts))
-    except DiffError as e:
-        print(f"synthc: error: {e.message}", file=sys.stderr)
-        return EXIT_ERROR
+        result = api.diff(args.paths[0], args.paths[1] if args.base is None else None, base=args.base,
+                          old_build=args.old_build, new_build=args.new_build, cache=args.cache,
+                          endpoint=args.endpoint, model=args.model).result
+    except api.UsageError as e:
+        return _api_error(e)
     for side in (result.old, result.new):
         if side.diagnostics:
             print(f"in {side.label}:", file=sys.stderr)
