@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .diagnostics import CODES, Diagnostic, Sources, problem_diagnostic, render_json, render_plain, render_rich, summary
+from .diagnostics import CODES, Diagnostic, Sources, render_json, render_plain, render_rich, summary
 
 from .exits import EXIT_ERROR, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_STOPPED
 
@@ -291,21 +291,22 @@ def cmd_fmt(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from .tasks.plan import plan_spec
+    from . import api
 
-    got = plan_spec(args.spec, args.endpoint, args.model, args.emit_batch)
-    if got.message is not None:
-        print(f"synthc: error: {got.message}", file=sys.stderr)
-        return got.exit_code
-    if got.plan is None:
-        emit_diagnostics(got.diagnostics, got.checked.sources, args.format)
-        return got.exit_code
+    try:
+        got = api.plan(args.spec, endpoint=args.endpoint, model=args.model, emit_batch=args.emit_batch)
+    except api.SpecError as e:
+        emit_diagnostics(list(e.diagnostics), e.diagnostics.sources, args.format)
+        return EXIT_ERROR
+    except api.UsageError as e:
+        print(f"synthc: error: {e.message}", file=sys.stderr)
+        return EXIT_ERROR
     if got.diagnostics and args.format == "text":
-        emit_diagnostics(got.diagnostics, got.checked.sources, "text")
-    if got.batch is not None:
-        print(f"wrote {got.batch} requests to {args.emit_batch}", file=sys.stderr)
+        emit_diagnostics(list(got.diagnostics), got.diagnostics.sources, "text")
+    if got.batch_requests is not None:
+        print(f"wrote {got.batch_requests} requests to {args.emit_batch}", file=sys.stderr)
     if args.json:
-        print(json.dumps(got.to_json_dict(), indent=2, sort_keys=True))
+        print(json.dumps(got.figures, indent=2, sort_keys=True))
         return EXIT_OK
     from .render.plan import render
 
@@ -348,29 +349,21 @@ def _checked(path: str):
 
 
 def _build_options(args):
-    from .tasks.build import BuildOptions
-    from .generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD
+    from . import api
 
-    return BuildOptions(out=Path(args.out), endpoint=args.endpoint, model=args.model, concurrency=args.concurrency,
-                        max_calls=args.max_calls, max_cost=args.max_cost,
-                        max_rounds=args.max_rounds or DEFAULT_MAX_ROUNDS,
-                        min_yield=MIN_YIELD if args.min_yield is None else args.min_yield, frozen=args.frozen,
-                        offline=args.offline, csv=args.csv)
+    return api.build_options(out=args.out, endpoint=args.endpoint, model=args.model, concurrency=args.concurrency,
+                             max_calls=args.max_calls, max_cost=args.max_cost, max_rounds=args.max_rounds,
+                             min_yield=args.min_yield, frozen=args.frozen, offline=args.offline, csv=args.csv)
 
 
 def _prepared(checked, args):
     """(Prepared, None) or (None, exit code) after printing why the build cannot start."""
-    from .tasks.build import BuildResult, prepare
+    from . import api
 
-    opts = _build_options(args)
-    prep = prepare(checked.spec, Path(args.spec), opts)
-    if isinstance(prep, BuildResult):
-        if prep.problems:
-            diags = [problem_diagnostic(p, checked.spans) for p in prep.problems]
-            emit_diagnostics(checked.diagnostics + diags, checked.sources, "text")
-        else:
-            print(f"synthc: error: {prep.message}", file=sys.stderr)
-        return None, prep.exit_code
+    try:
+        prep = api.prepare_build(checked, Path(args.spec), _build_options(args))
+    except api.SynthcError as e:
+        return None, _api_error(e)
     for w in prep.warnings:
         print(f"synthc: warning: {w}", file=sys.stderr)
     if prep.plan.warnings:
@@ -488,56 +481,49 @@ def cmd_ingest(args) -> int:
     return _run_build(checked.spec, prep, args)
 
 
-def _reference_rows(spec, spec_path: str):
-    """The spec's real rows for the evaluation aggregates (None when the spec has no reference or does not use them)."""
-    from .evaluation.checks import calls
-    from .tasks.eval import load_real
+def _api_error(e) -> int:
+    """An API error as the CLI shows it (exit 2): diagnostics, or `synthc: error: MESSAGE`."""
+    from . import api
 
-    if spec.reference is None or not any(calls(c.expr) for c in spec.constraints):
-        return None
-    return load_real(spec, Path(spec_path), None, 3)
+    if isinstance(e, api.SpecError):
+        emit_diagnostics(list(e.diagnostics), e.diagnostics.sources, "text")
+    else:
+        print(f"synthc: error: {e.message}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def cmd_validate(args) -> int:
-    from .evaluation.sides import EvalError
-    from .validate import DataError, validate_file
+    from . import api
     from .render.validate import render
 
-    checked = _checked(args.spec)
-    if checked is None:
-        return EXIT_ERROR
     try:
-        report = validate_file(checked.spec, args.data, _reference_rows(checked.spec, args.spec))
-    except (DataError, EvalError) as e:
-        print(f"synthc: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
+        got = api.validate(args.spec, args.data)
+    except api.SynthcError as e:
+        return _api_error(e)
+    emit_diagnostics(list(got.diagnostics), got.diagnostics.sources, "text")
     if args.json:
-        print(json.dumps(report.to_json_dict(), indent=2, sort_keys=True, ensure_ascii=False))
+        print(json.dumps(got.figures, indent=2, sort_keys=True, ensure_ascii=False))
     else:
-
-        render(report, _console(highlight=False, soft_wrap=True), show_sql=args.sql)
-    return EXIT_OK if report.passed else EXIT_FAILED
+        render(got.report, _console(highlight=False, soft_wrap=True), show_sql=args.sql)
+    return EXIT_OK if got.passed else EXIT_FAILED
 
 
 def cmd_eval(args) -> int:
-    from .evaluation.sides import EvalError
-    from .tasks.eval import run
+    from . import api
 
-    checked = _checked(args.spec)
-    if checked is None:
-        return EXIT_ERROR
     try:
-        result = run(checked.spec, Path(args.spec), args.data, args.real, args.label, args.text, args.seeds, args.out)
-    except EvalError as e:
-        print(f"synthc: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
+        got = api.evaluate(args.spec, args.data, real=args.real, label=args.label, text=args.text, seeds=args.seeds,
+                           out=args.out)
+    except api.SynthcError as e:
+        return _api_error(e)
+    emit_diagnostics(list(got.diagnostics), got.diagnostics.sources, "text")
     if args.json:
-        print(json.dumps(result.report, indent=2, sort_keys=True, ensure_ascii=False))
+        print(json.dumps(got.figures, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         from .render.eval import render
 
-        render(result.report, result.written, _console(highlight=False, soft_wrap=True))
-    return result.exit_code
+        render(got.figures, got.files, _console(highlight=False, soft_wrap=True))
+    return got.exit_code
 
 
 def cmd_cache(args) -> int:
@@ -577,20 +563,18 @@ def cmd_cache(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .diff import DiffError, diff_files, diff_revision
+    from . import api
     from .render.diff import render, to_json_dict, to_markdown
 
     if (args.base is None) != (len(args.paths) == 2) or len(args.paths) > 2:
         print("synthc: error: give OLD.sds NEW.sds, or one SPEC with --base REV", file=sys.stderr)
         return EXIT_ERROR
-    opts = dict(cache_dir=args.cache, old_build=args.old_build, new_build=args.new_build,
-                endpoint=args.endpoint, model=args.model)
     try:
-        result = (diff_revision(args.paths[0], args.base, **opts) if args.base is not None
-                  else diff_files(args.paths[0], args.paths[1], **opts))
-    except DiffError as e:
-        print(f"synthc: error: {e.message}", file=sys.stderr)
-        return EXIT_ERROR
+        result = api.diff(args.paths[0], args.paths[1] if args.base is None else None, base=args.base,
+                          old_build=args.old_build, new_build=args.new_build, cache=args.cache,
+                          endpoint=args.endpoint, model=args.model).result
+    except api.UsageError as e:
+        return _api_error(e)
     for side in (result.old, result.new):
         if side.diagnostics:
             print(f"in {side.label}:", file=sys.stderr)

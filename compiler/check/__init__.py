@@ -14,7 +14,8 @@ from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, problem_diagn
 from . import feasible
 from ..limits import MAX_DEF_NESTING, MAX_EXPR_NODES
 from .expansion import ExpansionSizer
-from .exprs import ERROR, MAX_DEF_DEPTH, ExprChecker, Scope, T, _show, aggregates_in, literal_value
+from .exprs import AGGREGATE_ARITY, ERROR, MAX_DEF_DEPTH, ExprChecker, Scope, T, _show, aggregates_in, literal_value
+from .types import t_of
 from .fields import FIELD_ATTRS, GENERATED_ATTRS, SAMPLED_KINDS, FieldChecker, category_values_from
 from .modules import Key, ModuleInfo, Program, load_program
 from .header import check_header
@@ -57,7 +58,7 @@ def check_file(path: str | Path, display: str | None = None, module_ok: bool = F
     spec = checker.run()
     diags = prog.diagnostics + checker.diagnostics
     if spec is not None and targets and not any(d.is_error for d in diags):
-        from ..plan.allocate import target_problems
+        from ..plan.targets import target_problems
 
         diags += [problem_diagnostic(p, checker.spans) for p in target_problems(spec)]
     diags = _dedupe(diags)
@@ -176,7 +177,7 @@ class Checker:
             if typ.kind == "category" and typ.values is None:
                 values = category_values_from(decl, self.fc, typ)
                 typ = typ.model_copy(update={"values": values})
-            t = _t_of(typ, final)
+            t = t_of(typ, final)
             if typ.kind in ("int", "float") and isinstance(decl.dist, (ast.ShareTable, ast.Given)):
                 keys = category_values_from(decl, self.fc, typ)
                 finite = isinstance(decl.dist, ast.ShareTable) or all(
@@ -472,7 +473,6 @@ class Checker:
     def _mentions_aggregate(self, e, module: ModuleInfo, seen: tuple) -> bool:
         """Whether an expression calls an aggregate anywhere, looking into the defs it calls: this decides a
         constraint's level before it is checked."""
-        from .exprs import AGGREGATE_ARITY
         if isinstance(e, ast.Call):
             if e.fn in AGGREGATE_ARITY:
                 return True
@@ -578,22 +578,3 @@ def _count(n: int) -> str:
 
 def _kind(decl) -> str:
     return {ast.Field: "field", ast.Prompt: "prompt", ast.Judge: "judge", ast.Constraint: "constraint"}[type(decl)]
-
-
-def _t_of(typ: ir.Type, name: str) -> T:
-    k = typ.kind
-    if k in ("category", "enum"):
-        values = typ.values
-        kinds = {type(v) for v in values or ()}
-        if kinds and kinds <= {int, float}:
-            return T("number", values, name, kinds == {int})
-        return T("string", values, name)
-    if k == "bool":
-        return T("bool", (True, False), name)
-    if k in ("int", "float"):
-        return T("number", None, name, k == "int")
-    if k == "date":
-        return T("date", None, name)
-    if k == "text":
-        return T("string", None, name)
-    return T(k, None, name, typ=typ)

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from .. import ast, ir
 
+from .types import ERROR, NUMBER
+
 if TYPE_CHECKING:
     from .exprs import ExprChecker, Scope
 
 
 def check_eval(x: "ExprChecker", node: ast.Call, inner: "Scope"):
-    from .exprs import ERROR, NUMBER
-
     refs = [d for d in x.c.root.ast.decls if isinstance(d, ast.Reference)]
     if not refs:
         return x.error("SDS160", f"`{node.fn}` compares the data with real rows, and the spec has no reference",

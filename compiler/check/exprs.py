@@ -7,15 +7,16 @@ A checked expression carries a `T`: its type and, where it is finite and known, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
-from ..evaluate import AGGREGATES, MAX_INT
+from ..evaluate import AGGREGATES
 from .regex import regex_problem
+from .judges import FORMS
 from .quality import QUALITY, check_quality
 from .evaluation import check_eval
+from .types import BOOL, ERROR, NUMBER, STRING, T, literal_type, literal_value, t_of
 from ..evaluation import EVAL
 
 if TYPE_CHECKING:
@@ -23,32 +24,10 @@ if TYPE_CHECKING:
     from .modules import ModuleInfo
 
 
-@dataclass(frozen=True)
-class T:
-    """kind: string | number | bool | date | list | object | any | error."""
-
-    kind: str
-    values: tuple | None = None  # a finite domain, when known
-    field: str | None = None  # the field this value reads directly, for messages
-    integral: bool = False
-    typ: "ir.Type | None" = None  # the declared type of a list or an object: its items and members
-
-    def describe(self) -> str:
-        who = f"`{self.field}` " if self.field else ""
-        kind = {"string": "text", "number": "a number", "bool": "a boolean", "date": "a date",
-                "list": "a list", "object": "an object"}.get(self.kind, self.kind)
-        return f"{who}({kind})" if who else kind
-
-
 # Limits that a real spec never reaches (LANGUAGE.md, "Expressions"): past them, checking would exhaust
 # Python's recursion or the machine's memory instead of saying what is wrong.
 MAX_DEF_DEPTH = 32  # predicates calling predicates
 MAX_EXPANDED_NODES = 200_000  # nodes of one expression once every `def` call in it is expanded
-
-ERROR = T("error")
-BOOL = T("bool", (True, False))
-NUMBER = T("number")
-STRING = T("string")
 
 ROW_FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     # name: (argument kinds, result kind); "text|list" accepts either
@@ -69,24 +48,6 @@ AGGREGATE_ARITY = {"unique": (1, 8), "distinct_ratio": (1, 1), "mean": (1, 1), "
                    "near_unique": (2, 2), "shortcut_lift": (2, 2),
                    "max_similarity_to_real": (1, 1), "tstr_lift": (2, 2)}
 ALL_FUNCTIONS = sorted(set(ROW_FUNCTIONS) | set(AGGREGATE_ARITY))
-
-
-def literal_value(lit: ast.Lit):
-    """A literal's value as it appears in data and IR: int for whole numbers, float otherwise."""
-    if lit.kind in ("number", "percent"):
-        v: Fraction = lit.value
-        # a whole number beyond 64 bits is a float: DuckDB, where every expression is checked, has no bigger int
-        return int(v) if v.denominator == 1 and lit.kind == "number" and abs(v) <= MAX_INT else float(v)
-    return lit.value
-
-
-def literal_type(lit: ast.Lit) -> T:
-    if lit.kind in ("number", "percent"):
-        v = literal_value(lit)
-        return T("number", (v,), integral=isinstance(v, int))
-    if lit.kind == "bool":
-        return T("bool", (lit.value,))
-    return T("date" if lit.kind == "date" else "string", (lit.value,))
 
 
 @dataclass
@@ -176,7 +137,6 @@ class ExprChecker:
                 return None, ERROR
             return ir.Expr(kind="lit", type="string", value=text), STRING
         if isinstance(decl, ast.Judge):
-            from .judges import FORMS
             return self.error("SDS072", f"judge `{node.name}` is read only by a judge constraint, alone", node.span,
                               FORMS)
         what = {ast.Prompt: "a prompt", ast.Constraint: "a constraint", ast.Def: "a predicate"}[type(decl)]
@@ -269,8 +229,6 @@ class ExprChecker:
         return True
 
     def _Dot(self, node: ast.Dot, scope: Scope):
-        from . import _t_of  # the field types' module imports this one
-
         obj, ot = self.check(node.obj, scope)
         if obj is None:
             return None, ERROR
@@ -283,20 +241,18 @@ class ExprChecker:
             hint = did_you_mean(node.name, list(members)) or f"{owner} has {', '.join(f'`{m}`' for m in members)}"
             return self.error("SDS050", f"{owner} has no member `{node.name}`", node.name_span, hint)
         path = f"{ot.field}.{node.name}" if ot.field else node.name
-        t = _t_of(members[node.name].type, path)
+        t = t_of(members[node.name].type, path)
         return ir.Expr(kind="member", type=t.kind, field=node.name, args=(obj,)), t
 
     def _element(self, node: ast.InList, value: ir.Expr, vt: T, scope: Scope):
         """`x in LIST`: `x` is an item of a list-valued expression (a list field, a list member)."""
-        from . import _t_of
-
         items, lt = self.check(node.items, scope)
         if value is None or items is None:
             return None, ERROR
         if lt.kind != "list" or lt.typ is None or lt.typ.item is None:
             return self.error("SDS012", f"`in` takes a list `[a, b]`, a list field or a range `a..b`, found "
                                         f"{lt.describe()}", node.items.span)
-        item = _t_of(lt.typ.item, f"{lt.field}[]" if lt.field else None)
+        item = t_of(lt.typ.item, f"{lt.field}[]" if lt.field else None)
         if item.kind != vt.kind:
             kinds = {"string": "text", "number": "numbers", "bool": "booleans", "date": "dates", "list": "lists",
                      "object": "objects"}

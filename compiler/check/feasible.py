@@ -9,6 +9,7 @@ from .. import ir
 from ..diagnostics import Diagnostic
 from ..evaluate import EVAL_ERRORS, Unknown, evaluate
 from ..limits import MAX_FEASIBILITY_EVALS
+from .exprs import _show
 
 if TYPE_CHECKING:
     from . import Checker
@@ -109,6 +110,5 @@ def _describe(f: ir.Field) -> str:
     if t.kind == "int" and t.low is not None and (f.dist is None or f.dist.kind != "shares"):
         return f"{t.low}..{t.high}"
     dom = _domain(f) or ()
-    from .exprs import _show
     shown = ", ".join(_show(v) for v in dom[:6])
     return shown + (", ..." if len(dom) > 6 else "")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..limits import MAX_TEMPLATE_CHARS
-from .exprs import literal_value
+from .exprs import _show, literal_value
 from .modules import Key
 from .settings import settings_by_key
 
@@ -309,7 +309,6 @@ class PromptChecker:
 
     def _example_fits(self, name: str, v, node) -> bool:
         """An example value must be one the field could hold: the right kind, a declared category value."""
-        from .exprs import _show
         t = self.c.field_t(name)
         kind = {str: "string", bool: "bool", int: "number", float: "number", list: "list", dict: "object"}[type(v)]
         if t.kind == "error":

@@ -11,11 +11,10 @@ if TYPE_CHECKING:
     from .exprs import ExprChecker, Scope
 
 from ..quality import QUALITY
+from .types import BOOL, ERROR, NUMBER, literal_value
 
 
 def check_quality(x: "ExprChecker", node: ast.Call, inner: "Scope"):
-    from .exprs import BOOL, ERROR, NUMBER, literal_value
-
     fn = node.fn
     text_arg = node.args[1] if fn == "shortcut_lift" else node.args[0]
     args = []

@@ -45,6 +45,23 @@ def _fsync(path: Path) -> None:
         os.fsync(f.fileno())
 
 
+def _select(spec: Spec, columns) -> str:
+    """The dataset's columns as every copy holds them: `_id`, `_origin` (complete mode), the fields in order."""
+    cols = [c for c in [ID, ORIGIN, *(f.name for f in spec.fields)] if c in columns]
+    return f"SELECT {', '.join(ident(c) for c in cols)} FROM data" if cols else "SELECT * FROM data"
+
+
+def read_arrow(spec: Spec, jsonl: Path):
+    """The canonical JSONL as a pyarrow Table with the spec's column types, columns as in the copies."""
+    con = duckdb.connect()
+    try:
+        loaded = load_file(spec, jsonl, con)
+        # a cursor: the connection may still hold load_file's last result, which a relation may not interleave with
+        return con.cursor().sql(_select(spec, loaded.columns)).to_arrow_table()
+    finally:
+        con.close()
+
+
 def write_copies(spec: Spec, jsonl: Path, targets: Mapping[str, Path]) -> None:
     """`targets`: format (parquet | csv) -> path. The canonical JSONL is read back with the spec's column types
     (as `synthc validate` reads it) and copied out with `_id` first, then the fields in declaration order."""
@@ -53,9 +70,7 @@ def write_copies(spec: Spec, jsonl: Path, targets: Mapping[str, Path]) -> None:
     con = duckdb.connect()
     try:
         con.execute("SET threads = 1")  # one writer thread: the same rows give the same bytes
-        loaded = load_file(spec, jsonl, con)
-        cols = [c for c in [ID, ORIGIN, *(f.name for f in spec.fields)] if c in loaded.columns]
-        select = f"SELECT {', '.join(ident(c) for c in cols)} FROM data" if cols else "SELECT * FROM data"
+        select = _select(spec, load_file(spec, jsonl, con).columns)
         for fmt, path in targets.items():
             path = Path(path)
             path.parent.mkdir(parents=True, exist_ok=True)

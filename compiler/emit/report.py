@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..evaluation.report import eval_md
+from ..markdown import bar, cell
+from ..plan.model import value_label
 from ..quality.report import content_md
 from ..validate.models import ValidationReport, number_text
 
 REPORT_VERSION = 4  # 2: the content section (quality.report); 3: judges; 4: eval (a spec with a reference)
-BAR = 20  # characters of the longest bar
-_EIGHTHS = " ▏▎▍▌▋▊▉"
-_CELL = 80  # longest example value shown in a table cell
 JUDGE_STRATA = 10  # strata shown per judge in report.md (report.json has them all)
 
 
@@ -94,31 +93,20 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
     return out
 
 
+def planned_shares(plan) -> dict:
+    """report.json `planned`: per marginal field, each value's share of the rows the plan asked for (plan.Plan)."""
+    out = {}
+    for m in plan.marginals:
+        total = sum(v.planned_rows for v in m.values)
+        out[m.field] = {value_label(v.value): (round(v.planned_rows / total, 6) if total else None) for v in m.values}
+    return out
+
+
 def json_bytes(report: dict) -> bytes:
     return (json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
 # ---- markdown ---------------------------------------------------------------------------------------------
-
-
-def bar(share: float, scale: float) -> str:
-    """A horizontal bar of `share` where `scale` fills BAR characters, in eighths of a character."""
-    if scale <= 0 or share <= 0:
-        return ""
-    eighths = round(8 * BAR * min(share, scale) / scale)
-    return "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
-
-
-def cell(v: Any, limit: int = _CELL) -> str:
-    """A value as the text of a GitHub table cell: one line, pipes and angle brackets escaped, shortened."""
-    if isinstance(v, str):
-        text = v
-    else:
-        text = json.dumps(v, ensure_ascii=False)
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _num(v: Any) -> str:

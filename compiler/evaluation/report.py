@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import ir
+from ..markdown import bar, cell
 from . import EVAL_VERSION
 from .checks import RealData, similarity_bound
 from .faithful import faithful, kind_of
@@ -79,8 +80,6 @@ def evaluation(spec: ir.Spec, syn: Side, real: RealData, label: Optional[str] = 
 def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
     if not ev:
         return []
-    from ..emit.report import bar, cell
-
     h = "#" * level
     r, d = ev["real"], ev["data"]
     out = [f"{h} Against real data", "",

@@ -327,17 +327,6 @@ def stratum_key(sampled: dict[str, Value]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def target_problems(spec: ir.Spec) -> list[PlanProblem]:
-    """The problems `build_plan` would meet in the targets (SDS029, SDS030, and SDS035 for a `tvd` bound the
-    rounded rows break): `synthc check` reports them, so a spec the planner rejects cannot pass the
-    pre-commit hook."""
-    from .complete import completing
-    from .reach import unreachable
-
-    alloc = _allocated(spec)
-    return alloc.problems or ([] if completing(spec) else unreachable(spec, alloc.marginals))
-
-
 def planned_targets(spec: ir.Spec) -> dict[str, dict[Value, float]]:
     """{field: {value: target share}} of every categorical field as the plan states it (Plan.marginals): a
     declared share as declared, a default one (`category [..]`, a bare `bool`) as the constraints reshape it.

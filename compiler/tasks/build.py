@@ -18,6 +18,7 @@ from ..plan import AcceptanceStats, Plan, PlanProblem, build_plan
 from ..plan.fewshot import nearest_calls
 from ..run.cache import AnswerCache, cache_root
 from ..run.client import CallError, ChatClient, RetryPolicy
+from ..run import embedded
 from ..run.rowstore import RowStore
 from ..validate import ValidationReport, validate_rows
 from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, reference_changed,
@@ -25,7 +26,9 @@ from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats,
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
 from ..emit.paths import first_problem
 from ..emit.reference import completed, real_rows, reference_file
-from ..emit.report import RunFacts, json_bytes, report_json, report_md
+from ..emit.card import dataset_card
+from ..emit.html import report_page
+from ..emit.report import RunFacts, json_bytes, planned_shares, report_json, report_md
 from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
 from ..generate.select import select_rows
@@ -114,6 +117,8 @@ def prepare(spec: ir.Spec, spec_path: Path, opts: BuildOptions) -> Prepared | Bu
                     concurrency=opts.concurrency, offline=opts.offline)
     except EndpointError as e:
         return BuildResult(EXIT_ERROR, str(e))
+    if ep.embedded and not opts.offline and not embedded.available():  # the light install (pyproject's extras)
+        return BuildResult(EXIT_ERROR, embedded.MISSING)
     if opts.max_cost is not None and (ep.profile.input_usd_per_mtok is None or ep.profile.output_usd_per_mtok is None):
         return BuildResult(EXIT_ERROR, f"--max-cost needs the prices of {ep.profile.name}: set input_usd_per_mtok and "
                                        f"output_usd_per_mtok in [profiles.{ep.profile.name}] of synthc.toml")
@@ -248,7 +253,7 @@ def output_files(spec: ir.Spec, opts: BuildOptions) -> list[Path]:
         files.append(out / f"{name}.parquet")
     if opts.csv or "csv" in spec.dataset.formats:
         files.append(out / f"{name}.csv")
-    return files + [out / "report.json", out / "report.md"]
+    return files + [out / "report.json", out / "report.md", out / "report.html", out / "README.md"]
 
 
 def _unwritable(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions) -> Optional[str]:
@@ -283,10 +288,13 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      earlier_cost_usd=c.earlier_cost_usd)
     order = [k.name for k in spec.constraints]
     report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]), outcome.judges,
-                         evaluated) | (extra or {})
-    write_atomic(out / "report.json", json_bytes(report))
-    write_atomic(out / "report.md", report_md(report).encode("utf-8"))
-    written += [out / "report.json", out / "report.md"]
+                         evaluated) | {"planned": planned_shares(prep.plan)} | (extra or {})
+    pages = {"report.json": json_bytes(report), "report.md": report_md(report).encode("utf-8"),
+             "report.html": report_page(spec, report, rows).encode("utf-8"),
+             "README.md": dataset_card(spec, report, prep.ir_sha256, written).encode("utf-8")}
+    for page, text in pages.items():
+        write_atomic(out / page, text)
+        written.append(out / page)
     if not opts.frozen:
         lock = make_lock(spec_sha256=_file_sha256(spec_path), ir_sha256=prep.ir_sha256, model=prep.endpoint.model,
                          endpoint=prep.endpoint.identity, seed=spec.dataset.seed, calls=outcome.calls,

@@ -13,6 +13,7 @@ from .. import ir
 from ..evaluation.checks import RealData, calls
 from ..evaluation.report import eval_md, evaluation
 from ..evaluation.sides import EvalError, real_file, reference_file, synthetic_file
+from ..emit.html import eval_html
 from ..exits import EXIT_FAILED, EXIT_OK
 
 MAX_SEEDS = 20
@@ -63,9 +64,10 @@ def run(spec: ir.Spec, spec_path: Path, data: Optional[str] = None, real: Option
     folder.mkdir(parents=True, exist_ok=True)
     from ..atomic import write_atomic
 
-    written = [folder / "eval.json", folder / "eval.md"]
+    written = [folder / "eval.json", folder / "eval.md", folder / "eval.html"]
     write_atomic(written[0], json_bytes(ev))
     write_atomic(written[1], markdown(ev).encode("utf-8"))
+    write_atomic(written[2], eval_html(ev).encode("utf-8"))
     return EvalResult(EXIT_OK if ev["passed"] else EXIT_FAILED, ev, written)
 
 

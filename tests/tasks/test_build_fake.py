@@ -152,7 +152,7 @@ def test_an_unchanged_rebuild_makes_no_call_and_writes_the_same_bytes(env, fake)
     assert build(spec, fake) == 0
     assert fake.calls == calls
     again = {p.name: p.read_bytes() for p in (env / "out").iterdir()}
-    assert set(first) == {"notes.jsonl", "notes.parquet", "report.json", "report.md"}
+    assert set(first) == {"notes.jsonl", "notes.parquet", "report.json", "report.md", "report.html", "README.md"}
     for name in ("notes.jsonl", "notes.parquet"):
         assert again[name] == first[name], name
     assert (env / "notes.sds.lock").read_bytes() == lock
