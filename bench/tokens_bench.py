@@ -213,8 +213,8 @@ def main() -> None:
                     continue
                 lim = limit(r, conc, a.latency, a.ms_per_token)
                 r.update(limit=lim, rows=n, conc=conc, method=name)
-                lines.append(f"| {n:,} | {conc} | {name} | {r['calls']:,} | {r['rows_asked']:,} | {r['prompt'] / n:.1f} "
-                             f"| {r['completion'] / n:.1f} | {r['wall']:.1f} | {lim:.1f} | {r['wall'] / lim:.2f} |")
+                lines.append(f"| {n:,} | {conc} | {name} | {r['calls']:,} | {r['rows_asked']:,} "
+                             f"| {r['prompt'] / n:.1f} | {r['completion'] / n:.1f} | {r['wall']:.1f} | {lim:.1f} | {r['wall'] / lim:.2f} |")
             lines.append(f"| {n:,} | {conc} | **synthc / script** | {s['calls'] / b['calls']:.3f}x | | "
                          f"{s['prompt'] / b['prompt']:.2f}x | {s['completion'] / b['completion']:.3f}x "
                          f"| {s['wall'] / b['wall']:.2f}x | | |")

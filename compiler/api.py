@@ -204,7 +204,8 @@ class Report:
         return self.markdown
 
     def _repr_html_(self) -> str:
-        return self.html or report_html(self.figures, [], standalone=False)
+        # the figures and charts without the page's style and row browser (a notebook has its own; to_pandas())
+        return report_html(self.figures, [], standalone=False)
 
 
 @dataclass

@@ -110,12 +110,12 @@ def echo_auth(status: int = 401) -> Fault:
 
 @dataclass(frozen=True)
 class Misbehaviour:
-    """What the fake does to every answer. constant: field -> the value every row gets. invent_ids: rows keep
-    their order and count but carry handles nobody asked for (numbers past k). fewer: that many rows fewer than asked (calls of
-    more than one row). reorder: rows in reverse order (handles copied). pad: (text, field, n): the rows whose
-    request (the template filled with their values, `requests_of`) contains the text get n more words in the field, so a label
-    the request names can be read off the text's length (a planted shortcut). slug: fields whose words are joined with
-    `-` (a name such as `amber-quiet-river`)."""
+    """What the fake does to every answer. constant: field -> the value every row gets. invent_ids: rows keep their
+    order and count but carry handles nobody asked for (numbers past k). fewer: that many rows fewer than asked
+    (calls of more than one row). reorder: rows in reverse order (handles copied). pad: (text, field, n): the
+    rows whose request (the template filled with their values, `requests_of`) contains the text get n more words
+    in the field, so a label the request names can be read off the text's length (a planted shortcut). slug:
+    fields whose words are joined with `-` (a name such as `amber-quiet-river`)."""
 
     constant: tuple[tuple[str, Any], ...] = ()
     slug: tuple[str, ...] = ()

@@ -126,3 +126,18 @@ def test_importing_synthc_loads_neither_the_api_nor_matplotlib():
     got = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert got.stdout.split() == ["False", "False", "True"], got.stderr
     assert synthc.build is api.build and synthc.SpecError is api.SpecError and synthc.Result is api.Result
+
+
+def test_pandas_and_datasets_are_imported_only_when_asked():
+    # the API loads neither (they are installed here); without them, to_pandas/to_dataset say which extra to install
+    loaded = subprocess.run([sys.executable, "-c", "import sys; from synthc import api; "
+                             "print([m for m in ('pandas', 'datasets') if m in sys.modules])"],
+                            capture_output=True, text=True, timeout=120)
+    assert loaded.stdout.strip() == "[]", loaded.stderr
+    probe = ("import sys\nsys.modules['pandas'] = None\nsys.modules['datasets'] = None\n"
+             "from synthc import api\n"
+             "for call in (api.Result(0, None).to_pandas, api.Result(0, None).to_dataset):\n"
+             "    try:\n        call()\n    except api.UsageError as e:\n        print(e)\n")
+    got = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert got.stdout.splitlines() == ["this needs the package `pandas`: pip install 'synthc[notebook]'",
+                                       "this needs the package `datasets`: pip install 'synthc[notebook]'"], got.stderr

@@ -112,7 +112,8 @@ def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
             st = plan.strata[s]
             assert f"{st.key}-{i:06d}" not in user  # rows are numbered, their ids never shown
             if k == 1:
-                assert f"Write a {st.values['sentiment']} product review that rates the product {st.values['rating']}/5" in user
+                v = st.values
+                assert f"Write a {v['sentiment']} product review that rates the product {v['rating']}/5" in user
             else:
                 assert f'"sentiment": "{st.values["sentiment"]}", "rating": {st.values["rating"]}}}' in user
         assert k == 1 or user.count("Write a {sentiment} product review that rates the product {rating}/5.") == 1
