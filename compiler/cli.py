@@ -531,6 +531,8 @@ def cmd_eval(args) -> int:
     except EvalError as e:
         print(f"synthc: error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    for w in result.report.get("warnings", ()):
+        print(f"synthc: warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.report, indent=2, sort_keys=True, ensure_ascii=False))
     else:

@@ -16,6 +16,7 @@ from ..quality.tokens import shingles
 from .sides import rounded as _r
 
 DEFAULT_THRESHOLD = 0.8
+MEASURE = "jaccard of word 3-shingles, nearest real text"
 BINS = 10
 CLOSEST = 5
 _SHOWN = 160

@@ -181,7 +181,7 @@ def test_two_evals_are_byte_identical(env, capsys):
         outs.append(((env / d / "eval.json").read_bytes(), (env / d / "eval.md").read_bytes()))
     assert outs[0] == outs[1]
     ev = json.loads(outs[0][0])
-    assert ev["eval_version"] == 1 and ev["useful"]["seeds"] == 2 and "## Against real data" in outs[0][1].decode()
+    assert ev["eval_version"] == 2 and ev["useful"]["seeds"] == 2 and "## Against real data" in outs[0][1].decode()
 
 
 def test_bad_input_exits_2(env, capsys):
