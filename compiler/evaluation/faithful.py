@@ -11,6 +11,7 @@ rows, length KS and AUC where the data allows.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from typing import Sequence
 
@@ -49,12 +50,21 @@ def tvd(syn: Sequence, real: Sequence) -> dict:
 def ks(syn: Sequence, real: Sequence) -> dict:
     from scipy.stats import ks_2samp
 
-    a = [float(v) for v in syn if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    b = [float(v) for v in real if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    a, b = _numbers(syn), _numbers(real)
+    bad = {"synthetic": _non_finite(syn), "real": _non_finite(real)}
+    extra = {"non_finite": bad} if any(bad.values()) else {}  # NaN or infinity: a finding, left out of the figure
     if not a or not b:
-        return {"ks": None, "p_value": None}
+        return {"ks": None, "p_value": None, **extra}
     res = ks_2samp(a, b)
-    return {"ks": _r(res.statistic), "p_value": _r(res.pvalue)}
+    return {"ks": _r(res.statistic), "p_value": _r(res.pvalue), **extra}
+
+
+def _numbers(col: Sequence) -> list[float]:
+    return [float(v) for v in col if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+
+
+def _non_finite(col: Sequence) -> int:
+    return sum(1 for v in col if isinstance(v, float) and not math.isfinite(v))
 
 
 def text_figures(syn: Sequence, real: Sequence, seed: int) -> dict:

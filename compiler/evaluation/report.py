@@ -67,6 +67,7 @@ def evaluation(spec: ir.Spec, syn: Side, real: RealData, label: Optional[str] = 
     why = "--text" if text else why
     label, text = label or dl, text or dt
     limits = bounds(spec)
+    complete = spec.reference is not None and spec.reference.complete
     texts = [f.name for f in spec.fields if kind_of(f) == "text" and f.name in syn.columns and f.name in r.columns]
     priv = {t: private(syn.column(t), syn.rows, real.texts(t), r.rows, limits.get(t, (DEFAULT_THRESHOLD,))[0])
             for t in texts}
@@ -78,20 +79,24 @@ def evaluation(spec: ir.Spec, syn: Side, real: RealData, label: Optional[str] = 
                "skipped": "no categorical label and text field on both sides"}
     differs = real.differs()
     warnings = [f"--real: {differs}"] if differs else []
+    fai = faithful(spec, syn, r, seed, strata_only=_completed(spec) if complete else ())
+    for name, x in fai["fields"].items():
+        for side, n in (x.get("non_finite") or {}).items():
+            if n:
+                warnings.append(f"`{name}`: {n:,} {side} values are NaN or infinite; they are left out of its figures")
     if use.get("undecided"):
         warnings.append(f"usefulness: {use['undecided']}")
     if (use.get("contamination") or {}).get("rows"):
         c = use["contamination"]
         warnings.append(f"contamination: {c['rows']:,} synthetic rows are near-copies (above {c['threshold']}) of "
                         "held-out real rows; they are left out of the usefulness training")
-    complete = spec.reference is not None and spec.reference.complete
     return {"eval_version": EVAL_VERSION, "dataset": spec.dataset.name, "seed": seed,
             "data": {"path": syn.path, "rows": len(syn), "real_rows_skipped": syn.skipped},
             "real": {"path": r.path, "rows": len(r), "sha256": real.sha256, "held_out": sum(real.split.held),
                      "holdout": real.split.share, "split": "declared" if real.split.declared else "default",
                      "reference_sha256": spec.reference.sha256 if spec.reference is not None else None,
                      "is_reference": differs is None, "note": differs},
-            "faithful": faithful(spec, syn, r, seed, strata_only=_completed(spec) if complete else ()),
+            "faithful": fai,
             "private": {"measure": MEASURE, "texts": priv,
                         "thresholds": {t: limits.get(t, (DEFAULT_THRESHOLD,))[0] for t in texts}},
             "useful": use, "warnings": warnings}
