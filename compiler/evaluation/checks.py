@@ -82,7 +82,7 @@ class RealData:
             if label in r.columns and text in r.columns:
                 dirty = self.contamination(texts, rows, text, DEFAULT_THRESHOLD)
                 drop = set(dirty.pop("excluded"))
-                self._useful[k] = {**useful(labels, texts, rows, r.column(label), r.column(text), list(r.rows),
+                self._useful[k] = {**useful(labels, texts, rows, r.column(label), r.column(text), list(r.keys),
                                             self.split.held, self.spec.dataset.seed, self.seeds,
                                             [x in drop for x in rows]), "contamination": dirty}
             else:

@@ -104,9 +104,8 @@ def _counts(texts: list[str]):
 
 
 def discriminator(syn: Sequence, real: Sequence, seed: int, cap: int, tells: bool = False) -> dict:
-    """ROC AUC of a cross-validated classifier telling synthetic (1) from real (0) texts on a balanced sample."""
-    from sklearn.metrics import roc_auc_score
-
+    """ROC AUC of a cross-validated classifier telling synthetic (1) from real (0) texts on a balanced sample (0.5:
+    indistinguishable), with its 95% interval."""
     from .useful import Fitted
 
     s = [t for t in syn if isinstance(t, str)]
@@ -116,13 +115,36 @@ def discriminator(syn: Sequence, real: Sequence, seed: int, cap: int, tells: boo
         return {"auc": None, "sample": n}
     texts = [s[i] for i in sample(len(s), n, seed, "disc:synthetic")] + [r[i] for i in sample(len(r), n, seed, "disc:real")]
     y = np.array([1] * n + [0] * n)
-    x, names = _counts(texts)
+    try:
+        x, names = _counts(texts)
+    except ValueError:  # not one character n-gram in the sample (every text empty)
+        return {"auc": None, "sample": n}
     # a text's fold comes from the text itself, so a text on both sides is in one fold: otherwise its twin,
     # learnt with the other label, would give it away
     fold = np.array([int(hashlib.md5(f"{seed}:fold:{t}".encode("utf-8")).hexdigest()[:8], 16) % FOLDS for t in texts])
-    # AUC within each fold, averaged: a fold's real/synthetic mix shifts its model's intercept, which pooling the
-    # folds' scores would read as signal (real against real read 0.39 at 50 rows a side); a rank within one fold
-    # does not depend on it
+    auc = _cv_auc(x, y, fold, seed)
+    if auc is None:
+        return {"auc": None, "sample": n}
+    out: dict = {"auc": _r(auc), "auc_interval": auc_interval(auc, n, n), "sample": n}
+    if tells:
+        fitted = Fitted(x, y, seed)
+        if fitted.constant is not None:
+            return out
+        coef, names = fitted.model.coef_[0], names[fitted.columns]
+        order = np.lexsort((names, -coef))
+        out["tells_synthetic"] = [_tell(names[i], coef[i]) for i in order[:TELLS] if coef[i] > 0]
+        out["tells_real"] = [_tell(names[i], coef[i]) for i in order[::-1][:TELLS] if coef[i] < 0]
+    return out
+
+
+def _cv_auc(x, y: np.ndarray, fold: np.ndarray, seed: int):
+    """ROC AUC within each fold of a model fitted on the other folds, averaged (weighted by the fold's pairs): a
+    fold's real/synthetic mix shifts its model's intercept, which pooling the folds' scores would read as signal;
+    a rank within one fold does not depend on it. None when no fold has both sides."""
+    from sklearn.metrics import roc_auc_score
+
+    from .useful import Fitted
+
     aucs, weights = [], []
     for k in range(FOLDS):
         train, test = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
@@ -131,17 +153,7 @@ def discriminator(syn: Sequence, real: Sequence, seed: int, cap: int, tells: boo
         p = Fitted(x[train], y[train], seed).predict_proba(x[test])[:, 1]
         aucs.append(roc_auc_score(y[test], p))
         weights.append(int(y[test].sum()) * int((1 - y[test]).sum()))
-    if not aucs:
-        return {"auc": None, "sample": n}
-    auc = float(np.average(aucs, weights=weights))
-    out: dict = {"auc": _r(auc), "auc_interval": auc_interval(auc, n, n), "sample": n}
-    if tells:
-        fitted = Fitted(x, y, seed)
-        coef, names = fitted.model.coef_[0], names[fitted.columns]
-        order = np.lexsort((names, -coef))
-        out["tells_synthetic"] = [_tell(names[i], coef[i]) for i in order[:TELLS] if coef[i] > 0]
-        out["tells_real"] = [_tell(names[i], coef[i]) for i in order[::-1][:TELLS] if coef[i] < 0]
-    return out
+    return float(np.average(aucs, weights=weights)) if aucs else None
 
 
 def auc_interval(auc: float, n_pos: int, n_neg: int, z: float = 1.96) -> list[float]:

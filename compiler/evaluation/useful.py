@@ -80,6 +80,13 @@ class Fitted:
         from sklearn.feature_extraction.text import TfidfTransformer
 
         self.columns = np.flatnonzero(np.asarray((train > 0).sum(axis=0)).ravel())
+        self.classes = np.array(sorted(set(labels)))
+        if not len(self.columns):  # no training text has a word: no vocabulary, the most frequent label always
+            counts = {c: list(labels).count(c) for c in self.classes}
+            self.constant = max(self.classes, key=lambda c: (counts[c], -list(self.classes).index(c)))
+            self.prior = np.array([counts[c] / len(labels) for c in self.classes])
+            return
+        self.constant = None
         own = train[:, self.columns]
         self.tfidf = TfidfTransformer(sublinear_tf=True).fit(own)
         self.model = _lr(seed)
@@ -91,9 +98,13 @@ class Fitted:
         return self.tfidf.transform(x[:, self.columns])
 
     def predict(self, x):
+        if self.constant is not None:
+            return np.array([self.constant] * x.shape[0], dtype=object)
         return self.model.predict(self.features(x))
 
     def predict_proba(self, x):
+        if self.constant is not None:
+            return np.tile(self.prior, (x.shape[0], 1))
         return self.model.predict_proba(self.features(x))
 
 
@@ -148,13 +159,16 @@ def useful(syn_labels, syn_texts, syn_rows, real_labels, real_texts, real_rows, 
            seeds: int = DEFAULT_SEEDS, excluded: Sequence[bool] = ()) -> dict:
     """The three models' macro-F1 (with intervals) and per-class F1 on the held-out real rows, the lift of (c)
     over (b) with its interval, and `gate`: the value of tstr_lift (None, with `undecided`, when it cannot be
-    decided). `excluded`: synthetic rows left out of training (contamination, aligned with syn_rows)."""
+    decided). `real_rows`: each real row's content key (sides.Side.keys), which orders the real rows and draws
+    each repetition's training rows. `excluded`: synthetic rows left out of training (contamination, aligned with
+    syn_rows)."""
     from sklearn.metrics import f1_score
 
     drop = set(r for r, x in zip(syn_rows, excluded) if x)
     syn = [p for p in _pairs(syn_labels, syn_texts, syn_rows) if p[2] not in drop]
-    real = [(key(y), t, r, h) for y, t, r, h in zip(real_labels, real_texts, real_rows, held)
-            if y is not None and isinstance(t, str)]
+    # real rows in the order of their content keys (real_rows): any order of the same file gives the same figures
+    real = sorted(((key(y), t, r, h) for y, t, r, h in zip(real_labels, real_texts, real_rows, held)
+                   if y is not None and isinstance(t, str)), key=lambda x: (x[2], x[1], x[0]))
     test = [(y, t) for y, t, _, h in real if h]
     train_real = [(y, t, r) for y, t, r, h in real if not h]
     out: dict = {"seeds": seeds, "test_rows": len(test), "train_rows": {"real": len(train_real), "synthetic": len(syn)},
