@@ -18,32 +18,11 @@ from synthc.check.reference import content_key, held_limit
 from synthc.cli import main
 from synthc.evaluation.faithful import discriminator
 from synthc.evaluation.useful import useful
+from test_eval import HELPS, SEED, SPEC as BASE_SPEC
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "examples" / "package_descriptions" / "data" / "packages.jsonl"
-SEED = 13
-SPEC = f"""dataset pk {{
-  rows = 28
-  seed = {SEED}
-  model = "gpt-4o-mini"
-}}
-
-field section: category ["admin", "games", "graphics", "net", "science", "sound", "text"]
-field synopsis: text from describe {{ words = 2..12 }}
-
-prompt describe {{
-  user = "Write the one-line synopsis of a Debian package in the {{section}} section."
-  rows_per_call = 4
-}}
-
-reference real from "data/packages.jsonl" {{
-  section -> section
-  description -> synopsis
-  holdout = 20%
-}}
-
-constraint helps: tstr_lift(section, synopsis) >= 0
-"""
+SPEC = BASE_SPEC + HELPS
 
 
 def halves() -> tuple[list[dict], list[dict]]:
@@ -212,3 +191,24 @@ def test_usefulness_equals_a_tfidf_pipeline_fitted_per_model():
                                           zero_division=0)))
             assert u["models"][name]["macro_f1"]["runs"][k] == round(want, 4), name
     assert len(train) == u["train_rows"]["real"]
+
+
+def test_planted_exact_and_one_word_copies_are_all_flagged(env, capsys):
+    """Every exact copy and every one-word edit (a word replaced, dropped or added) of a real text of 5 or more
+    words is above the default bound 0.8, and `max_similarity_to_real(synopsis) <= 0.8` fails on them."""
+    reference, _ = halves()
+    # 5 or more words: whitespace-separated runs holding a letter or digit (`--` is no word)
+    long = [r for r in reference if sum(any(c.isalnum() for c in w) for w in r["description"].split()) >= 5][:120]
+    rng = random.Random(8)
+    rows = []
+    for k, r in enumerate(long):
+        w = r["description"].split()
+        i = rng.randrange(len(w))
+        edit = [w, w[:i] + ["zyzzyva"] + w[i + 1:], w[:i] + w[i + 1:], w[:i] + ["zyzzyva"] + w[i:]][k % 4]
+        rows.append({"section": r["section"], "synopsis": " ".join(edit)})
+    (env / "pk.sds").write_text(SPEC + "constraint no_copies: max_similarity_to_real(synopsis) <= 0.8\n",
+                                encoding="utf-8")
+    code, ev, _ = evaluate(capsys, env, rows)
+    p = ev["private"]["texts"]["synopsis"]
+    assert p["above"] == len(rows) == 120 and p["max"] == 1.0
+    assert code == 1 and {c["name"]: c["passed"] for c in ev["constraints"]}["no_copies"] is False
