@@ -212,3 +212,18 @@ def test_planted_exact_and_one_word_copies_are_all_flagged(env, capsys):
     p = ev["private"]["texts"]["synopsis"]
     assert p["above"] == len(rows) == 120 and p["max"] == 1.0
     assert code == 1 and {c["name"]: c["passed"] for c in ev["constraints"]}["no_copies"] is False
+
+
+def test_the_few_shot_pool_never_holds_a_held_out_row(env):
+    """The few-shot pool and `synthc eval`'s test set use one held-out predicate: no pool row is a test row."""
+    from synthc.check import check_file
+
+    spec = env / "pk.sds"
+    spec.write_text(SPEC.replace('rows_per_call = 4', 'rows_per_call = 4\n  examples = real(5)'), encoding="utf-8")
+    got = check_file(spec)
+    assert got.spec is not None, got.diagnostics
+    pool = got.spec.reference.pool
+    assert len(pool) == 7 * 20  # 4 K per section
+    assert not any(held({"section": r.values["section"], "description": r.values["synopsis"]}) for r in pool)
+    reference, _ = halves()
+    assert sum(map(held, reference)) > 150  # the predicate does hold rows out
