@@ -227,3 +227,14 @@ def test_the_few_shot_pool_never_holds_a_held_out_row(env):
     assert not any(held({"section": r.values["section"], "description": r.values["synopsis"]}) for r in pool)
     reference, _ = halves()
     assert sum(map(held, reference)) > 150  # the predicate does hold rows out
+
+
+def test_a_similarity_bound_over_no_synthetic_rows_holds(env, capsys):
+    reference, _ = halves()
+    (env / "pk.sds").write_text(SPEC.replace("constraint helps: tstr_lift(section, synopsis) >= 0\n", "") +
+                                "constraint no_copies: max_similarity_to_real(synopsis) <= 0.8\n", encoding="utf-8")
+    rows = [{**r, "_origin": "real"} for r in as_synthetic(reference[:5])]
+    code, ev, _ = evaluate(capsys, env, rows)
+    assert ev["data"]["rows"] == 0 and ev["constraints"] == [
+        {"name": "no_copies", "expr": "(max_similarity_to_real(synopsis) <= 0.8)", "value": 0.0, "passed": True}]
+    assert code == 0
