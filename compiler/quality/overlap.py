@@ -26,6 +26,7 @@ from scipy import sparse
 
 FREQUENT = 128  # occurrences kept as bits (two 64-bit words per text)
 CHUNK = 2048
+BATCH = 64  # query texts compared with every indexed text at once (BATCH x indexed x 2 words of memory)
 _EDGE = re.compile(r"^\W+|\W+$")
 
 
@@ -99,10 +100,11 @@ class OverlapIndex:
             sim = (shared + 1) / (np.maximum(own[rows], self.sizes[cols]) + 1)
             yield start, rows, cols, sim, own, qbits
 
-    def _common(self, qbits_row: np.ndarray, size: float) -> np.ndarray:
-        """Overlap of one query text with every indexed text counting its frequent words only."""
-        shared = np.bitwise_count(self.bits & qbits_row).sum(axis=1)
-        return np.where(shared > 0, (shared + 1) / (np.maximum(size, self.sizes) + 1), 0.0)
+    def _common(self, qbits: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """Overlap of each query text (rows of bits, with their sizes) with every indexed text, counting frequent
+        words only: a (queries x indexed) matrix."""
+        shared = np.bitwise_count(qbits[:, None, :] & self.bits[None, :, :]).sum(axis=2)
+        return np.where(shared > 0, (shared + 1) / (np.maximum(sizes[:, None], self.sizes[None, :]) + 1), 0.0)
 
     def nearest(self, sets: Sequence[frozenset]) -> tuple[np.ndarray, np.ndarray]:
         best, where = np.zeros(len(sets)), np.full(len(sets), -1, dtype=np.int64)
@@ -117,11 +119,14 @@ class OverlapIndex:
             freq = np.bitwise_count(qbits[start:end]).sum(axis=1)
             # a pair sharing no rare word shares at most the query's frequent words
             bound = np.where(freq > 0, (freq + 1) / (own[start:end] + 1), 0.0)
-            for i in np.flatnonzero(bound >= best[start:end]) + start:
-                common = self._common(qbits[i], own[i])
-                j = int(np.argmax(common))  # the lowest index among the best
-                if common[j] > best[i] or (common[j] == best[i] and common[j] > 0 and j < where[i]):
-                    best[i], where[i] = common[j], j
+            todo = np.flatnonzero(bound >= best[start:end]) + start
+            for b in range(0, len(todo), BATCH):
+                rows = todo[b:b + BATCH]
+                common = self._common(qbits[rows], own[rows])
+                js = np.argmax(common, axis=1)  # the lowest index among the best
+                for i, j, c in zip(rows, js, common[np.arange(len(rows)), js]):
+                    if c > best[i] or (c == best[i] and c > 0 and j < where[i]):
+                        best[i], where[i] = c, j
         return best, where
 
     def pairs(self, threshold: float) -> list[tuple[int, int, float]]:
@@ -139,8 +144,11 @@ class OverlapIndex:
             found.update(((int(r), int(c)), float(s)) for r, c, s in zip(rows[hit], cols[hit], sim[hit]))
         freq = np.bitwise_count(sets_bits).sum(axis=1)
         bound = np.where(freq > 0, (freq + 1) / (own + 1), 0.0)
-        for i in np.flatnonzero(bound > threshold):  # texts made (almost) only of frequent words
-            common = self._common(sets_bits[i], own[i])[:i]
-            for j in np.flatnonzero(common > threshold):
-                found.setdefault((int(i), int(j)), float(common[j]))
+        todo = np.flatnonzero(bound > threshold)  # texts made (almost) only of frequent words
+        for b in range(0, len(todo), BATCH):
+            rows = todo[b:b + BATCH]
+            common = self._common(sets_bits[rows], own[rows])
+            for r, j in zip(*np.nonzero(common > threshold)):
+                if j < rows[r]:
+                    found.setdefault((int(rows[r]), int(j)), float(common[r, j]))
         return sorted((i, j, s) for (i, j), s in found.items())
