@@ -1,30 +1,64 @@
 """Near-duplicate texts: pairs whose word overlap (overlap.py, the near-copy measure) is above a threshold.
 
-Exact on any number of texts: overlap.OverlapIndex finds every pair above the threshold (one sparse product over
-the rarer words, popcounts over the frequent ones), so a reported pair is always a true one and none is missed.
-`seed` is kept for callers; the pairs do not depend on it.
+Up to EXACT_MAX texts every pair is found exactly (overlap.OverlapIndex.pairs: prefix filtering, each candidate
+verified). Above it, MinHash LSH (datasketch) over the texts' word-occurrence sets proposes candidate pairs and
+each is verified with the exact overlap, so a reported pair is always a true one; LSH may miss a true pair
+(recall in bench/RESULTS.md). A pair above overlap t has a Jaccard resemblance of at least about t / (2 - t)
+(c shared of at most n words each), so the LSH is tuned LSH_SLACK below that and weighted against misses.
+Occurrences are hashed with CRC-32 (zlib: deterministic across processes); the permutations come from `seed`:
+same texts and seed, same pairs.
 """
 
 from __future__ import annotations
 
+import zlib
 from itertools import groupby
 from typing import Sequence
 
-from .overlap import OverlapIndex, copy_words
+from datasketch import MinHash, MinHashLSH
+
+from .overlap import OverlapIndex, copy_words, overlap
+
+EXACT_MAX = 5000
+NUM_PERM = 64
+LSH_SLACK = 0.15
+LSH_WEIGHTS = (0.1, 0.9)  # false positives, false negatives
 
 
-def near_pairs(texts: Sequence[str | None], threshold: float, seed: int = 1) -> list[tuple[int, int, float]]:
+def near_pairs(texts: Sequence[str | None], threshold: float, seed: int = 1,
+               exact_max: int = EXACT_MAX) -> list[tuple[int, int, float]]:
     """Every pair (later index, earlier index, overlap) above `threshold`, sorted by later then earlier."""
-    return OverlapIndex([copy_words(t) for t in texts]).pairs(threshold)
+    sets = [copy_words(t) for t in texts]
+    if len(sets) <= exact_max:
+        return OverlapIndex(sets).pairs(threshold)
+    return _lsh_pairs(sets, threshold, seed)
 
 
-def near_duplicate_rejects(texts: Sequence[str | None], threshold: float, seed: int = 1) -> list[tuple[int, int, float]]:
+def _lsh_pairs(sets: list[frozenset], threshold: float, seed: int) -> list[tuple[int, int, float]]:
+    lsh = MinHashLSH(threshold=max(0.05, threshold / (2 - threshold) - LSH_SLACK), num_perm=NUM_PERM,
+                     weights=LSH_WEIGHTS)
+    present = [i for i, s in enumerate(sets) if s]
+    hashes = MinHash.bulk([[x.encode("utf-8") for x in sets[i]] for i in present], num_perm=NUM_PERM,
+                          seed=seed & 0xFFFFFFFF, hashfunc=zlib.crc32)
+    out = []
+    for i, m in zip(present, hashes):
+        for j in sorted(lsh.query(m)):
+            s = overlap(sets[i], sets[j])
+            if s > threshold:
+                out.append((i, j, s))
+        lsh.insert(i, m, check_duplication=False)
+    out.sort()
+    return out
+
+
+def near_duplicate_rejects(texts: Sequence[str | None], threshold: float, seed: int = 1,
+                           exact_max: int = EXACT_MAX) -> list[tuple[int, int, float]]:
     """The build's repair hook for near_unique(t, threshold): visiting the texts in the given order, each text
     above `threshold` to an earlier KEPT text is rejected (the first copy stays; a rejected text rejects
     nothing after it). Returns (rejected index, the kept index it copies, overlap), in index order; the
     kept index is the most similar kept earlier text (the earliest on a tie)."""
     rejected: dict[int, tuple[int, float]] = {}
-    for i, group in groupby(near_pairs(texts, threshold, seed), key=lambda p: p[0]):
+    for i, group in groupby(near_pairs(texts, threshold, seed, exact_max), key=lambda p: p[0]):
         kept = [(s, -j) for _, j, s in group if j not in rejected]
         if kept:
             s, neg_j = max(kept)

@@ -58,12 +58,13 @@ def _random_texts(n, words_each, seed):
     return [" ".join(r.choice(vocab) for _ in range(words_each)) for _ in range(n)]
 
 
-def test_near_pairs_find_planted_copies_with_their_overlap():
+@pytest.mark.parametrize("exact_max", [10_000, 0], ids=["exact", "lsh"])
+def test_near_pairs_find_planted_copies_with_their_overlap(exact_max):
     texts = _random_texts(300, 40, 5)
     texts[120] = texts[7].replace(texts[7].split()[10], "changed", 1)
     texts[250] = texts[7]
     expected = {(120, 7), (250, 7), (250, 120)}
-    found = near_pairs(texts, 0.8, seed=3)
+    found = near_pairs(texts, 0.8, seed=3, exact_max=exact_max)
     assert {(i, j) for i, j, _ in found} == expected
     for i, j, s in found:
         assert s == pytest.approx(overlap(copy_words(texts[i]), copy_words(texts[j])))
