@@ -517,6 +517,8 @@ def cmd_eval(args) -> int:
     except api.SynthcError as e:
         return _api_error(e)
     emit_diagnostics(list(got.diagnostics), got.diagnostics.sources, "text")
+    for w in got.figures.get("warnings", ()):
+        print(f"synthc: warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(got.figures, indent=2, sort_keys=True, ensure_ascii=False))
     else:

@@ -149,6 +149,14 @@ EXPLANATIONS: dict[str, str] = {
     "SDS161": "An evaluation aggregate reads fields the reference maps: `max_similarity_to_real(t)` a text field, "
               "`tstr_lift(label, t)` a categorical label and a text field, each named directly and mapped by a "
               "`COLUMN -> FIELD` line of the reference.",
+    "SDS162": "`per` on tstr_lift or max_similarity_to_real. The lift compares classifiers of a label over all its "
+              "values on the held-out real rows: a group has too few of them to decide, and `per LABEL` leaves one "
+              "label per group, where any classifier is right (the figure means nothing). The similarity bound "
+              "already holds on every synthetic text, whatever its group. Drop `per`.",
+    "SDS163": "A bound on tstr_lift or max_similarity_to_real that can never hold or always holds (a lift is a "
+              "difference of two macro-F1 scores, so it lies in -1..1; a similarity lies in 0..1), or a lower bound "
+              "on max_similarity_to_real, which holds only when some synthetic text copies a real one. A warning: "
+              "the spec checks, but the constraint decides nothing or asks for copies.",
 }
 
 

@@ -74,6 +74,8 @@ CODES: dict[str, str] = {
     "SDS155": "division by a value that can be zero",
     "SDS160": "evaluation against real data without a reference",
     "SDS161": "invalid use of an evaluation aggregate",
+    "SDS162": "`per` on an evaluation aggregate",
+    "SDS163": "evaluation bound that never or always holds",
 }
 
 

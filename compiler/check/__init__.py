@@ -13,6 +13,8 @@ from .. import ast, ir
 from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, problem_diagnostic, sort_key
 from . import feasible
 from ..limits import MAX_DEF_NESTING, MAX_EXPR_NODES
+from ..evaluation import EVAL
+from .evaluation import EVAL_PER_HINTS, eval_bound_warnings
 from .expansion import ExpansionSizer
 from .exprs import AGGREGATE_ARITY, ERROR, MAX_DEF_DEPTH, ExprChecker, Scope, T, _show, aggregates_in, literal_value
 from .types import t_of
@@ -533,6 +535,8 @@ class Checker:
         per = self._per(decl, final, kind, e, module)
         if per is None:
             return None
+        for message, hint in eval_bound_warnings(e):
+            self.report(Diagnostic("SDS163", message, decl.expr.span, hint, severity="warning"))
         return ir.Constraint(name=final, kind=kind, expr=e, fields=tuple(sorted(e.refs() | set(per))), per=per)
 
     def _per(self, decl: ast.Constraint, final: str, kind: str, e: ir.Expr, module) -> tuple[str, ...] | None:
@@ -543,6 +547,10 @@ class Checker:
         if kind == "row":
             self.report(Diagnostic("SDS061", f"`per` needs a dataset-level constraint; `{final}` is a row "
                                    "constraint, which already holds on every row", span, "drop `per`"))
+            return None
+        evals = sorted({c.fn for c in e.walk() if c.kind == "call" and c.fn in EVAL})
+        if evals:
+            self.report(Diagnostic("SDS162", f"`{evals[0]}` takes no `per`", span, EVAL_PER_HINTS[evals[0]]))
             return None
         banned = sorted({c.fn for c in e.walk() if c.kind == "call" and c.fn in ("tvd", "drift", "unique", "near_unique")})
         if banned:

@@ -52,17 +52,33 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> int:
     return con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
 
 
-def held_sql(seed: int, share: float) -> str:
-    """True for a held-out row: int(md5("SEED:ROW")[:8], 16) < share * 2^32 (LANGUAGE.md, "Holdout")."""
+def content_sql(seed: int, columns) -> str:
+    """A row's content key, 0 .. 2^32-1: int(sha256("SEED:" + its values)[:8], 16), the values those of `columns`
+    (the reference's mapped columns, in field order) as DuckDB writes them as text, each as `BYTES:TEXT` (its
+    length in bytes first) or `-` when missing, joined by `,`. The same row has the same key in any order or
+    copy of the file, so the holdout is chosen by content, never by position (LANGUAGE.md, "Holdout")."""
+    parts = [f"coalesce(CAST(strlen(CAST({q(c)} AS VARCHAR)) AS VARCHAR) || ':' || CAST({q(c)} AS VARCHAR), '-')"
+             for c in columns] or ["''"]
+    values = " || ',' || ".join(parts)
+    return f"(('0x' || substr(sha256('{int(seed)}:' || {values}), 1, 8))::UBIGINT)"
+
+
+def held_limit(share: float) -> int:
+    return int(share * 2**32)
+
+
+def held_sql(seed: int, share: float, columns) -> str:
+    """True for a held-out row: its content key (content_sql) < share * 2^32 (LANGUAGE.md, "Holdout"). The one
+    held-out predicate: the counts, the few-shot pool, the completed dataset and `synthc eval` all use it."""
     if share <= 0:
         return "false"
-    limit = int(share * 2**32)
-    return f"(('0x' || substr(md5('{int(seed)}:' || CAST(rowid + 1 AS VARCHAR)), 1, 8))::UBIGINT < {limit})"
+    return f"({content_sql(seed, columns)} < {held_limit(share)})"
 
 
-def is_held(seed: int, share: float, row: int) -> bool:
-    """The same test in Python (for `synthc eval` and the emit step)."""
-    return share > 0 and int(hashlib.md5(f"{seed}:{row}".encode()).hexdigest()[:8], 16) < int(share * 2**32)
+def content_key(seed: int, values) -> int:
+    """content_sql in Python, for values already written as DuckDB writes them (str, or None when missing)."""
+    text = ",".join("-" if v is None else f"{len(v.encode('utf-8'))}:{v}" for v in values)
+    return int(hashlib.sha256(f"{int(seed)}:{text}".encode("utf-8")).hexdigest()[:8], 16)
 
 
 def where_line(fmt: str, row: int) -> str:
@@ -350,7 +366,7 @@ class ReferenceChecker:
     def _facts(self, d, settings, fields, maps, wanted, seed, sha256: str, fmt: str, rows: int, con) -> ir.Reference:
         order = [f for f in fields]
         strata = tuple(n for n in order if n in maps and fields[n].role == "sampled" and fields[n].categorical)
-        held = held_sql(seed, settings["holdout"])
+        held = held_sql(seed, settings["holdout"], [maps[n].column for n in order if n in maps])
         usable = " AND ".join([f"NOT {held}"] + [f"{q(maps[n].column)} IS NOT NULL" for n in strata])
         key_cols = ", ".join(q(maps[n].column) for n in strata)
         k = max((p.real_examples.k for p in wanted), default=0)

@@ -51,6 +51,9 @@ def figures(ev: dict) -> dict[tuple[str, str], Optional[float]]:
         for m in ("synthetic", "real", "real+synthetic"):
             out[("useful", f"macro_f1[{m}]({task})")] = ((u["models"].get(m) or {}).get("macro_f1") or {}).get("mean")
         out[("useful", f"lift({task})")] = (u.get("lift") or {}).get("mean")
+        if "gate" in u:  # eval_version 2: the lift's 95% lower bound (tstr_lift) and the contamination
+            out[("useful", f"lift_low({task})")] = (u.get("lift") or {}).get("low")
+            out[("useful", f"contamination({task})")] = (u.get("contamination") or {}).get("rows")
     return out
 
 

@@ -54,7 +54,7 @@ def _select(spec: ir.Spec, real: RealPlan, con) -> list[dict]:
     ref = spec.reference
     names = list(ref.columns)
     strata = list(ref.strata_fields)
-    usable = " AND ".join([f"NOT {held_sql(spec.dataset.seed, ref.holdout)}"]
+    usable = " AND ".join([f"NOT {held_sql(spec.dataset.seed, ref.holdout, list(ref.columns.values()))}"]
                           + [f"{q(ref.columns[n])} IS NOT NULL" for n in strata])
     cols = ", ".join(f"{q(ref.columns[n])}" for n in names)
     part = f"PARTITION BY {', '.join(q(ref.columns[n]) for n in strata)}" if strata else ""

@@ -21,7 +21,47 @@ class RealData:
         self.spec, self.side, self.seeds, self.sha256 = spec, real, seeds, sha256
         self.split = split(spec, real)
         self._texts: dict[str, Any] = {}
+        self._held_texts: dict[str, Any] = {}
         self._useful: dict[tuple, dict] = {}
+
+    def differs(self) -> Optional[str]:
+        """What it means for the split that the real rows are not the spec's reference file, or None."""
+        ref = self.spec.reference
+        if ref is None:
+            return None
+        out = []
+        if self.sha256 is not None and self.sha256 != ref.sha256:
+            out.append(f"the real file {self.side.path} is not the spec's reference `{ref.path}` (sha256 "
+                       f"{self.sha256[:12]}… differs from {ref.sha256[:12]}…): its rows that the reference does not "
+                       "have were never held out, so a build may have shown them as examples or kept them in the "
+                       "dataset; held-out rows are chosen by content, so rows both files have are held out alike")
+        if self.side.missing:
+            out.append(f"the real file lacks {', '.join(f'`{n}`' for n in self.side.missing)}, which the reference "
+                       "maps: a row's content key reads them, so this file's held-out rows are not the build's")
+        return "; ".join(out) or None
+
+    def held_texts(self, field: str):
+        """The held-out real rows of column `field` indexed for nearest-real queries (contamination), built once."""
+        from .private import RealTexts
+
+        if field not in self._held_texts:
+            col = self.side.column(field) if field in self.side.columns else []
+            self._held_texts[field] = RealTexts([t if h else None for t, h in zip(col, self.split.held)])
+        return self._held_texts[field]
+
+    def contamination(self, texts: list, rows: list, field: str, threshold: float) -> dict:
+        """The synthetic rows whose text is a near-copy of a held-out real row's (above `threshold`): they are
+        left out of the usefulness training, and counted, with examples, in the report."""
+        from .private import CLOSEST, _short, too_similar
+
+        sims, where = self.held_texts(field).nearest(texts)
+        bad = [i for i in range(len(texts)) if isinstance(texts[i], str) and too_similar(sims[i:i + 1], threshold,
+                                                                                          False)[0]]
+        bad.sort(key=lambda i: (-sims[i], i))
+        col = self.side.column(field)
+        return {"rows": len(bad), "threshold": threshold, "excluded": [rows[i] for i in sorted(bad)],
+                "examples": [{"row": rows[i], "real_row": self.side.rows[where[i]], "similarity": round(float(sims[i]), 4),
+                              "text": _short(texts[i]), "real_text": _short(col[where[i]])} for i in bad[:CLOSEST]]}
 
     def texts(self, field: str):
         """The real column `field` indexed for nearest-real queries (private.RealTexts), built once."""
@@ -34,12 +74,20 @@ class RealData:
     def useful(self, labels: list, texts: list, rows: list, label: str, text: str) -> dict:
         from .useful import useful
 
+        from .private import DEFAULT_THRESHOLD
+
         k = (label, text, tuple(map(str, labels)), tuple(texts), tuple(rows))
         if k not in self._useful:
             r = self.side
-            self._useful[k] = useful(labels, texts, rows, r.column(label), r.column(text), list(r.rows),
-                                     self.split.held, self.spec.dataset.seed, self.seeds) \
-                if label in r.columns and text in r.columns else {"skipped": f"the real rows have no `{label}` or `{text}`"}
+            if label in r.columns and text in r.columns:
+                dirty = self.contamination(texts, rows, text, DEFAULT_THRESHOLD)
+                drop = set(dirty.pop("excluded"))
+                self._useful[k] = {**useful(labels, texts, rows, r.column(label), r.column(text), list(r.keys),
+                                            self.split.held, self.spec.dataset.seed, self.seeds,
+                                            [x in drop for x in rows]), "contamination": dirty}
+            else:
+                self._useful[k] = {"skipped": f"the real rows have no `{label}` or `{text}`", "gate": None,
+                                   "undecided": f"the real rows have no `{label}` or `{text}`"}
         return self._useful[k]
 
 
@@ -104,11 +152,28 @@ def measure(expr: Expr, con, table: str, real: Optional[RealData]) -> dict[str, 
         if call.fn == "max_similarity_to_real":
             sims, _ = real.texts(names[0]).nearest(cols[names[0]])
             present = [s for s, t in zip(sims, cols[names[0]]) if isinstance(t, str)]
-            out[k] = float(max(present)) if present else None
+            out[k] = float(max(present)) if present else 0.0  # no synthetic text copies anything
         else:
             u = real.useful(cols[names[0]], cols[names[1]], rows, names[0], names[1])
-            out[k] = (u.get("lift") or {}).get("mean")
+            out[k] = u.get("gate")
     return out
+
+
+def undecided(expr: Expr, con, table: str, real: Optional[RealData]) -> Optional[str]:
+    """Why a `tstr_lift` of `expr` has no value (a test set too small to decide, degenerate synthetic rows), after
+    `measure` computed it; None when every one has a value."""
+    if real is None:
+        return None
+    why = []
+    for call in calls(expr):
+        if call.fn != "tstr_lift":
+            continue
+        names = [a.field for a in call.args]
+        rows, cols = synthetic_columns(con, table, names)
+        u = real.useful(cols[names[0]], cols[names[1]], rows, names[0], names[1])
+        if u.get("undecided"):
+            why.append(f"tstr_lift({', '.join(names)}) cannot pass: {u['undecided']}")
+    return "; ".join(why) or None
 
 
 def _q(name: str) -> str:

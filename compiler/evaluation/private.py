@@ -1,7 +1,7 @@
 """Private? Each synthetic text's similarity to its nearest real text (docs/EVAL.md, "Private").
 
-The measure is the Jaccard resemblance of word 3-shingles (quality.tokens), exact, against every real text
-(quality.similarity.NearestIndex): the measure near_unique bounds within a dataset, here across the two sides.
+The measure is the word overlap of quality.overlap, exact, against every real text (quality.overlap.OverlapIndex):
+the measure near_unique bounds within a dataset, here across the two sides.
 `RealTexts` indexes a real column once; the build's repair hook (generate/repair.py) queries it every round.
 """
 
@@ -11,11 +11,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..quality.similarity import NearestIndex
-from ..quality.tokens import shingles
+from ..quality.overlap import OverlapIndex, copy_words
 from .sides import rounded as _r
 
 DEFAULT_THRESHOLD = 0.8
+MEASURE = "word overlap (c+1)/(n+1), nearest real text"
 BINS = 10
 CLOSEST = 5
 _SHOWN = 160
@@ -26,11 +26,16 @@ class RealTexts:
 
     def __init__(self, texts: Sequence):
         self.texts = list(texts)
-        self.index = NearestIndex([shingles(t) for t in self.texts])
+        self.index = OverlapIndex([copy_words(t) for t in self.texts])
+        self._last: tuple = ((), None)
 
     def nearest(self, texts: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        """For each text, its highest resemblance to a real text and that text's index (-1: none shares a shingle)."""
-        return self.index.query([shingles(t) for t in texts])
+        """For each text, its highest overlap with a real text and that text's index (-1: none shares a word). The
+        last answer is kept: eval's panel, the constraint's figure and its examples ask about the same column."""
+        key = tuple(texts)
+        if self._last[0] != key or self._last[1] is None:
+            self._last = (key, self.index.nearest([copy_words(t) for t in texts]))
+        return self._last[1]
 
 
 def too_similar(sims: np.ndarray, threshold: float, strict: bool) -> np.ndarray:

@@ -13,7 +13,7 @@ from ..markdown import bar, cell
 from . import EVAL_VERSION
 from .checks import RealData, similarity_bound
 from .faithful import faithful, kind_of
-from .private import BINS, DEFAULT_THRESHOLD, private
+from .private import BINS, DEFAULT_THRESHOLD, MEASURE, private
 from .sides import Side
 
 
@@ -28,18 +28,29 @@ def bounds(spec: ir.Spec) -> dict[str, tuple[float, bool]]:
     return out
 
 
-def default_task(spec: ir.Spec, syn: Side, real: Side) -> tuple[Optional[str], Optional[str]]:
-    """The label and text of the usefulness test when the command line names none (docs/EVAL.md)."""
+def default_task(spec: ir.Spec, syn: Side, real: Side) -> tuple[Optional[str], Optional[str], str]:
+    """The label and text of the usefulness test when the command line names none, and why that text
+    (docs/EVAL.md): a `tstr_lift`'s, else the text field both sides have with the most words per real row."""
     for c in spec.constraints:
         for call in _calls(c.expr, "tstr_lift"):
-            return call.args[0].field, call.args[1].field
+            return call.args[0].field, call.args[1].field, "named by a tstr_lift constraint"
     both = [f for f in spec.fields if f.name in syn.columns and f.name in real.columns]
     read = {n for p in spec.prompts for n in p.inputs}
     cats = [f.name for f in both if kind_of(f) == "categorical"]
     texts = [f.name for f in both if kind_of(f) == "text"]
     label = next((n for n in cats if n in read), cats[0] if cats else None)
-    gen = [n for n in texts if spec.field(n).role == "generated"]
-    return label, (gen or texts or [None])[0]
+    if not texts:
+        return label, None, "no text field on both sides"
+    per_row = {n: mean_words(real.column(n)) for n in texts}
+    text = max(texts, key=lambda n: (per_row[n], -texts.index(n)))  # the first on a tie
+    return label, text, f"the text field with the most words per real row ({per_row[text]:.1f})"
+
+
+def mean_words(col) -> float:
+    from ..quality.tokens import words
+
+    got = [len(words(t)) for t in col if isinstance(t, str)]
+    return sum(got) / len(got) if got else 0.0
 
 
 def _calls(e: ir.Expr, fn: str) -> list[ir.Expr]:
@@ -53,25 +64,48 @@ def evaluation(spec: ir.Spec, syn: Side, real: RealData, label: Optional[str] = 
                text: Optional[str] = None) -> dict:
     seed = spec.dataset.seed
     r = real.side
-    dl, dt = default_task(spec, syn, r)
+    dl, dt, why = default_task(spec, syn, r)
+    why = "--text" if text else why
     label, text = label or dl, text or dt
     limits = bounds(spec)
+    complete = spec.reference is not None and spec.reference.complete
     texts = [f.name for f in spec.fields if kind_of(f) == "text" and f.name in syn.columns and f.name in r.columns]
     priv = {t: private(syn.column(t), syn.rows, real.texts(t), r.rows, limits.get(t, (DEFAULT_THRESHOLD,))[0])
             for t in texts}
     if label and text:
-        use = {"label": label, "text": text,
+        use = {"label": label, "text": text, "text_chosen": why,
                **real.useful(syn.column(label), syn.column(text), list(syn.rows), label, text)}
     else:
-        use = {"label": label, "text": text, "skipped": "no categorical label and text field on both sides"}
+        use = {"label": label, "text": text, "text_chosen": why, "gate": None,
+               "skipped": "no categorical label and text field on both sides"}
+    differs = real.differs()
+    warnings = [f"--real: {differs}"] if differs else []
+    fai = faithful(spec, syn, r, seed, strata_only=_completed(spec) if complete else ())
+    for name, x in fai["fields"].items():
+        for side, n in (x.get("non_finite") or {}).items():
+            if n:
+                warnings.append(f"`{name}`: {n:,} {side} values are NaN or infinite; they are left out of its figures")
+    if use.get("undecided"):
+        warnings.append(f"usefulness: {use['undecided']}")
+    if (use.get("contamination") or {}).get("rows"):
+        c = use["contamination"]
+        warnings.append(f"contamination: {c['rows']:,} synthetic rows are near-copies (above {c['threshold']}) of "
+                        "held-out real rows; they are left out of the usefulness training")
     return {"eval_version": EVAL_VERSION, "dataset": spec.dataset.name, "seed": seed,
             "data": {"path": syn.path, "rows": len(syn), "real_rows_skipped": syn.skipped},
             "real": {"path": r.path, "rows": len(r), "sha256": real.sha256, "held_out": sum(real.split.held),
-                     "holdout": real.split.share, "split": "declared" if real.split.declared else "default"},
-            "faithful": faithful(spec, syn, r, seed),
-            "private": {"measure": "jaccard of word 3-shingles, nearest real text", "texts": priv,
+                     "holdout": real.split.share, "split": "declared" if real.split.declared else "default",
+                     "reference_sha256": spec.reference.sha256 if spec.reference is not None else None,
+                     "is_reference": differs is None, "note": differs},
+            "faithful": fai,
+            "private": {"measure": MEASURE, "texts": priv,
                         "thresholds": {t: limits.get(t, (DEFAULT_THRESHOLD,))[0] for t in texts}},
-            "useful": use}
+            "useful": use, "warnings": warnings}
+
+
+def _completed(spec: ir.Spec) -> tuple[str, ...]:
+    """Complete mode: the stratum fields, whose synthetic shares differ from the real file's by design."""
+    return tuple(spec.reference.strata_fields)
 
 
 # ---- markdown ------------------------------------------------------------------------------------------
@@ -87,16 +121,24 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
            f"{r['rows']:,} real rows; {r['held_out']:,} held out for testing "
            f"({'the spec' if r['split'] == 'declared' else 'default'} holdout {r['holdout']:.0%}"
            f"{'' if r['split'] == 'declared' else ': these rows may have been shown as examples'}).", ""]
+    out += [f"> **Warning:** {w}" for w in ev.get("warnings", ())] + ([""] if ev.get("warnings") else [])
     f = ev["faithful"]["fields"]
     out += [f"{h}# Faithful", "", "| field | kind | distance | discriminator AUC | vocabulary jaccard |",
             "| --- | --- | ---: | ---: | ---: |"]
     for name, x in f.items():
         dist = x.get("tvd") if x["kind"] == "categorical" else x.get("ks") if x["kind"] == "numeric" else x.get("length_ks")
         what = "TVD" if x["kind"] == "categorical" else "KS" if x["kind"] == "numeric" else "KS of lengths"
-        out.append(f"| `{name}` | {x['kind']} | {_n(dist)} ({what}) | {_n(x.get('auc'))} | "
+        auc = _n(x.get("auc")) + (f" [{x['auc_interval'][0]:.2f}, {x['auc_interval'][1]:.2f}]"
+                                   if x.get("auc_interval") else "")
+        out.append(f"| `{name}` | {x['kind']} | {_n(dist)} ({what}) | {auc} | "
                    f"{_n((x.get('vocab') or {}).get('vocab_jaccard'))} |")
     out.append("")
-    out.append("AUC 0.5: a classifier cannot tell synthetic from real texts; 1: every synthetic text gives itself away.")
+    out.append("AUC 0.5: a classifier cannot tell synthetic from real texts; 1: every synthetic text gives itself away. "
+               "In brackets: the 95% interval chance alone allows at this sample size (Hanley & McNeil): an AUC "
+               "whose interval holds 0.5 is not evidence of a difference.")
+    for name, x in f.items():
+        if x.get("by_design"):
+            out.append(f"- `{name}`: no TVD: {x['by_design']}.")
     out.append("")
     for name, x in f.items():
         if x.get("tells_synthetic"):
@@ -134,15 +176,28 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
     if u.get("skipped"):
         out += [f"Not measured: {u['skipped']}.", ""]
         return out
-    out += [f"Train on synthetic, test on real: `{u['label']}` from `{u['text']}` (TF-IDF + logistic regression), "
+    out += [f"Train on synthetic, test on real: `{u['label']}` from `{u['text']}` ({u.get('text_chosen', '')}; "
+            f"TF-IDF + logistic regression, each model on its own rows), "
             f"{u['test_rows']:,} held-out real rows, {u['seeds']} repetitions; trained on "
             f"{u['train_rows']['synthetic']:,} synthetic and {u['train_rows']['real']:,} real rows.", "",
-            "| trained on | macro-F1 | min | max |", "| --- | ---: | ---: | ---: |"]
+            "| trained on | macro-F1 | 95% interval | min | max |", "| --- | ---: | ---: | ---: | ---: |"]
     for m, x in u["models"].items():
-        out.append(f"| {m} | {_n(x['macro_f1']['mean'])} | {_n(x['macro_f1']['min'])} | {_n(x['macro_f1']['max'])} |")
+        f1 = x["macro_f1"]
+        out.append(f"| {m} | {_n(f1['mean'])} | {_n(f1.get('low'))} – {_n(f1.get('high'))} | {_n(f1['min'])} | "
+                   f"{_n(f1['max'])} |")
     lift = u["lift"]
-    out += ["", f"**Lift of real+synthetic over real: {_signed(lift['mean'])}** (min {_signed(lift['min'])}, "
-                f"max {_signed(lift['max'])}).", "", "Per-class F1:", "",
+    gate = (f"`tstr_lift` (the interval's lower bound): {_signed(u['gate'])}" if u.get("gate") is not None
+            else f"`tstr_lift` has no value, so a `tstr_lift` constraint fails: {u.get('undecided')}")
+    c = u.get("contamination") or {}
+    out += ["", f"**Lift of real+synthetic over real: {_signed(lift['mean'])}**, 95% interval "
+                f"{_signed(lift.get('low'))} to {_signed(lift.get('high'))} (paired bootstrap over the test rows; "
+                f"min {_signed(lift['min'])}, max {_signed(lift['max'])} over the repetitions). {gate}.", ""]
+    if c:
+        out += [f"Contamination: **{c['rows']:,}** synthetic rows are near-copies (above {c['threshold']}) of held-out "
+                "test rows and were left out of the training." + (" For example:" if c["examples"] else ""), ""]
+        out += [f"- row {e['row']} ≈ held-out real row {e['real_row']} ({e['similarity']:.2f}): {cell(e['text'])}"
+                for e in c["examples"]] + ([""] if c["examples"] else [])
+    out += ["Per-class F1:", "",
             "| class | " + " | ".join(u["models"]) + " |", "| --- |" + " --- |" * len(u["models"])]
     for v in u["labels"]:
         out.append(f"| {cell(v, 40)} | " + " | ".join(

@@ -30,6 +30,8 @@ class Side:
     rows: tuple[int, ...]  # 1-based row numbers in the file
     columns: Mapping[str, tuple]  # field -> values, aligned with rows
     skipped: int = 0  # rows of the file left out (`_origin` real, on the synthetic side)
+    keys: tuple[int, ...] = ()  # real rows: each row's content key (check.reference.content_sql), for the holdout
+    missing: tuple[str, ...] = ()  # real rows: fields the reference maps that the file lacks (the keys differ)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -51,9 +53,10 @@ def _fields(spec: ir.Spec) -> list[str]:
     return [f.name for f in spec.fields]
 
 
-def _side(path: str, names: list[str], records: Sequence[Mapping], numbers: Sequence[int], skipped: int = 0) -> Side:
+def _side(path: str, names: list[str], records: Sequence[Mapping], numbers: Sequence[int], skipped: int = 0,
+          keys: Sequence[int] = (), missing: Sequence[str] = ()) -> Side:
     cols = {n: tuple(r.get(n) for r in records) for n in names}
-    return Side(path, tuple(numbers), cols, skipped)
+    return Side(path, tuple(numbers), cols, skipped, tuple(keys), tuple(missing))
 
 
 def synthetic_file(spec: ir.Spec, path: str | Path) -> Side:
@@ -92,7 +95,7 @@ def reference_file(spec: ir.Spec, spec_path: str | Path) -> Path | None:
 
 def real_file(spec: ir.Spec, path: str | Path) -> Side:
     """The real rows of a file, columns named as fields (raises EvalError when it cannot be read)."""
-    from ..check.reference import reader
+    from ..check.reference import content_sql, reader
 
     p = Path(path)
     fmt = _FORMATS.get(p.suffix.lower())
@@ -112,24 +115,29 @@ def real_file(spec: ir.Spec, path: str | Path) -> Side:
                 chosen[n] = col
             elif n in have:
                 chosen[n] = n
-        select = ", ".join(["rowid + 1", *(f"{_q(c)} AS {_q(n)}" for n, c in chosen.items())])
+        keyed = list(mapping) if mapping else list(chosen)  # the fields whose values make a row's content key
+        missing = [n for n in keyed if n not in chosen]
+        content = content_sql(spec.dataset.seed, [chosen[n] for n in keyed if n in chosen])
+        select = ", ".join(["rowid + 1", content, *(f"{_q(c)} AS {_q(n)}" for n, c in chosen.items())])
         got = con.execute(f"SELECT {select} FROM real ORDER BY rowid").fetchall()
     except duckdb.Error as e:
         raise EvalError(f"{path}: cannot be read: {str(e).strip().splitlines()[0]}") from None
     finally:
         con.close()
     names = list(chosen)
-    return _side(str(path), names, [dict(zip(names, r[1:])) for r in got], [r[0] for r in got])
+    return _side(str(path), names, [dict(zip(names, r[2:])) for r in got], [r[0] for r in got],
+                 keys=[r[1] for r in got], missing=missing)
 
 
 def split(spec: ir.Spec, real: Side) -> Split:
-    """The spec's holdout rule (LANGUAGE.md "Holdout") on the real rows; 20% by the same rule when it declares none."""
-    from ..check.reference import is_held
+    """The spec's holdout rule (LANGUAGE.md "Holdout": by each row's content key) on the real rows; 20% by the same
+    rule when it declares none."""
+    from ..check.reference import held_limit
 
     declared = spec.reference is not None and spec.reference.holdout > 0
     share = spec.reference.holdout if declared else DEFAULT_HOLDOUT
-    seed = spec.dataset.seed
-    return Split(tuple(is_held(seed, share, r) for r in real.rows), share, declared)
+    limit = held_limit(share)
+    return Split(tuple(k < limit for k in real.keys), share, declared)
 
 
 def _q(name: str) -> str:

@@ -1,7 +1,8 @@
 """quality: what the rows say, measured. Dataset-level figures over text columns (LANGUAGE.md, "Content quality").
 
 diversity.py   distinct_n, compression_ratio, self_similarity (nearest-neighbour word-shingle Jaccard)
-neardup.py     near-duplicate pairs (MinHash LSH + exact Jaccard), and the build's repair hook
+overlap.py     the near-copy measure (word overlap) and its exact index, shared with max_similarity_to_real
+neardup.py     near-duplicate pairs (word overlap above a threshold, exact), and the build's repair hook
 shortcuts.py   surface-form label prediction (shortcut_lift) and log-odds top words per label value
 report.py      the figures of one dataset for report.md / report.json
 checks.py      the constraint functions evaluated for `validate` (figures computed in Python)

@@ -1,12 +1,12 @@
-"""Near-duplicate texts: pairs whose word-shingle Jaccard resemblance is above a threshold.
+"""Near-duplicate texts: pairs whose word overlap (overlap.py, the near-copy measure) is above a threshold.
 
-Up to EXACT_MAX texts every pair sharing a shingle is measured exactly (similarity.py). Above it, MinHash LSH
-(datasketch) proposes candidate pairs and each candidate is verified with the exact Jaccard of its shingle
-sets, so a reported pair is always a true one; LSH may miss a true pair (recall in bench/RESULTS.md). The
-LSH is tuned below the asked threshold (LSH_SLACK) and weighted against misses, trading extra candidates
-(cheap to verify) for recall. Shingles are hashed with CRC-32 (zlib: deterministic across processes, twice as
-fast as datasketch's default SHA-1; the MinHash permutations re-randomise it). The permutations come from
-`seed`: same texts and seed, same pairs.
+Up to EXACT_MAX texts every pair is found exactly (overlap.OverlapIndex.pairs: prefix filtering, each candidate
+verified). Above it, MinHash LSH (datasketch) over the texts' word-occurrence sets proposes candidate pairs and
+each is verified with the exact overlap, so a reported pair is always a true one; LSH may miss a true pair
+(recall in bench/RESULTS.md). A pair above overlap t has a Jaccard resemblance of at least about t / (2 - t)
+(c shared of at most n words each), so the LSH is tuned LSH_SLACK below that and weighted against misses.
+Occurrences are hashed with CRC-32 (zlib: deterministic across processes); the permutations come from `seed`:
+same texts and seed, same pairs.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import Sequence
 
 from datasketch import MinHash, MinHashLSH
 
-from .similarity import pairs_above
-from .tokens import jaccard, shingles
+from .overlap import OverlapIndex, copy_words, overlap
 
 EXACT_MAX = 5000
 NUM_PERM = 64
@@ -28,22 +27,23 @@ LSH_WEIGHTS = (0.1, 0.9)  # false positives, false negatives
 
 def near_pairs(texts: Sequence[str | None], threshold: float, seed: int = 1,
                exact_max: int = EXACT_MAX) -> list[tuple[int, int, float]]:
-    """Every pair (later index, earlier index, resemblance) above `threshold`, sorted by later then earlier."""
-    sets = [shingles(t) for t in texts]
+    """Every pair (later index, earlier index, overlap) above `threshold`, sorted by later then earlier."""
+    sets = [copy_words(t) for t in texts]
     if len(sets) <= exact_max:
-        return pairs_above(sets, threshold)
+        return OverlapIndex(sets).pairs(threshold)
     return _lsh_pairs(sets, threshold, seed)
 
 
 def _lsh_pairs(sets: list[frozenset], threshold: float, seed: int) -> list[tuple[int, int, float]]:
-    lsh = MinHashLSH(threshold=max(0.05, threshold - LSH_SLACK), num_perm=NUM_PERM, weights=LSH_WEIGHTS)
+    lsh = MinHashLSH(threshold=max(0.05, threshold / (2 - threshold) - LSH_SLACK), num_perm=NUM_PERM,
+                     weights=LSH_WEIGHTS)
     present = [i for i, s in enumerate(sets) if s]
     hashes = MinHash.bulk([[x.encode("utf-8") for x in sets[i]] for i in present], num_perm=NUM_PERM,
                           seed=seed & 0xFFFFFFFF, hashfunc=zlib.crc32)
     out = []
     for i, m in zip(present, hashes):
         for j in sorted(lsh.query(m)):
-            s = jaccard(sets[i], sets[j])
+            s = overlap(sets[i], sets[j])
             if s > threshold:
                 out.append((i, j, s))
         lsh.insert(i, m, check_duplication=False)
@@ -55,7 +55,7 @@ def near_duplicate_rejects(texts: Sequence[str | None], threshold: float, seed: 
                            exact_max: int = EXACT_MAX) -> list[tuple[int, int, float]]:
     """The build's repair hook for near_unique(t, threshold): visiting the texts in the given order, each text
     above `threshold` to an earlier KEPT text is rejected (the first copy stays; a rejected text rejects
-    nothing after it). Returns (rejected index, the kept index it copies, resemblance), in index order; the
+    nothing after it). Returns (rejected index, the kept index it copies, overlap), in index order; the
     kept index is the most similar kept earlier text (the earliest on a tie)."""
     rejected: dict[int, tuple[int, float]] = {}
     for i, group in groupby(near_pairs(texts, threshold, seed, exact_max), key=lambda p: p[0]):

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from ..ir import Constraint, Expr, Spec, Value
-from ..evaluation.checks import calls as eval_calls, copies as real_copies, measure as measure_eval
+from ..evaluation.checks import calls as eval_calls, copies as real_copies, measure as measure_eval, undecided
 from ..quality.checks import measure
 from .load import TABLE, Loaded, coerce
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
@@ -244,6 +244,8 @@ def _dataset_check(c: Constraint, loaded: Loaded, targets: dict[str, dict[Value,
     except duckdb.Error as e:
         return _could_not_run(c, shown, e)
     detail = ("needs the real rows of the spec's reference" if real is None and eval_calls(c.expr) else None)
+    if not passed and real is not None and eval_calls(c.expr):
+        detail = undecided(c.expr, loaded.con, table, real)
     return CheckResult(name=c.name, kind="dataset", passed=passed, violations=violations, sql=shown,
                        values=values, examples=tuple(examples), detail=detail)
 

@@ -7,11 +7,13 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from project_env import project_env
 from synthc.check import check_file
 from synthc.quality.diversity import compression_ratio, distinct_n, self_similarity
 from synthc.quality.neardup import near_duplicate_rejects, near_pairs
+from synthc.quality.overlap import OverlapIndex, copy_words, overlap
 from synthc.quality.shortcuts import shortcut_lift, top_words
 from synthc.quality.tokens import jaccard, shingles, words
 from synthc.validate import validate_file
@@ -57,7 +59,7 @@ def _random_texts(n, words_each, seed):
 
 
 @pytest.mark.parametrize("exact_max", [10_000, 0], ids=["exact", "lsh"])
-def test_near_pairs_find_planted_copies_with_their_jaccard(exact_max):
+def test_near_pairs_find_planted_copies_with_their_overlap(exact_max):
     texts = _random_texts(300, 40, 5)
     texts[120] = texts[7].replace(texts[7].split()[10], "changed", 1)
     texts[250] = texts[7]
@@ -65,7 +67,24 @@ def test_near_pairs_find_planted_copies_with_their_jaccard(exact_max):
     found = near_pairs(texts, 0.8, seed=3, exact_max=exact_max)
     assert {(i, j) for i, j, _ in found} == expected
     for i, j, s in found:
-        assert s == pytest.approx(jaccard(shingles(texts[i]), shingles(texts[j])))
+        assert s == pytest.approx(overlap(copy_words(texts[i]), copy_words(texts[j])))
+    assert dict(((i, j), s) for i, j, s in found)[(120, 7)] == pytest.approx(40 / 41)  # one word of 40 changed
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["the", "for", "a", "b", "c", "d", "e", "f", "g", "h"]), max_size=9),
+                min_size=1, max_size=60), st.sampled_from([0.5, 0.7, 0.8]))
+def test_the_overlap_index_equals_all_pairs(word_lists, threshold):
+    """Exact: the index (sparse rare words + popcount of frequent ones) finds what comparing every pair finds."""
+    sets = [copy_words(" ".join(w)) for w in word_lists]
+    want = [(i, j) for i in range(len(sets)) for j in range(i) if overlap(sets[i], sets[j]) > threshold]
+    assert [(i, j) for i, j, _ in OverlapIndex(sets).pairs(threshold)] == want
+    half = len(sets) // 2
+    best, where = OverlapIndex(sets[:half]).nearest(sets[half:])
+    for k, s in enumerate(sets[half:]):
+        vals = [overlap(s, r) for r in sets[:half]]
+        assert best[k] == pytest.approx(max(vals, default=0.0))
+        assert where[k] == (vals.index(max(vals)) if vals and max(vals) > 0 else -1)
 
 
 def test_rejects_keep_the_first_copy_and_compare_with_kept_rows_only():
@@ -74,7 +93,7 @@ def test_rejects_keep_the_first_copy_and_compare_with_kept_rows_only():
     rejects = near_duplicate_rejects(texts, 0.8, seed=1)
     # 1 and 2 both copy 0; 2 copies 1 more closely, but 1 is rejected, so it is reported against 0
     assert [(i, j) for i, j, _ in rejects] == [(1, 0), (2, 0)]
-    assert rejects[1][2] == pytest.approx(jaccard(shingles(texts[2]), shingles(texts[0])))
+    assert rejects[1][2] == pytest.approx(overlap(copy_words(texts[2]), copy_words(texts[0])))
     assert near_duplicate_rejects(texts, 0.8, seed=1) == rejects  # deterministic
 
 

@@ -26,9 +26,11 @@ SEED, HOLDOUT, ROWS, K = 13, 0.2, 1400, 3
 SECTION_RE = re.compile(r"for the (\w+) section")
 
 
-def held(seed: int, share: float, row: int) -> bool:
-    """LANGUAGE.md "Holdout": int(md5("SEED:ROW")[:8], 16) < share * 2^32."""
-    return int(hashlib.md5(f"{seed}:{row}".encode()).hexdigest()[:8], 16) < int(share * 2 ** 32)
+def held(seed: int, share: float, row: dict) -> bool:
+    """LANGUAGE.md "Holdout": int(sha256("SEED:" + the mapped values as BYTES:TEXT, joined by ",")[:8], 16) < share *
+    2^32, the values those of the fields the reference maps in field order (section, package, synopsis)."""
+    values = ",".join(f"{len(v.encode())}:{v}" for v in (row["section"], row["package"], row["description"]))
+    return int(hashlib.sha256(f"{seed}:{values}".encode()).hexdigest()[:8], 16) < int(share * 2 ** 32)
 
 
 def file_rows(path: Path) -> list[dict]:
@@ -36,7 +38,7 @@ def file_rows(path: Path) -> list[dict]:
 
 
 def usable(rows: list[dict], seed: int = SEED, share: float = HOLDOUT) -> dict[int, dict]:
-    return {n: r for n, r in enumerate(rows, 1) if not held(seed, share, n)}
+    return {n: r for n, r in enumerate(rows, 1) if not held(seed, share, r)}
 
 
 @pytest.fixture
