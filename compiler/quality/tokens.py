@@ -24,7 +24,11 @@ def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
 
 def shingles(text: str | None, size: int = SHINGLE) -> frozenset[str]:
     """The set of word `size`-grams of a text, each joined by a space (a shorter text: its words as one)."""
-    w = words(text)
+    return shingles_of(words(text), size)
+
+
+def shingles_of(w: Sequence[str], size: int = SHINGLE) -> frozenset[str]:
+    """shingles() of a text already split into words."""
     if not w:
         return frozenset()
     if len(w) < size:
