@@ -56,16 +56,10 @@ def content(spec: ir.Spec, con, table: str = "data") -> dict:
         column = [r[0] if isinstance(r[0], str) else None for r in rows]
         split = [words(x) for x in column]
         sets = [shingles_of(w) for w in split]
-        strata = []
-        for i, lab in enumerate(labels, 1):
-            for v in dict.fromkeys(r[i] for r in rows):
-                at = [k for k, r in enumerate(rows) if r[i] == v]
-                strata.append({"field": lab, "value": v, "rows": len(at),
-                               **_figures([column[k] for k in at], [split[k] for k in at], [sets[k] for k in at])})
-        strata.sort(key=lambda s: (-(s["self_similarity"] or 0), s["distinct_2"] or 0, s["field"], str(s["value"])))
+        strata = _weakest(labels, rows, column, split, sets)
         pairs = near_duplicate_rejects(column, NEAR, seed)
         out["texts"][t] = {"rows": total, "rows_measured": len(rows), "overall": _figures(column, split, sets),
-                           "weakest_strata": strata[:STRATA], "near_duplicates": len(pairs),
+                           "weakest_strata": strata, "near_duplicates": len(pairs),
                            "near_duplicate_pairs": pair_examples(column, pairs[:PAIRS], _SHOWN)}
         for i, lab in enumerate(labels, 1):
             values = [r[i] for r in rows]
@@ -73,6 +67,29 @@ def content(spec: ir.Spec, con, table: str = "data") -> dict:
                                         "top_words": {v: [{"word": w, "z": z} for w, z in ws]
                                                       for v, ws in top_words(values, column).items()}}
     return out
+
+
+def _weakest(labels: list[str], rows: list[tuple], column: list, split: list, sets: list) -> list[dict]:
+    """The STRATA strata (a value of a label: rows[i][1 + label's index]) with the highest self-similarity, then
+    the lowest distinct-2, with their figures. Every stratum is ranked from one pass of the sparse products
+    (similarity.nearest_within); only the ones shown are measured in full."""
+    import numpy as np
+
+    from .diversity import distinct_n_words
+    from .similarity import nearest_within
+
+    best = nearest_within(sets, [[r[i] for r in rows] for i in range(1, len(labels) + 1)])
+    ranked = []
+    for i, lab in enumerate(labels, 1):
+        for v in dict.fromkeys(r[i] for r in rows):
+            at = [k for k, r in enumerate(rows) if r[i] == v]
+            worded = [k for k in at if sets[k]]
+            sim = _r(float(np.mean(best[i - 1][worded]))) if len(worded) >= 2 else None
+            ranked.append((-(sim or 0), _r(distinct_n_words([split[k] for k in at], 2)) or 0, lab, str(v), v, at))
+    ranked.sort(key=lambda s: s[:4])
+    return [{"field": lab, "value": v, "rows": len(at),
+             **_figures([column[k] for k in at], [split[k] for k in at], [sets[k] for k in at])}
+            for _, _, lab, _, v, at in ranked[:STRATA]]
 
 
 def _bar(v, scale: float = 1.0) -> str:

@@ -112,6 +112,6 @@ def top_words(labels: Sequence, texts: Sequence[str | None], k: int = 5) -> dict
         ni, nj = yi.sum(), yj.sum()
         delta = (np.log((yi + a) / (ni + a0 - yi - a)) - np.log((yj + a) / (nj + a0 - yj - a)))
         z = delta / np.sqrt(1 / (yi + a) + 1 / (yj + a))
-        order = sorted(range(len(vocab)), key=lambda i: (-z[i], vocab[i]))
-        out[value] = [(vocab[i], round(float(z[i]), 3)) for i in order[:k] if z[i] > 1.96]
+        order = sorted(np.flatnonzero(z > 1.96), key=lambda i: (-z[i], vocab[i]))
+        out[value] = [(vocab[i], round(float(z[i]), 3)) for i in order[:k]]
     return out

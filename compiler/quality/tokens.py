@@ -19,7 +19,7 @@ def words(text: str | None) -> list[str]:
 
 
 def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return list(zip(*(tokens[i:] for i in range(n))))
 
 
 def shingles(text: str | None, size: int = SHINGLE) -> frozenset[str]:
