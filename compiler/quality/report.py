@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from .. import ir
 from .checks import pair_examples
-from .sample import SAMPLE, sampled
+from . import sample
 from .tokens import shingles_of, words
 
 NEAR = 0.8
@@ -49,10 +49,10 @@ def content(spec: ir.Spec, con, table: str = "data") -> dict:
     labels = list(dict.fromkeys(n for p in spec.prompts for n in p.inputs
                                 if n in fields and fields[n].categorical))
     seed = spec.dataset.seed
-    out: dict[str, Any] = {"near_duplicate_threshold": NEAR, "sample_size": SAMPLE, "texts": {},
+    out: dict[str, Any] = {"near_duplicate_threshold": NEAR, "sample_size": sample.SAMPLE, "texts": {},
                            "shortcuts": {lab: {} for lab in labels}}
     for t in texts:
-        rows, total = sampled(con, table, [t, *labels], seed, present=[t])
+        rows, total = sample.sampled(con, table, [t, *labels], seed, present=[t])
         column = [r[0] if isinstance(r[0], str) else None for r in rows]
         split = [words(x) for x in column]
         sets = [shingles_of(w) for w in split]

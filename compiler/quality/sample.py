@@ -18,9 +18,11 @@ def _q(name: str) -> str:
 
 
 def sampled(con, table: str, columns: Sequence[str], seed: int, present: Sequence[str] | None = None,
-            k: int = SAMPLE) -> tuple[list[tuple], int]:
+            k: int | None = None) -> tuple[list[tuple], int]:
     """(the measured rows as tuples of `columns`, in row order; how many rows qualified): the rows where every
-    column of `present` (default: all of `columns`) is not null, all of them up to k, else the seeded k."""
+    column of `present` (default: all of `columns`) is not null, all of them up to k (default SAMPLE), else the
+    seeded k."""
+    k = SAMPLE if k is None else k
     cols = ", ".join(_q(c) for c in columns)
     where = " AND ".join(f"{_q(c)} IS NOT NULL" for c in (columns if present is None else present)) or "TRUE"
     src = f"FROM {_q(table)} WHERE {where}"
