@@ -401,3 +401,34 @@ def test_a_no_op_rebuild_reads_its_checks_instead_of_measuring_them(tmp_path, mo
         assert main([*args, "--endpoint", fake.base_url]) == 0
         assert measured == [1]
         assert json.loads((tmp_path / "out" / "report.json").read_text())["calls"] == 0
+
+
+def test_lsh_bands_matched_at_once_propose_what_datasketchs_index_proposes():
+    """neardup._lsh_pairs groups equal bands with numpy; datasketch's MinHashLSH, each text queried before it is
+    inserted, is the reference: the same verified pairs, near-copies, exact copies and wordless texts included."""
+    import zlib
+
+    from datasketch import MinHash, MinHashLSH
+
+    from synthc.quality import neardup
+
+    r = random.Random(1)
+    texts = [" ".join(r.choice(VOCAB[:300]) for _ in range(r.randint(3, 40))) for _ in range(1500)]
+    for j in range(100, 1500, 37):
+        w = texts[j - 5].split()
+        w[r.randrange(len(w))] = "changed"
+        texts[j] = " ".join(w)
+    texts[200] = texts[201] = texts[202] = texts[3]
+    texts[50], texts[51] = "", "!!"
+    sets = [shingles(t) for t in texts]
+    for threshold in (0.5, 0.8):
+        lsh = MinHashLSH(threshold=threshold - neardup.LSH_SLACK, num_perm=neardup.NUM_PERM,
+                         weights=neardup.LSH_WEIGHTS)
+        present = [i for i, s in enumerate(sets) if s]
+        hashes = MinHash.bulk([[x.encode() for x in sets[i]] for i in present], num_perm=neardup.NUM_PERM, seed=7,
+                              hashfunc=zlib.crc32)
+        expected = []
+        for i, m in zip(present, hashes):
+            expected += [(i, j, jaccard(sets[i], sets[j])) for j in lsh.query(m) if jaccard(sets[i], sets[j]) > threshold]
+            lsh.insert(i, m, check_duplication=False)
+        assert len(expected) > 10 and neardup._lsh_pairs(sets, threshold, 7) == sorted(expected)
