@@ -51,10 +51,12 @@ def _lsh_pairs(sets: list[frozenset], threshold: float, seed: int) -> list[tuple
     candidates: set[tuple[int, int]] = set()
     for start, end in bands:
         band = np.ascontiguousarray(signatures[:, start:end])
-        _, group = np.unique(band.view(np.dtype((np.void, band.dtype.itemsize * (end - start)))).ravel(),
-                             return_inverse=True)
-        order = np.argsort(group.ravel(), kind="stable")
-        cuts = np.flatnonzero(np.diff(group.ravel()[order])) + 1
+        _, group, sizes = np.unique(band.view(np.dtype((np.void, band.dtype.itemsize * (end - start)))).ravel(),
+                                    return_inverse=True, return_counts=True)
+        group = group.ravel()
+        shared = np.flatnonzero(sizes[group] > 1)  # texts whose band another text has (most have none)
+        order = shared[np.argsort(group[shared], kind="stable")]
+        cuts = np.flatnonzero(np.diff(group[order])) + 1
         for members in np.split(order, cuts):
             if len(members) > 1:
                 rows = [present[k] for k in members]  # ascending: the sort was stable over text order
