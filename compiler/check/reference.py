@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -32,6 +34,7 @@ POOL_PER_K = 4
 MAX_HOLDOUT = 0.9
 SHOWN = 3  # data lines named per out-of-domain value
 TABLE = "ref"
+MEMORY_LIMIT = "1GB"  # a reference file of any size is read in bounded memory (issue 21; bench/RESULTS.md)
 
 _INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 _NUMBER = _INTEGER | {"FLOAT", "DOUBLE"}
@@ -47,7 +50,11 @@ def reader(fmt: str) -> str:
 
 
 def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> int:
-    """The file into the table `ref` with a 1-based `_row` in file order; returns its row count."""
+    """The file into the table `ref` with a 1-based `_row` in file order; returns its row count. The connection's
+    memory is bounded (MEMORY_LIMIT): DuckDB spills the table to a temp folder of this process past it."""
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    spill = str(Path(tempfile.gettempdir(), f"synthc-duckdb-{os.getpid()}")).replace("'", "''")
+    con.execute(f"SET temp_directory = '{spill}'")
     con.execute(f"CREATE TEMP TABLE {TABLE} AS SELECT * FROM {reader(fmt)}", [str(path)])
     return con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import ir
+from ..limits import MAX_ROWS
 from .allocate import Allocation, stratum_key
 from .model import Marginal, MarginalValue, PlanProblem, RealPlan, RealStratum
 
@@ -56,6 +57,15 @@ def fill_to_targets(spec: ir.Spec, alloc: Allocation) -> tuple[Optional[RealPlan
             values = dict(zip(fields, combo))
             out.append(RealStratum(key=stratum_key(values)[:10], values=values, target=0, real=n,
                                    kept=0 if ref.downsample else n, synthetic=0))
+    size = sum(s.kept + s.synthetic for s in out)
+    if size > MAX_ROWS:  # the completed dataset is held and written whole: the limit of `rows` bounds it too
+        kept = sum(s.kept for s in out)
+        return None, [], [PlanProblem(
+            code="SDS090", subjects=("dataset",),
+            message=f"the completed dataset would hold {size:,} rows ({kept:,} real and {size - kept:,} synthetic), "
+                    f"above the limit of {MAX_ROWS:,} rows",
+            hint="set `downsample = true` in the reference to keep at most each stratum's target of real rows"
+            if not ref.downsample else "lower `rows`")]
     alloc.strata = [s for s in alloc.strata if s.rows > 0]
     plan = RealPlan(reference=ref.name, path=ref.path, sha256=ref.sha256, file_rows=ref.rows, usable=ref.usable,
                     downsample=ref.downsample, holdout=ref.holdout, fields=fields, strata=tuple(out))

@@ -2,7 +2,8 @@
 
 validate/checks.py calls measure() before it runs a dataset constraint's SQL; the figures enter that SQL as
 parameters (validate/sql.py dataset_query), so the check's verdict, display and rerunnable SQL work as for any
-other aggregate.
+other aggregate. distinct_n, compression_ratio, self_similarity and shortcut_lift read the seeded sample of
+sample.py (every row up to SAMPLE); near_unique reads the whole column, as it bounds every pair.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from ..ir import Expr
 from . import QUALITY
+from .sample import sampled
 _SHOWN = 200  # characters of each text shown in a near-duplicate example
 
 
@@ -41,21 +43,28 @@ def measure(expr: Expr, con, table: str, seed: int) -> tuple[dict[str, Any], lis
         key = expr_text(call)
         if key in out:
             continue
-        text = [t if isinstance(t, str) else None  # a number in a text field is the type check's finding
-                for t in column(con, table, call.args[-1].field if call.fn == "shortcut_lift" else call.args[0].field)]
+        if call.fn == "shortcut_lift":
+            rows, _ = sampled(con, table, [call.args[0].field, call.args[-1].field], seed)
+            out[key] = shortcut_lift([r[0] for r in rows], [_text(r[1]) for r in rows], seed)
+            continue
+        if call.fn == "near_unique":
+            text = [_text(t) for t in column(con, table, call.args[0].field)]
+            rejects = near_duplicate_rejects(text, float(call.args[1].value), seed)
+            out[key] = not rejects
+            pairs = pair_examples(text, rejects)
+            continue
+        text = [_text(r[0]) for r in sampled(con, table, [call.args[0].field], seed)[0]]
         if call.fn == "distinct_n":
             out[key] = distinct_n(text, int(call.args[1].value))
         elif call.fn == "compression_ratio":
             out[key] = compression_ratio(text)
-        elif call.fn == "self_similarity":
-            out[key] = self_similarity(text)
-        elif call.fn == "shortcut_lift":
-            out[key] = shortcut_lift(column(con, table, call.args[0].field), text, seed)
         else:
-            rejects = near_duplicate_rejects(text, float(call.args[1].value), seed)
-            out[key] = not rejects
-            pairs = pair_examples(text, rejects)
+            out[key] = self_similarity(text)
     return out, pairs
+
+
+def _text(t):
+    return t if isinstance(t, str) else None  # a number in a text field is the type check's finding
 
 
 def pair_examples(text: list, rejects: list[tuple[int, int, float]], shown: int = _SHOWN) -> list[dict]:

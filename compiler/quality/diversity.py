@@ -17,10 +17,15 @@ from .tokens import ngrams, shingles, words
 
 def distinct_n(texts: Sequence[str | None], n: int) -> float | None:
     """Distinct word n-grams over all n-grams of all texts (Li et al. 2016); an n-gram does not cross texts."""
+    return distinct_n_words([words(t) for t in texts], n)
+
+
+def distinct_n_words(tokenised: Sequence[Sequence[str]], n: int) -> float | None:
+    """distinct_n over texts already split into words (tokens.words)."""
     seen: set[tuple[str, ...]] = set()
     total = 0
-    for t in texts:
-        grams = ngrams(words(t), n)
+    for w in tokenised:
+        grams = ngrams(w, n)
         total += len(grams)
         seen.update(grams)
     return len(seen) / total if total else None
@@ -38,7 +43,11 @@ def compression_ratio(texts: Sequence[str | None]) -> float | None:
 
 def self_similarity(texts: Sequence[str | None]) -> float | None:
     """Mean over the texts with words of each one's highest word-shingle Jaccard resemblance to another text."""
-    sets = [shingles(t) for t in texts]
+    return self_similarity_sets([shingles(t) for t in texts])
+
+
+def self_similarity_sets(sets: Sequence[frozenset]) -> float | None:
+    """self_similarity over the texts' shingle sets (tokens.shingles)."""
     sets = [s for s in sets if s]
     if len(sets) < 2:
         return None

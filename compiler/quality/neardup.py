@@ -15,6 +15,7 @@ import zlib
 from itertools import groupby
 from typing import Sequence
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from .overlap import OverlapIndex, copy_words, overlap
@@ -35,19 +36,35 @@ def near_pairs(texts: Sequence[str | None], threshold: float, seed: int = 1,
 
 
 def _lsh_pairs(sets: list[frozenset], threshold: float, seed: int) -> list[tuple[int, int, float]]:
-    lsh = MinHashLSH(threshold=max(0.05, threshold / (2 - threshold) - LSH_SLACK), num_perm=NUM_PERM,
-                     weights=LSH_WEIGHTS)
+    """MinHash LSH's candidates verified: the pairs of texts whose signatures agree on a whole band (datasketch
+    picks the bands for the threshold and weights). The bands are matched for all texts at once (numpy: equal
+    rows of each band grouped by np.unique), which proposes exactly the pairs that inserting the texts in order
+    into a datasketch MinHashLSH and querying each before its insertion proposes, at a fraction of the cost."""
+    bands = MinHashLSH(threshold=max(0.05, threshold / (2 - threshold) - LSH_SLACK), num_perm=NUM_PERM, weights=LSH_WEIGHTS).hashranges
     present = [i for i, s in enumerate(sets) if s]
+    if len(present) < 2:
+        return []
     hashes = MinHash.bulk([[x.encode("utf-8") for x in sets[i]] for i in present], num_perm=NUM_PERM,
                           seed=seed & 0xFFFFFFFF, hashfunc=zlib.crc32)
+    signatures = np.stack([m.hashvalues for m in hashes])
+    candidates: set[tuple[int, int]] = set()
+    for start, end in bands:
+        band = np.ascontiguousarray(signatures[:, start:end])
+        _, group, sizes = np.unique(band.view(np.dtype((np.void, band.dtype.itemsize * (end - start)))).ravel(),
+                                    return_inverse=True, return_counts=True)
+        group = group.ravel()
+        shared = np.flatnonzero(sizes[group] > 1)  # texts whose band another text has (most have none)
+        order = shared[np.argsort(group[shared], kind="stable")]
+        cuts = np.flatnonzero(np.diff(group[order])) + 1
+        for members in np.split(order, cuts):
+            if len(members) > 1:
+                rows = [present[k] for k in members]  # ascending: the sort was stable over text order
+                candidates.update((rows[b], rows[a]) for b in range(1, len(rows)) for a in range(b))
     out = []
-    for i, m in zip(present, hashes):
-        for j in sorted(lsh.query(m)):
-            s = overlap(sets[i], sets[j])
-            if s > threshold:
-                out.append((i, j, s))
-        lsh.insert(i, m, check_duplication=False)
-    out.sort()
+    for i, j in sorted(candidates):
+        s = overlap(sets[i], sets[j])
+        if s > threshold:
+            out.append((i, j, s))
     return out
 
 

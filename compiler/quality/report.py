@@ -1,12 +1,14 @@
 """The content section of a build's report: what the generated texts say, measured for every build.
 
-content(spec, rows) -> dict        report.json["content"] (report_version 2)
+content(spec, con, table) -> dict  report.json["content"] (report_version 2), from the rows of a DuckDB table
 content_md(content) -> list[str]   the report.md section
 
-For each generated text field: distinct-1/2/3, compression ratio and self-similarity over all rows, the same per
+For each generated text field: distinct-1/2/3, compression ratio and self-similarity over its rows, the same per
 value of each categorical field a prompt reads (the WEAKEST strata shown: highest self-similarity first), and
 its near-duplicate pairs at NEAR resemblance. For each categorical a prompt reads and each generated text field:
-shortcut_lift and the top log-odds words per value. Formulas: LANGUAGE.md, "Content quality".
+shortcut_lift and the top log-odds words per value. Formulas: LANGUAGE.md, "Content quality". Every figure of a
+text field is measured on the same rows: all its rows up to sample.SAMPLE, else the seeded sample
+(`rows_measured` of `rows` says which), so the section costs the same at any size.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any, Mapping, Sequence
 from .. import ir
 from ..markdown import bar
 from .checks import pair_examples
+from . import sample
+from .tokens import shingles_of, words
 
 NEAR = 0.8
 PAIRS = 5
@@ -23,12 +27,13 @@ STRATA = 3
 _SHOWN = 80
 
 
-def _figures(texts: Sequence) -> dict[str, Any]:
-    from .diversity import compression_ratio, distinct_n, self_similarity
+def _figures(texts: Sequence, split: Sequence[list[str]], sets: Sequence[frozenset]) -> dict[str, Any]:
+    """The diversity figures of texts given with their words and shingle sets (each text split once)."""
+    from .diversity import compression_ratio, distinct_n_words, self_similarity_sets
 
-    out = {f"distinct_{n}": _r(distinct_n(texts, n)) for n in (1, 2, 3)}
+    out = {f"distinct_{n}": _r(distinct_n_words(split, n)) for n in (1, 2, 3)}
     out["compression_ratio"] = _r(compression_ratio(texts))
-    out["self_similarity"] = _r(self_similarity(texts))
+    out["self_similarity"] = _r(self_similarity_sets(sets))
     return out
 
 
@@ -36,7 +41,7 @@ def _r(v):
     return None if v is None else round(float(v), 4)
 
 
-def content(spec: ir.Spec, rows: Sequence[Mapping]) -> dict:
+def content(spec: ir.Spec, con, table: str = "data") -> dict:
     from .neardup import near_duplicate_rejects
     from .shortcuts import shortcut_lift, top_words
 
@@ -45,26 +50,47 @@ def content(spec: ir.Spec, rows: Sequence[Mapping]) -> dict:
     labels = list(dict.fromkeys(n for p in spec.prompts for n in p.inputs
                                 if n in fields and fields[n].categorical))
     seed = spec.dataset.seed
-    out: dict[str, Any] = {"near_duplicate_threshold": NEAR, "texts": {}, "shortcuts": {}}
+    out: dict[str, Any] = {"near_duplicate_threshold": NEAR, "sample_size": sample.SAMPLE, "texts": {},
+                           "shortcuts": {lab: {} for lab in labels}}
     for t in texts:
-        column = [r.get(t) for r in rows]
-        strata = []
-        for lab in labels:
-            for v in dict.fromkeys(r.get(lab) for r in rows):
-                sub = [x for r, x in zip(rows, column) if r.get(lab) == v]
-                strata.append({"field": lab, "value": v, "rows": len(sub), **_figures(sub)})
-        strata.sort(key=lambda s: (-(s["self_similarity"] or 0), s["distinct_2"] or 0, s["field"], str(s["value"])))
+        rows, total = sample.sampled(con, table, [t, *labels], seed, present=[t])
+        column = [r[0] if isinstance(r[0], str) else None for r in rows]
+        split = [words(x) for x in column]
+        sets = [shingles_of(w) for w in split]
+        strata = _weakest(labels, rows, column, split, sets)
         pairs = near_duplicate_rejects(column, NEAR, seed)
-        out["texts"][t] = {"overall": _figures(column), "weakest_strata": strata[:STRATA],
-                           "near_duplicates": len(pairs),
+        out["texts"][t] = {"rows": total, "rows_measured": len(rows), "overall": _figures(column, split, sets),
+                           "weakest_strata": strata, "near_duplicates": len(pairs),
                            "near_duplicate_pairs": pair_examples(column, pairs[:PAIRS], _SHOWN)}
-    for lab in labels:
-        values = [r.get(lab) for r in rows]
-        out["shortcuts"][lab] = {t: {"lift": _r(shortcut_lift(values, [r.get(t) for r in rows], seed)),
-                                     "top_words": {v: [{"word": w, "z": z} for w, z in ws]
-                                                   for v, ws in top_words(values, [r.get(t) for r in rows]).items()}}
-                                 for t in texts}
+        for i, lab in enumerate(labels, 1):
+            values = [r[i] for r in rows]
+            out["shortcuts"][lab][t] = {"lift": _r(shortcut_lift(values, column, seed)),
+                                        "top_words": {v: [{"word": w, "z": z} for w, z in ws]
+                                                      for v, ws in top_words(values, column).items()}}
     return out
+
+
+def _weakest(labels: list[str], rows: list[tuple], column: list, split: list, sets: list) -> list[dict]:
+    """The STRATA strata (a value of a label: rows[i][1 + label's index]) with the highest self-similarity, then
+    the lowest distinct-2, with their figures. Every stratum is ranked from one pass of the sparse products
+    (similarity.nearest_within); only the ones shown are measured in full."""
+    import numpy as np
+
+    from .diversity import distinct_n_words
+    from .similarity import nearest_within
+
+    best = nearest_within(sets, [[r[i] for r in rows] for i in range(1, len(labels) + 1)])
+    ranked = []
+    for i, lab in enumerate(labels, 1):
+        for v in dict.fromkeys(r[i] for r in rows):
+            at = [k for k, r in enumerate(rows) if r[i] == v]
+            worded = [k for k in at if sets[k]]
+            sim = _r(float(np.mean(best[i - 1][worded]))) if len(worded) >= 2 else None
+            ranked.append((-(sim or 0), _r(distinct_n_words([split[k] for k in at], 2)) or 0, lab, str(v), v, at))
+    ranked.sort(key=lambda s: s[:4])
+    return [{"field": lab, "value": v, "rows": len(at),
+             **_figures([column[k] for k in at], [split[k] for k in at], [sets[k] for k in at])}
+            for _, _, lab, _, v, at in ranked[:STRATA]]
 
 
 def _bar(v, scale: float = 1.0) -> str:
@@ -78,7 +104,11 @@ def content_md(c: dict | None) -> list[str]:
     out = ["## Content", ""]
     for t, f in c["texts"].items():
         o = f["overall"]
-        out += [f"### `{t}`", "", "| figure | overall | |", "| --- | ---: | --- |"]
+        out += [f"### `{t}`", ""]
+        if f.get("rows_measured", 0) < f.get("rows", 0):
+            out += [f"Measured on a seeded sample of {f['rows_measured']:,} of its {f['rows']:,} rows "
+                    "(LANGUAGE.md, \"Content quality\"); near-duplicates are counted within the sample.", ""]
+        out += ["| figure | overall | |", "| --- | ---: | --- |"]
         for k in ("distinct_1", "distinct_2", "distinct_3", "self_similarity"):
             out.append(f"| {k} | {_n(o[k])} | {_bar(o[k])} |")
         out += [f"| compression_ratio | {_n(o['compression_ratio'])} | {_bar(o['compression_ratio'], 5.0)} |", ""]

@@ -54,6 +54,19 @@ def nearest(sets: Sequence[frozenset]) -> np.ndarray:
     return best
 
 
+def nearest_within(sets: Sequence[frozenset], groupings: Sequence[Sequence]) -> list[np.ndarray]:
+    """For each grouping (a group label per text) and each text, its highest resemblance to another text of its
+    own group: `nearest` within every group, for every grouping from one pass of the sparse products."""
+    keys = [np.unique(np.asarray([str(g) for g in grouping]), return_inverse=True)[1] for grouping in groupings]
+    best = [np.zeros(len(sets)) for _ in groupings]
+    for start, block in similar_blocks(sets):
+        rows = block.row + start
+        for k, b in zip(keys, best):
+            same = k[rows] == k[block.col]
+            np.maximum.at(b, rows[same], block.data[same])
+    return best
+
+
 def pairs_above(sets: Sequence[frozenset], threshold: float) -> list[tuple[int, int, float]]:
     """Every pair (i, j), i > j, whose resemblance is above `threshold`, in order of i then j."""
     out = []

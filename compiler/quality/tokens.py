@@ -19,12 +19,16 @@ def words(text: str | None) -> list[str]:
 
 
 def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return list(zip(*(tokens[i:] for i in range(n))))
 
 
 def shingles(text: str | None, size: int = SHINGLE) -> frozenset[str]:
     """The set of word `size`-grams of a text, each joined by a space (a shorter text: its words as one)."""
-    w = words(text)
+    return shingles_of(words(text), size)
+
+
+def shingles_of(w: Sequence[str], size: int = SHINGLE) -> frozenset[str]:
+    """shingles() of a text already split into words."""
     if not w:
         return frozenset()
     if len(w) < size:

@@ -33,7 +33,7 @@ def validate_rows(spec: Spec, rows: Iterable[Mapping], real=None) -> ValidationR
     rows = list(rows)
     loaded = load_rows(spec, rows)
     try:
-        return run_checks(spec, loaded, real=real).model_copy(update={"content": content(spec, rows)})
+        return run_checks(spec, loaded, real=real).model_copy(update={"content": content(spec, loaded.con)})
     finally:
         loaded.con.close()
 

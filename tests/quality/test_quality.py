@@ -6,16 +6,19 @@ import gzip
 import json
 import random
 
+import duckdb
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from project_env import project_env
 from synthc.check import check_file
+from synthc.quality import report as content_report
+from synthc.quality import sample, shortcuts
 from synthc.quality.diversity import compression_ratio, distinct_n, self_similarity
 from synthc.quality.neardup import near_duplicate_rejects, near_pairs
 from synthc.quality.overlap import OverlapIndex, copy_words, overlap
-from synthc.quality.shortcuts import shortcut_lift, top_words
-from synthc.quality.tokens import jaccard, shingles, words
+from synthc.quality.shortcuts import sample_rows, shortcut_lift, top_words
+from synthc.quality.tokens import jaccard, shingles, shingles_of, words
 from synthc.validate import validate_file
 
 
@@ -274,3 +277,177 @@ def test_shortcut_lift_above_the_sample_size_uses_the_documented_seeded_sample()
     shuffled = labels[:]
     rng.shuffle(shuffled)
     assert abs(shortcut_lift(shuffled, texts, seed=3)) < 0.1  # labels unrelated to the form: no lift
+
+
+# ---- the figures at scale (issue 21): the seeded sample, the strata in one pass, the linear solver, the stored
+# checks of a no-op rebuild. Expected values come from LANGUAGE.md's rules, not from synthc.
+
+VOCAB = [f"w{i}" for i in range(3000)]
+
+
+
+def _table(rows: list[tuple]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute('CREATE TABLE data ("note" VARCHAR, "topic" VARCHAR)')
+    con.executemany("INSERT INTO data VALUES (?, ?)", rows)
+    return con
+
+
+def _texts(n: int, seed: int, words_each: int = 20) -> list[str]:
+    r = random.Random(seed)
+    return [" ".join(r.choice(VOCAB) for _ in range(words_each)) for _ in range(n)]
+
+
+def test_the_duckdb_sample_is_the_documented_seeded_sample():
+    """LANGUAGE.md: the k rows with the lowest md5("SEED:lift:ROW"), ROW counting from 0 over the rows present."""
+    texts = _texts(300, 1)
+    rows = [(None if i % 7 == 0 else t, "ab"[i % 2]) for i, t in enumerate(texts)]
+    present = [r for r in rows if r[0] is not None]
+    got, total = sample.sampled(_table(rows), "data", ["note", "topic"], seed=5, present=["note"], k=40)
+    assert total == len(present)
+    assert got == [present[i] for i in sorted(sample_rows(len(present), 40, 5))]
+    everything, _ = sample.sampled(_table(rows), "data", ["note", "topic"], seed=5, present=["note"], k=1000)
+    assert everything == present  # at most k rows: every one, in row order
+
+
+@pytest.fixture
+def notes_spec(tmp_path):
+    path = tmp_path / "notes.sds"
+    path.write_text(BUILD_SPEC)
+    checked = check_file(str(path), str(path))
+    assert checked.ok
+    return checked.spec
+
+
+def test_content_above_the_sample_size_is_measured_on_the_sample(notes_spec, monkeypatch):
+    monkeypatch.setattr(sample, "SAMPLE", 60)
+    texts = _texts(200, 2)
+    rows = [(t, "ab"[i % 3 == 0]) for i, t in enumerate(texts)]
+    measured = [rows[i] for i in sorted(sample_rows(200, 60, 3))]
+    got = content_report.content(notes_spec, _table(rows))["texts"]["note"]
+    assert (got["rows"], got["rows_measured"]) == (200, 60)
+    column = [t for t, _ in measured]
+    assert got["overall"] == {"distinct_1": round(distinct_n(column, 1), 4), "distinct_2": round(distinct_n(column, 2), 4),
+                              "distinct_3": round(distinct_n(column, 3), 4),
+                              "compression_ratio": round(compression_ratio(column), 4),
+                              "self_similarity": round(self_similarity(column), 4)}
+
+
+def test_near_duplicates_of_a_planted_set_are_counted_within_the_sample(notes_spec, monkeypatch):
+    """60 later rows copy the row before them word for word; the report counts exactly the copies whose row and
+    original both fall in the documented sample (random 20-word texts over 3,000 words share no 3 words)."""
+    monkeypatch.setattr(sample, "SAMPLE", 200)
+    texts = _texts(400, 3)
+    planted = {j: j - 1 for j in range(100, 400, 5)}
+    for j, i in planted.items():
+        texts[j] = texts[i]
+    kept = set(sample_rows(400, 200, 3))
+    known = sum(1 for j, i in planted.items() if j in kept and i in kept)
+    got = content_report.content(notes_spec, _table([(t, "a") for t in texts]))["texts"]["note"]
+    assert 0 < known < len(planted)  # the sample sees some pairs, not all: the count is the sample's
+    assert got["near_duplicates"] == known
+
+
+def test_strata_ranked_from_one_pass_equal_the_strata_measured_one_by_one():
+    r = random.Random(3)
+    rows = []
+    for _ in range(900):
+        a, b = r.choice("xyz"), r.choice([1, 2, 3, 4])
+        vocab = VOCAB[:25] if a == "x" else VOCAB  # x: a narrow vocabulary, the weakest stratum
+        t = " ".join(r.choice(vocab) for _ in range(r.randint(2, 15))) if r.random() > 0.03 else "!!"
+        rows.append((t, a, b))
+    column = [t for t, _, _ in rows]
+    split = [words(t) for t in column]
+    sets = [shingles_of(w) for w in split]
+    every = []
+    for i, lab in enumerate(["a", "b"], 1):
+        for v in dict.fromkeys(row[i] for row in rows):
+            at = [k for k, row in enumerate(rows) if row[i] == v]
+            every.append({"field": lab, "value": v, "rows": len(at),
+                          **content_report._figures([column[k] for k in at], [split[k] for k in at],
+                                                    [sets[k] for k in at])})
+    every.sort(key=lambda s: (-(s["self_similarity"] or 0), s["distinct_2"] or 0, s["field"], str(s["value"])))
+    weakest = content_report._weakest(["a", "b"], rows, column, split, sets)
+    assert weakest == every[:content_report.STRATA] and weakest[0]["value"] == "x"
+
+
+def _planted_shortcut(n: int, seed: int) -> tuple[list[str], list[str]]:
+    """Three labels; 80% of label y's texts are 15 * y words longer (a length shortcut)."""
+    r = random.Random(seed)
+    labels, texts = [], []
+    for _ in range(n):
+        y = r.randrange(3)
+        m = r.randint(5, 30) + (15 * y if r.random() < 0.8 else 0)
+        labels.append(str(y))
+        texts.append(" ".join(r.choice(VOCAB) for _ in range(m)).capitalize() + ".")
+    return labels, texts
+
+
+def test_the_linear_solver_agrees_with_lbfgs_on_a_planted_shortcut(monkeypatch):
+    labels, texts = _planted_shortcut(600, 4)
+    saga = shortcut_lift(labels, texts, seed=2)
+    monkeypatch.setattr(shortcuts, "SOLVER", {"solver": "lbfgs", "max_iter": 1000})
+    shortcuts._lift.cache_clear()
+    lbfgs = shortcut_lift(labels, texts, seed=2)
+    assert lbfgs > 0.3 and abs(saga - lbfgs) < 0.02
+    shuffled = labels[:]
+    random.Random(1).shuffle(shuffled)
+    assert abs(shortcut_lift(shuffled, texts, seed=2)) < 0.1  # no shortcut: no lift, whatever the solver
+
+
+def test_a_no_op_rebuild_reads_its_checks_instead_of_measuring_them(tmp_path, monkeypatch):
+    """docs/BUILD.md: the checks and content figures of unchanged rows, spec and real data are stored by the
+    dataset's sha256 and the IR digest; the rebuild writes the same report without validating again."""
+    from fake_openai import FakeOpenAI
+    from synthc.cli import main
+    from synthc.tasks import build as build_task
+
+    project_env(tmp_path, monkeypatch)
+    spec = tmp_path / "notes.sds"
+    spec.write_text(BUILD_SPEC)
+    args = ["build", str(spec), "--out", str(tmp_path / "out")]
+    with FakeOpenAI() as fake:
+        assert main([*args, "--endpoint", fake.base_url]) == 0
+        figures = lambda: {k: v for k, v in json.loads((tmp_path / "out" / "report.json").read_text()).items()  # noqa: E731
+                           if k in ("checks", "marginals", "tvd", "content", "passed")}
+        first = figures()
+        measured = []
+        real_validate = build_task.validate_rows
+        monkeypatch.setattr(build_task, "validate_rows", lambda *a, **k: measured.append(1) or real_validate(*a, **k))
+        assert main([*args, "--endpoint", fake.base_url]) == 0
+        assert measured == [] and figures() == first and len(first) == 5  # run counters differ, figures do not
+        spec.write_text(BUILD_SPEC.replace(">= 0.7", ">= 0.6"))  # another spec, the same rows: measured again
+        assert main([*args, "--endpoint", fake.base_url]) == 0
+        assert measured == [1]
+        assert json.loads((tmp_path / "out" / "report.json").read_text())["calls"] == 0
+
+
+def test_lsh_bands_matched_at_once_propose_what_datasketchs_index_proposes():
+    """neardup._lsh_pairs groups equal bands with numpy; datasketch's MinHashLSH, each text queried before it is
+    inserted, is the reference (with the word-overlap measure and its LSH threshold): the same verified pairs, near-copies, exact copies and wordless texts included."""
+    import zlib
+
+    from datasketch import MinHash, MinHashLSH
+
+    from synthc.quality import neardup
+
+    r = random.Random(1)
+    texts = [" ".join(r.choice(VOCAB[:300]) for _ in range(r.randint(3, 40))) for _ in range(1500)]
+    for j in range(100, 1500, 37):
+        w = texts[j - 5].split()
+        w[r.randrange(len(w))] = "changed"
+        texts[j] = " ".join(w)
+    texts[200] = texts[201] = texts[202] = texts[3]
+    texts[50], texts[51] = "", "!!"
+    sets = [copy_words(t) for t in texts]
+    for threshold in (0.5, 0.8):
+        lsh = MinHashLSH(threshold=max(0.05, threshold / (2 - threshold) - neardup.LSH_SLACK), num_perm=neardup.NUM_PERM,
+                         weights=neardup.LSH_WEIGHTS)
+        present = [i for i, s in enumerate(sets) if s]
+        hashes = MinHash.bulk([[x.encode() for x in sets[i]] for i in present], num_perm=neardup.NUM_PERM, seed=7,
+                              hashfunc=zlib.crc32)
+        expected = []
+        for i, m in zip(present, hashes):
+            expected += [(i, j, overlap(sets[i], sets[j])) for j in lsh.query(m) if overlap(sets[i], sets[j]) > threshold]
+            lsh.insert(i, m, check_duplication=False)
+        assert len(expected) > 10 and neardup._lsh_pairs(sets, threshold, 7) == sorted(expected)

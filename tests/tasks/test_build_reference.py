@@ -291,3 +291,21 @@ def test_a_synthetic_row_repeating_a_real_one_breaks_unique_and_is_asked_again(p
     out = json.loads(capsys.readouterr().out)
     assert code == 3 and out["stopped"]["rows_accepted"] == 0
     assert out["stopped"]["rejected"]["new_names"]["count"] == out["stopped"]["rows_asked"] > 0
+
+
+def test_a_completed_dataset_above_the_rows_limit_is_an_error_before_any_call(project, fake, capsys, monkeypatch):
+    """LANGUAGE.md "Limits": the completed dataset (real rows kept + synthetic rows) is bounded like `rows`. The
+    limit is lowered here (the real file has about 2,000 rows) so that keeping every real row passes it."""
+    from synthc.plan import complete
+
+    text = project.read_text(encoding="utf-8").replace("downsample = true", "downsample = false")
+    project.write_text(text.replace("rows = 1400", "rows = 70"), encoding="utf-8")
+    kept = len(usable(file_rows(project.parent / "data" / "packages.jsonl")))
+    monkeypatch.setattr(complete, "MAX_ROWS", kept - 1)
+    capsys.readouterr()
+    assert build(project, fake) == 2
+    err = capsys.readouterr().err
+    assert "SDS090" in err and f"{kept:,} real" in err and "downsample = true" in err
+    assert fake.calls == 0 and not (project.parent / "out").exists()
+    monkeypatch.setattr(complete, "MAX_ROWS", kept)  # every real row and no synthetic one: within the limit
+    assert main(["plan", str(project), "--model", "gpt-4o-mini"]) == 0
