@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from .. import __version__, atomic
+from .. import atomic
+from ..version import __version__
 
 STORE_VERSION = 1
 
