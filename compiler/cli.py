@@ -437,9 +437,10 @@ def _render_build(result, spec, console, seconds: float) -> None:
     if result.exit_code == EXIT_STOPPED:
         console.print(Text(f"synthc: stopped: {result.message}", style="bold yellow"))
         if c is not None:
+            nxt = (o.stopped.details.get("next") if o is not None and o.stopped is not None else None) \
+                or "run the same command again to resume"
             console.print(Text(f"  {c.calls} calls made, {c.cache_hits} answers from the cache, "
-                               f"{c.failed_calls} failed; every answer received is in {result.cache_dir}: "
-                               "run the same command again to resume"))
+                               f"{c.failed_calls} failed; every answer received is in {result.cache_dir}: {nxt}"))
         if o is not None and o.stopped is not None:
             from .generate.diagnosis import lines
 

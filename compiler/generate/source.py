@@ -38,8 +38,9 @@ def offline_client(identity: str) -> _OfflineClient:
 class ClientSource:
     """Answers through the cache and the client; the engine's `guard` admits each call that costs money."""
 
-    def __init__(self, client, cache: AnswerCache, offline: bool = False):
+    def __init__(self, client, cache: AnswerCache, offline: bool = False, ledger=None):
         self.client, self.cache, self.offline = client, cache, offline
+        self.ledger = ledger  # run.ledger.Ledger: each paid call is recorded the moment its answer is stored
         self.identity = client.endpoint
 
     async def answer(self, engine, pp: PromptPlan, call_id: str, rows: int, key: Optional[str],
@@ -63,6 +64,8 @@ class ClientSource:
             engine.progress.call(False, None, None)
             return None
         guard.release(reserve)
+        if not from_cache and self.ledger is not None:
+            self.ledger.record(key, answer.prompt_tokens, answer.completion_tokens)
         engine.count(answer, from_cache, profile, key)
         return answer
 

@@ -29,6 +29,9 @@ from ..emit.report import RunFacts, json_bytes, report_json, report_md
 from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
 from ..generate.select import select_rows
+from ..generate.source import ClientSource
+from ..plan.cost import cost_usd
+from ..run.ledger import Ledger, Paid
 
 from ..exits import EXIT_ERROR, EXIT_FAILED, EXIT_OK, EXIT_STOPPED
 # For tests (documented in docs/BUILD.md): seconds of the first retry's backoff, and of one attempt.
@@ -170,14 +173,23 @@ class LazyEmbedded:
             self.server.stop()
 
 
-def budget_for(plan: Plan, opts: BuildOptions) -> Budget:
-    """The build's limits: the flags, and without --max-calls/--max-cost the plan's default ceiling on calls."""
+def budget_for(plan: Plan, opts: BuildOptions, paid: Optional[Paid] = None, profile=None) -> Budget:
+    """The build's limits: the flags, and without --max-calls/--max-cost the plan's default ceiling on calls;
+    each counts the calls earlier runs of this build paid for (`paid`, from the ledger)."""
     ceiling = opts.max_calls is None and opts.max_cost is None
+    spent = (cost_usd(paid.prompt_tokens, paid.completion_tokens, profile) or 0.0) if paid and profile else 0.0
     return Budget(plan.max_calls if ceiling else opts.max_calls, opts.max_cost, opts.max_rounds, opts.min_yield,
-                  ceiling=ceiling)
+                  ceiling=ceiling, paid_calls=paid.calls if paid else 0, paid_cost_usd=spent)
 
 
-async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None, kept=()) -> Outcome:
+def ledger_of(spec: ir.Spec, spec_path: Path, prep: "Prepared") -> Ledger:
+    """The paid-call ledger of this build (run.ledger): this spec, endpoint and model, at this IR."""
+    return Ledger(prep.cache.root, Path(spec_path).name, spec.dataset.name, prep.endpoint.identity,
+                  prep.endpoint.model, prep.ir_sha256)
+
+
+async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None, kept=(),
+                   ledger: Optional[Ledger] = None) -> Outcome:
     ep = prep.endpoint
     policy = retry_policy()
     if opts.offline:
@@ -187,12 +199,13 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real
     else:
         client = ChatClient(ep.base_url, ep.api_key(), concurrency=ep.concurrency, policy=policy,
                             on_retry=lambda notice: say(str(notice)))
-    budget = budget_for(prep.plan, opts)
+    budget = budget_for(prep.plan, opts, ledger.paid() if ledger else None, ep.profile)
+    source = ClientSource(client, prep.cache, opts.offline, ledger)
     try:
         return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
                               prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
                               store=RowStore(prep.cache.root), locked=prep.locked, real=real,
-                              real_rows=kept).run()
+                              real_rows=kept, source=source).run()
     finally:
         if hasattr(client, "aclose"):
             await client.aclose()
@@ -205,7 +218,8 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         return BuildResult(EXIT_ERROR, unwritable)
     real = _real_rows(spec, spec_path)
     kept = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
-    outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept))
+    ledger = ledger_of(spec, spec_path, prep)
+    outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept, ledger))
     if hasattr(progress, "close"):
         progress.close()
     result = BuildResult(EXIT_OK, outcome=outcome, cache_dir=prep.cache.root, warnings=list(prep.warnings))
@@ -236,6 +250,7 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         result.message = (f"could not write {e.filename or opts.out}: {e.strerror or e}; the answers are kept, so "
                           "the same command, once that is fixed, writes the outputs without new calls")
         return result
+    ledger.clear()  # the build finished: what it paid for is in its lock
     result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
     return result
 
