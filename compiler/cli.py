@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = cs.add_parser("gc", help="remove answers no lock file lists")
     g.add_argument("--keep-lock", action="append", default=[], metavar="SPEC.lock",
                    help="keep what this lock lists (repeatable); default: every *.sds.lock under the current folder")
+    g.add_argument("--older-than", type=_days, metavar="DAYS",
+                   help="remove answers no lock lists once older than DAYS (default 14)")
+    g.add_argument("--all", action="store_true",
+                   help="remove every answer no lock lists, whatever its age (even those an unfinished build paid for)")
+    g.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
     return p
 
 
@@ -119,6 +124,16 @@ def _build_flags(b: argparse.ArgumentParser) -> None:
     b.add_argument("--offline", action="store_true", help="no network: answers from the cache only")
     b.add_argument("--csv", action="store_true", help="also write <dataset>.csv")
     b.add_argument("--json", action="store_true", help="print report.json on stdout")
+
+
+def _days(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0.0 <= x < 1e6:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be a number of days from 0: {text}")
+    return x
 
 
 def _fraction(text: str) -> float:
@@ -542,7 +557,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from .tasks.cache import find_locks, find_roots, gc
+    from .tasks.cache import KEEP_DAYS, find_locks, find_roots, gc
     from .emit.lock import LockError
     from .run.cache import AnswerCache
     from .run.rowstore import RowStore
@@ -568,12 +583,19 @@ def cmd_cache(args) -> int:
               "(gc keeps only what locks list)", file=sys.stderr)
         return EXIT_ERROR
     try:
-        done = gc(locks)
+        done = gc(locks, KEEP_DAYS if args.older_than is None else args.older_than, args.all, args.dry_run)
     except LockError as e:
         print(f"synthc: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     for g in done:
-        print(f"{g.root}: removed {g.removed:,} answers, kept {g.kept:,} ({len(locks)} lock{'s' * (len(locks) != 1)})")
+        why = [f"{len(locks)} lock{'s' * (len(locks) != 1)}"]
+        if g.paid:
+            why.append(f"{g.paid:,} paid by unfinished builds")
+        if g.young:
+            why.append(f"{g.young:,} unlisted but younger than {KEEP_DAYS if args.older_than is None else args.older_than:g} "
+                       "days (--older-than DAYS, --all)")
+        verb = "would remove" if args.dry_run else "removed"
+        print(f"{g.root}: {verb} {g.removed:,} answers, kept {g.kept:,} ({'; '.join(why)})")
     return EXIT_OK
 
 

@@ -75,6 +75,7 @@ class Prepared:
     ir_sha256: str
     warnings: list[str]
     locked: frozenset[str] = frozenset()  # the request keys the lock lists (answers a finished build used)
+    lock: Optional[dict] = None  # the lock as read (its other endpoints' builds are kept when it is rewritten)
 
 
 def retry_policy() -> RetryPolicy:
@@ -120,12 +121,12 @@ def prepare(spec: ir.Spec, spec_path: Path, opts: BuildOptions) -> Prepared | Bu
     if opts.max_cost is not None and (ep.profile.input_usd_per_mtok is None or ep.profile.output_usd_per_mtok is None):
         return BuildResult(EXIT_ERROR, f"--max-cost needs the prices of {ep.profile.name}: set input_usd_per_mtok and "
                                        f"output_usd_per_mtok in [profiles.{ep.profile.name}] of synthc.toml")
-    stats = plan_stats(lock, ir_sha)
+    stats = plan_stats(lock, ir_sha, ep.identity, ep.model)
     plan = build_plan(spec, stats, ep.profile)
     if not plan.ok:
         return BuildResult(EXIT_ERROR, problems=plan.problems)
     return Prepared(plan, ep, AnswerCache(cache_root(spec_path.parent)), stats, ir_sha, warnings,
-                    frozenset(call_keys(lock)) if lock else frozenset())
+                    frozenset(call_keys(lock, ep.identity, ep.model)) if lock else frozenset(), lock)
 
 
 class LazyEmbedded:
@@ -307,7 +308,8 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                          endpoint=prep.endpoint.identity, seed=spec.dataset.seed, calls=outcome.calls,
                          dataset_sha256=sha256(data), acceptance=outcome.acceptance, planned_with=prep.stats,
                          profile=prep.endpoint.profile.name,
-                         reference=reference_entry(spec.reference) if spec.reference is not None else None)
+                         reference=reference_entry(spec.reference) if spec.reference is not None else None,
+                         previous=prep.lock)
         write_lock(lock_path(spec_path), lock)
         written.append(lock_path(spec_path))
     return report

@@ -3,7 +3,12 @@ across runs that stopped (run.ledger), and the advice after a stop says what to 
 
 from __future__ import annotations
 
+import json
+
 from fake_openai import FakeOpenAI, Misbehaviour
+from synthc.cli import main
+from synthc.emit.lock import call_keys, plan_stats
+from synthc.run.cache import AnswerCache
 from test_build_misbehave import SPEC, build, env, planned, spec_file  # noqa: F401 (env is a fixture)
 
 LOOSE = SPEC.replace("word_count(note) <= 6", "word_count(note) <= 2")  # about 1 row in 5 passes
@@ -50,3 +55,57 @@ def test_after_a_yield_stop_the_advice_says_what_to_change(env, capsys):
     assert code == 3 and out["stopped"]["reason"] == "yield"
     assert "stops again" in out["stopped"]["next"] and "run the same command again" not in err
     assert "--min-yield" in out["stopped"]["next"]
+
+
+def answers(env) -> set[str]:
+    return set(AnswerCache(env / "cache").keys())
+
+
+def test_a_spec_built_against_two_endpoints_keeps_both_builds(env, capsys, monkeypatch):
+    spec = spec_file(env)
+    with FakeOpenAI() as one, FakeOpenAI() as two:
+        assert build(spec, one, capsys)[0] == 0
+        first = answers(env)
+        assert build(spec, two, capsys, "--out", str(env / "elsewhere"))[0] == 0
+        lock = json.loads((env / "notes.sds.lock").read_text())
+        assert sorted(lock["builds"]) == sorted(f"gpt-4o-mini @ {f.base_url}" for f in (one, two))
+        assert lock["endpoint"] == two.base_url  # the top level is the last build's, as before
+        monkeypatch.chdir(env)
+        capsys.readouterr()
+        assert main(["cache", "gc", "--older-than", "0"]) == 0
+        assert "removed 0 answers" in capsys.readouterr().out
+        assert first <= answers(env)
+        calls = one.calls
+        assert build(spec, one, capsys)[0] == 0 and one.calls == calls  # paid once, kept, not bought again
+
+
+def test_plan_is_sized_by_the_acceptance_measured_at_its_own_endpoint():
+    lock = {"lock_version": 1, "ir_sha256": "x", "model": "m", "endpoint": "http://b/v1",
+            "acceptance": {"rate": 0.3, "by_stratum": {}}, "planned_with": {"rate": 0.3, "by_stratum": {}},
+            "builds": {"m @ http://a/v1": {"ir_sha256": "y", "acceptance": {"rate": 0.9, "by_stratum": {}},
+                                           "planned_with": {"rate": 0.9, "by_stratum": {}}, "calls": {"k1": "a"}},
+                       "m @ http://b/v1": {"ir_sha256": "x", "acceptance": {"rate": 0.3, "by_stratum": {}},
+                                           "planned_with": {"rate": 0.3, "by_stratum": {}}, "calls": {"k2": "b"}}}}
+    assert plan_stats(lock, "z", "http://a/v1", "m").rate == 0.9
+    assert plan_stats(lock, "z", "http://c/v1", "m").rate is None  # never built there: the planner's default
+    assert call_keys(lock) == {"k1", "k2"} and call_keys(lock, "http://a/v1", "m") == {"k1"}
+
+
+def test_gc_keeps_young_answers_and_paid_ones_unless_asked(env, capsys, monkeypatch):
+    spec = spec_file(env)
+    other = spec_file(env, SPEC.replace("seed = 5", "seed = 6"), "other.sds")
+    with FakeOpenAI() as fake:
+        assert build(spec, fake, capsys)[0] == 0
+        kept = answers(env)
+        assert build(other, fake, capsys, "--max-calls", "2")[0] == 3  # stopped: no lock, a ledger
+        assert len(answers(env)) == len(kept) + 2
+    monkeypatch.chdir(env)
+    capsys.readouterr()
+    assert main(["cache", "gc"]) == 0  # young answers stay
+    assert len(answers(env)) == len(kept) + 2
+    assert main(["cache", "gc", "--older-than", "0"]) == 0  # old enough, but an unfinished build paid for them
+    assert len(answers(env)) == len(kept) + 2 and "2 paid by unfinished builds" in capsys.readouterr().out
+    assert main(["cache", "gc", "--all", "--dry-run"]) == 0
+    assert "would remove 2 answers" in capsys.readouterr().out and len(answers(env)) == len(kept) + 2
+    assert main(["cache", "gc", "--all"]) == 0
+    assert answers(env) == kept
