@@ -431,7 +431,8 @@ def _run_build(spec, prep, args) -> int:
         if hasattr(progress, "close"):
             progress.close()
         print(f"synthc: interrupted; every answer received is in the cache ({prep.cache.root}): run the same "
-              "command again to resume", file=sys.stderr)
+              f"command again to resume (the rows accepted so far: {spec.dataset.name}.partial.jsonl in "
+              f"{args.out})", file=sys.stderr)
         return EXIT_STOPPED
     _render_build(result, spec, console, time.monotonic() - started)
     if args.json and result.report is not None:
@@ -461,6 +462,9 @@ def _render_build(result, spec, console, seconds: float) -> None:
 
             for line in lines(o.stopped.details):
                 console.print(Text(f"  {line}", style="green" if line.startswith("help:") else ""))
+        if result.written:
+            console.print(Text("wrote the rows accepted so far and what is missing: "
+                               + ", ".join(str(p) for p in result.written)))
         return
     r = result.report
     failed = [ch["name"] for ch in r["checks"] if not ch["passed"]]

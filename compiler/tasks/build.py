@@ -23,6 +23,7 @@ from ..validate import ValidationReport, validate_rows
 from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, reference_changed,
                          reference_entry, write_lock)
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
+from ..emit.partial import partial_report, remove_partial, write_partial
 from ..emit.paths import first_problem
 from ..emit.reference import completed, real_rows, reference_file
 from ..emit.report import RunFacts, json_bytes, report_json, report_md
@@ -190,7 +191,7 @@ def ledger_of(spec: ir.Spec, spec_path: Path, prep: "Prepared") -> Ledger:
 
 
 async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None, kept=(),
-                   ledger: Optional[Ledger] = None) -> Outcome:
+                   ledger: Optional[Ledger] = None, box: Optional[list] = None) -> Outcome:
     ep = prep.endpoint
     policy = retry_policy()
     if opts.offline:
@@ -202,11 +203,14 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real
                             on_retry=lambda notice: say(str(notice)))
     budget = budget_for(prep.plan, opts, ledger.paid() if ledger else None, ep.profile)
     source = ClientSource(client, prep.cache, opts.offline, ledger)
+    executor = Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
+                        prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
+                        store=RowStore(prep.cache.root), locked=prep.locked, real=real, real_rows=kept,
+                        source=source)
+    if box is not None:
+        box.append(executor)  # the rows accepted so far stay reachable after Ctrl-C (a partial result)
     try:
-        return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
-                              prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
-                              store=RowStore(prep.cache.root), locked=prep.locked, real=real,
-                              real_rows=kept, source=source).run()
+        return await executor.run()
     finally:
         if hasattr(client, "aclose"):
             await client.aclose()
@@ -220,13 +224,24 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     real = _real_rows(spec, spec_path)
     kept = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
     ledger = ledger_of(spec, spec_path, prep)
-    outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept, ledger))
+    box: list = []
+    try:
+        outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept, ledger, box))
+    except KeyboardInterrupt:
+        if box:
+            ex = box[0]
+            _partial(spec, prep, opts, ex.accepted, ex.shortfall(), "interrupted", "Ctrl-C",
+                     {"next": "the same command resumes from the cache"})
+        raise
     if hasattr(progress, "close"):
         progress.close()
     result = BuildResult(EXIT_OK, outcome=outcome, cache_dir=prep.cache.root, warnings=list(prep.warnings))
     if outcome.stopped:
         result.exit_code = EXIT_STOPPED
         result.message = outcome.stopped.message
+        st = outcome.stopped
+        result.written += _partial(spec, prep, opts, outcome.accepted, outcome.shortfall, st.kind, st.message,
+                                   st.details)
         return result
     RowStore(prep.cache.root).add(outcome.new_rows)  # before the lock: the next build may carry these rows
     rows = select_rows(spec, prep.plan, outcome.accepted)
@@ -252,8 +267,21 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
                           "the same command, once that is fixed, writes the outputs without new calls")
         return result
     ledger.clear()  # the build finished: what it paid for is in its lock
+    remove_partial(Path(opts.out), spec.dataset.name)
     result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
     return result
+
+
+def _partial(spec: ir.Spec, prep: Prepared, opts: BuildOptions, accepted, shortfall, reason: str, message: str,
+             details) -> list[Path]:
+    """A stopped build's accepted rows and what is missing (emit.partial); [] when they cannot be written (the
+    answers are in the cache either way)."""
+    rows = select_rows(spec, prep.plan, accepted)
+    report = partial_report(spec, len(rows), prep.plan.rows, shortfall, reason, message, details)
+    try:
+        return write_partial(spec, Path(opts.out), rows, report)
+    except OSError:
+        return []
 
 
 def output_files(spec: ir.Spec, opts: BuildOptions) -> list[Path]:

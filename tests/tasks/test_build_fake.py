@@ -273,7 +273,7 @@ def test_max_calls_stops_with_exit_3_and_keeps_what_was_paid(env, fake, capsys):
     assert "--max-calls 3" in capsys.readouterr().err
     assert fake.calls == 3
     assert AnswerCache(env / "cache").stats().entries == 3
-    assert not (env / "out").exists() and not (env / "notes.sds.lock").exists()
+    assert not (env / "out" / "notes.jsonl").exists() and not (env / "notes.sds.lock").exists()
     assert build(spec, fake) == 0  # the rest, and only the rest
     assert fake.calls == plan_of(spec).calls
 

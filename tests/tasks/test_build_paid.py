@@ -109,3 +109,30 @@ def test_gc_keeps_young_answers_and_paid_ones_unless_asked(env, capsys, monkeypa
     assert "would remove 2 answers" in capsys.readouterr().out and len(answers(env)) == len(kept) + 2
     assert main(["cache", "gc", "--all"]) == 0
     assert answers(env) == kept
+
+
+def test_a_stopped_build_writes_the_rows_it_accepted_and_what_is_missing(env, capsys):
+    spec = spec_file(env)
+    with FakeOpenAI() as fake:
+        code, err, out = build(spec, fake, capsys, "--max-calls", "5")
+    assert code == 3 and out["stopped"]["reason"] == "budget"
+    rows = [json.loads(line) for line in (env / "out" / "notes.partial.jsonl").read_text().splitlines()]
+    report = json.loads((env / "out" / "notes.partial.json").read_text())
+    assert 0 < len(rows) == report["rows"] < 120 and report["rows_planned"] == 120
+    assert report["rows_missing"] == 120 - len(rows) == sum(report["missing"].values())
+    assert report["reason"] == "budget" and report["stopped"]["next"]
+    assert all(len(r["note"].split()) <= 6 for r in rows)  # accepted rows only
+    assert "notes.partial.jsonl" in err and not (env / "out" / "notes.jsonl").exists()
+    assert "missing" in (env / "out" / "notes.partial.md").read_text()
+    with FakeOpenAI() as fake:
+        assert build(spec, fake, capsys)[0] == 0
+    assert (env / "out" / "notes.jsonl").exists() and not (env / "out" / "notes.partial.jsonl").exists()
+
+
+def test_a_yield_stop_keeps_the_good_rows_too(env, capsys):
+    spec = spec_file(env, LOOSE.replace("<= 2", "<= 1"))
+    with FakeOpenAI() as fake:
+        code, _, out = build(spec, fake, capsys)
+    report = json.loads((env / "out" / "notes.partial.json").read_text())
+    assert code == 3 and report["reason"] == out["stopped"]["reason"] == "yield"
+    assert report["rows"] == len((env / "out" / "notes.partial.jsonl").read_text().splitlines())
