@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("results", metavar="RESULTS.jsonl")
     i.add_argument("--no-build", action="store_true",
                    help="only store the answers (then `plan --emit-batch` writes the calls that read them: judges)")
+    i.add_argument("--live", action="store_true",
+                   help="let the build make the calls the batch did not answer (default: write them as the next batch)")
+    i.add_argument("--next-batch", metavar="FILE.jsonl",
+                   help="where the calls the batch did not answer go (default: OUT/<dataset>.next-batch.jsonl)")
     _build_flags(i)
 
     ca = sub.add_parser("cache", help="inspect or prune the answer cache")
@@ -366,11 +370,13 @@ def _build_options(args):
     from .tasks.build import BuildOptions
     from .generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD
 
+    batch = getattr(args, "command", None) == "ingest" and not args.live  # a batch's build makes no call unless asked
     return BuildOptions(out=Path(args.out), endpoint=args.endpoint, model=args.model, concurrency=args.concurrency,
                         max_calls=args.max_calls, max_cost=args.max_cost,
                         max_rounds=args.max_rounds or DEFAULT_MAX_ROUNDS,
                         min_yield=MIN_YIELD if args.min_yield is None else args.min_yield, frozen=args.frozen,
-                        offline=args.offline, csv=args.csv)
+                        offline=args.offline, csv=args.csv, batch=batch,
+                        next_batch=Path(args.next_batch) if batch and args.next_batch else None)
 
 
 def _prepared(checked, args):
@@ -463,13 +469,15 @@ def _render_build(result, spec, console, seconds: float) -> None:
             for line in lines(o.stopped.details):
                 console.print(Text(f"  {line}", style="green" if line.startswith("help:") else ""))
         if result.written:
-            console.print(Text("wrote the rows accepted so far and what is missing: "
-                               + ", ".join(str(p) for p in result.written)))
+            console.print(Text("wrote " + ", ".join(str(p) for p in result.written)
+                               + " (the rows accepted so far: docs/BUILD.md, \"Partial results\")"))
         return
     r = result.report
     failed = [ch["name"] for ch in r["checks"] if not ch["passed"]]
     cost = "" if r["cost_usd"] is None else f", ${r['cost_usd']:.4f}"
-    earlier = f" ({r['calls_interrupted_runs']} paid by an interrupted run)" if r.get("calls_interrupted_runs") else ""
+    paid_before = [f"{r['calls_interrupted_runs']} paid by an interrupted run"] if r.get("calls_interrupted_runs") else []
+    paid_before += [f"{r['calls_batch']} answered by a batch"] if r.get("calls_batch") else []
+    earlier = f" ({', '.join(paid_before)})" if paid_before else ""
     console.print(Text(f"{spec.dataset.name}: {r['rows']} rows in {r['rounds']} round{'s' * (r['rounds'] != 1)}; "
                        f"{r['calls']} calls (a full rebuild makes {r['calls_full_rebuild']}), {r['cache_hits']} from "
                        f"the cache{earlier}, {r['rows_carried']} row answers carried; "
@@ -486,23 +494,35 @@ def _render_build(result, spec, console, seconds: float) -> None:
 def cmd_ingest(args) -> int:
     from .tasks.ingest import IngestError, ingest
 
+    from .tasks.build import ledger_of
+
     checked, prep, code = _ready(args)
     if prep is None:
         return code
+    ep = prep.endpoint
     try:
-        got = ingest(checked.spec, prep.plan, prep.endpoint.identity, prep.cache, Path(args.results))
+        got = ingest(checked.spec, prep.plan, ep.identity, prep.cache, Path(args.results), ep.model,
+                     ledger_of(checked.spec, Path(args.spec), prep))
     except IngestError as e:
         print(f"synthc: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     notes = [f"{got.stored} answers stored", f"{got.already} already cached"]
     if got.failed:
-        notes.append(f"{got.failed} failed in the batch (the build makes them)")
-    if got.unknown:
-        notes.append(f"{len(got.unknown)} custom_ids are no call of this plan (e.g. {got.unknown[0]}): was the batch "
-                     "emitted from another version of the spec?")
+        notes.append(f"{got.failed} failed in the batch (the build {'makes them' if args.live else 'writes them into the next batch'})")
+    if got.unknown and got.expected:
+        notes.append(f"{len(got.unknown)} custom_ids belong to a batch emitted for --endpoint {got.expected[0]} "
+                     f"--model {got.expected[1]}, and this ingest is for --endpoint {ep.identity} --model {ep.model}: "
+                     "give ingest the flags the batch was emitted with")
+    elif got.unknown:
+        answered = f" (its answers name the model {', '.join(sorted(got.models))})" if got.models else ""
+        notes.append(f"{len(got.unknown)} custom_ids are no call of this plan at --endpoint {ep.identity} --model "
+                     f"{ep.model} (e.g. {got.unknown[0]}){answered}: give ingest the --endpoint and --model the batch "
+                     "was emitted with, or emit it again from this version of the spec")
     if got.bad:
         notes.append(f"{got.bad} lines unreadable")
     print(f"synthc: ingest: {'; '.join(notes)}", file=sys.stderr)
+    if got.unknown and not (got.stored or got.already):
+        return EXIT_ERROR  # nothing of the batch fits this build: building now would pay for it all again
     if args.no_build:
         return EXIT_OK
     return _run_build(checked.spec, prep, args)

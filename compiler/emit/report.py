@@ -47,6 +47,7 @@ class RunFacts:
     profile: Optional[str] = None  # the model profile that sized the plan
     earlier_calls: int = 0  # cache hits an interrupted run of this build paid for (no lock lists them)
     earlier_cost_usd: Optional[float] = 0.0
+    batch_calls: int = 0  # cache hits a Batch API output gave (`ingest`): neither new calls nor an interrupted run's
 
 
 def _usd(x: Optional[float]) -> Optional[float]:
@@ -82,6 +83,7 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
         "rows_matched_by_position": run.rows_by_position,
         "calls_interrupted_runs": run.earlier_calls,
         "cost_usd_interrupted_runs": _usd(run.earlier_cost_usd),
+        "calls_batch": run.batch_calls,
         "checks": v["checks"],
         "marginals": v["marginals"],
         "tvd": v["tvd"],
@@ -351,6 +353,8 @@ def _calls_md(r: dict) -> list[str]:
             f"| answers from the cache | {_int(r['cache_hits'])} | |",
             *([f"| of those, paid by an interrupted run of this build | {_int(r['calls_interrupted_runs'])} "
                f"({_cost(r.get('cost_usd_interrupted_runs'))}) | |"] if r.get("calls_interrupted_runs") else []),
+            *([f"| of those, answered by a Batch API batch (`ingest`) | {_int(r['calls_batch'])} | |"]
+              if r.get("calls_batch") else []),
             f"| row answers carried from earlier builds | {_int(r.get('rows_carried', 0))} | |",
             f"| failed calls | {_int(r['failed_calls'])} | |",
             f"| prompt tokens | {_int(r['prompt_tokens'])} | {_int(r['prompt_tokens_full_rebuild'])} |",

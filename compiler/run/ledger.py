@@ -3,7 +3,8 @@ so that the build's ceiling, `--max-calls` and `--max-cost` count them (docs/BUI
 
 One file per spec, endpoint and model: `<cache root>/ledger/<sha256 of (spec file name, dataset, endpoint, model)>.jsonl`,
 one JSON line per paid call, appended (and flushed to disk) the moment its answer is stored in the cache:
-`{"ledger_version", "ir_sha256", "key", "prompt_tokens", "completion_tokens"}`. It holds request keys and
+`{"ledger_version", "ir_sha256", "key", "prompt_tokens", "completion_tokens"}` (and `"batch": true` for an answer
+`ingest` stored from a Batch API output). It holds request keys and
 token counts, never a request, a key or a header. Lines of another `ir_sha256` (the spec changed since: a new
 build) are not counted; a half-written last line (a kill) is skipped. A build that finishes removes its file;
 `cache gc` keeps the answers a ledger names (they were paid for).
@@ -27,6 +28,7 @@ class Paid:
     """What the earlier runs of a build paid: calls (distinct request keys) and their tokens per key."""
 
     tokens: dict[str, tuple[int, int]]
+    batch: frozenset[str] = frozenset()  # of those, answers a batch gave (`ingest`), not a live call
 
     @property
     def calls(self) -> int:
@@ -52,17 +54,21 @@ class Ledger:
     def paid(self) -> Paid:
         """The calls earlier runs of this build (same IR) paid for."""
         out: dict[str, tuple[int, int]] = {}
+        batch = set()
         for line in _lines(self.path):
             if line.get("ir_sha256") == self.ir_sha256:
                 out.setdefault(line["key"], (int(line.get("prompt_tokens") or 0),
                                              int(line.get("completion_tokens") or 0)))
-        return Paid(out)
+                if line.get("batch"):
+                    batch.add(line["key"])
+        return Paid(out, frozenset(batch))
 
-    def record(self, key: str, prompt_tokens: int, completion_tokens: int) -> None:
-        """Append one paid call, durably (a kill after this line loses nothing the ceiling counts)."""
+    def record(self, key: str, prompt_tokens: int, completion_tokens: int, batch: bool = False) -> None:
+        """Append one paid call, durably (a kill after this line loses nothing the ceiling counts); `batch`:
+        an answer `ingest` stored from a Batch API output."""
         line = json.dumps({"ledger_version": LEDGER_VERSION, "ir_sha256": self.ir_sha256, "key": key,
-                           "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens},
-                          sort_keys=True, separators=(",", ":"))
+                           "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                           **({"batch": True} if batch else {})}, sort_keys=True, separators=(",", ":"))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(line + "\n")

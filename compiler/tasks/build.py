@@ -32,6 +32,8 @@ from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor,
 from ..generate.select import select_rows
 from ..generate.source import ClientSource
 from ..plan.cost import cost_usd
+from ..generate.predict import write_batch
+from ..run.batches import write_manifest
 from ..run.ledger import Ledger, Paid
 
 from ..exits import EXIT_ERROR, EXIT_FAILED, EXIT_OK, EXIT_STOPPED
@@ -53,6 +55,10 @@ class BuildOptions:
     frozen: bool = False
     offline: bool = False
     csv: bool = False
+    # After `ingest` (without --live): no call is made; the calls the cache lacks are written as the next OpenAI
+    # Batch API input, to `next_batch` (default: OUT/<dataset>.next-batch.jsonl), and the build stops (exit 3).
+    batch: bool = False
+    next_batch: Optional[Path] = None
 
 
 @dataclass
@@ -191,21 +197,25 @@ def ledger_of(spec: ir.Spec, spec_path: Path, prep: "Prepared") -> Ledger:
 
 
 async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None, kept=(),
-                   ledger: Optional[Ledger] = None, box: Optional[list] = None) -> Outcome:
+                   ledger: Optional[Ledger] = None, box: Optional[list] = None,
+                   pending: Optional[list] = None) -> Outcome:
     ep = prep.endpoint
     policy = retry_policy()
-    if opts.offline:
+    offline = opts.offline or opts.batch
+    if offline:
         client = offline_client(ep.identity)
     elif ep.embedded:
         client = LazyEmbedded(ep.concurrency, policy, say)
     else:
         client = ChatClient(ep.base_url, ep.api_key(), concurrency=ep.concurrency, policy=policy,
                             on_retry=lambda notice: say(str(notice)))
-    budget = budget_for(prep.plan, opts, ledger.paid() if ledger else None, ep.profile)
-    source = ClientSource(client, prep.cache, opts.offline, ledger)
+    paid = ledger.paid() if ledger else None
+    budget = budget_for(prep.plan, opts, paid, ep.profile)
+    source = ClientSource(client, prep.cache, offline, ledger, pending)
     executor = Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
-                        prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
-                        store=RowStore(prep.cache.root), locked=prep.locked, real=real, real_rows=kept,
+                        prior=prep.stats, offline=offline, workers=max(4, 2 * ep.concurrency),
+                        store=RowStore(prep.cache.root), real=real, real_rows=kept,
+                        locked=prep.locked | (paid.batch if paid else frozenset()),  # a batch's: not interrupted
                         source=source)
     if box is not None:
         box.append(executor)  # the rows accepted so far stay reachable after Ctrl-C (a partial result)
@@ -225,8 +235,9 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     kept = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
     ledger = ledger_of(spec, spec_path, prep)
     box: list = []
+    pending: Optional[list] = [] if opts.batch else None
     try:
-        outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept, ledger, box))
+        outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept, ledger, box, pending))
     except KeyboardInterrupt:
         if box:
             ex = box[0]
@@ -237,6 +248,8 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         progress.close()
     result = BuildResult(EXIT_OK, outcome=outcome, cache_dir=prep.cache.root, warnings=list(prep.warnings))
     if outcome.stopped:
+        if pending and outcome.stopped.kind == "offline":
+            result.written += _next_batch(spec, spec_path, prep, opts, outcome.stopped, pending)
         result.exit_code = EXIT_STOPPED
         result.message = outcome.stopped.message
         st = outcome.stopped
@@ -270,6 +283,23 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     remove_partial(Path(opts.out), spec.dataset.name)
     result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
     return result
+
+
+def _next_batch(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, stop, pending: list[dict]) -> list[Path]:
+    """A build after `ingest` met calls the batches did not answer: they become the next batch (and a manifest
+    beside the cache, run.batches, so `ingest` maps their answers back); the stop says what to do."""
+    path = Path(opts.next_batch or Path(opts.out) / f"{spec.dataset.name}.next-batch.jsonl")
+    write_batch(pending, str(path))
+    write_manifest(prep.cache.root, prep.endpoint.identity, prep.endpoint.model, pending)
+    n = len(pending)
+    flags = "" if prep.endpoint.embedded else f" --endpoint {prep.endpoint.identity} --model {prep.endpoint.model}"
+    stop.kind = "batch"
+    stop.message = (f"{n:,} call{'s' * (n != 1)} the batches did not answer (top-ups for rejected rows, or failed "
+                    f"lines) {'are' if n != 1 else 'is'} written as the next batch {path}; no call was made")
+    stop.details |= {"reason": "batch", "message": stop.message, "batch": str(path), "batch_calls": n,
+                     "next": f"submit {path} to the Batch API, then `synthc ingest {spec_path} RESULTS.jsonl{flags}`; "
+                             "or add --live to make these calls now"}
+    return [path]
 
 
 def _partial(spec: ir.Spec, prep: Prepared, opts: BuildOptions, accepted, shortfall, reason: str, message: str,
@@ -308,6 +338,7 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
     """The dataset, then the reports, then the lock (last: a lock says a build finished)."""
     out = Path(opts.out)
     name = spec.dataset.name
+    batch = ledger_of(spec, spec_path, prep).paid().batch  # read before the finished build clears the ledger
     data = jsonl_bytes(rows)
     jsonl, *rest = output_files(spec, opts)
     write_atomic(jsonl, data)
@@ -324,7 +355,7 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      full_cost_usd=c.full_cost_usd, acceptance_rate=outcome.acceptance.rate,
                      max_calls=budget_for(prep.plan, opts).max_calls, rows_by_position=outcome.by_position,
                      profile=prep.endpoint.profile.name, earlier_calls=c.earlier_calls,
-                     earlier_cost_usd=c.earlier_cost_usd)
+                     earlier_cost_usd=c.earlier_cost_usd, batch_calls=len(set(outcome.calls) & batch))
     order = [k.name for k in spec.constraints]
     report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]), outcome.judges,
                          evaluated) | (extra or {})

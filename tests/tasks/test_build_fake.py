@@ -406,7 +406,8 @@ def test_ingest_fills_the_cache_from_batch_output_then_builds(env, fake, capsys)
     results = env / "results.jsonl"
     results.write_text("".join(json.dumps(x) + "\n" for x in lines))
     capsys.readouterr()
-    assert main(["ingest", str(spec), str(results), "--endpoint", fake.base_url, "--out", str(env / "out")]) == 0
+    assert main(["ingest", str(spec), str(results), "--endpoint", fake.base_url, "--out", str(env / "out"),
+                 "--live"]) == 0
     err = capsys.readouterr().err
     assert f"{len(lines) - 1} answers stored" in err
     assert fake.calls == 1

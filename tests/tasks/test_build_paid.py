@@ -136,3 +136,78 @@ def test_a_yield_stop_keeps_the_good_rows_too(env, capsys):
     report = json.loads((env / "out" / "notes.partial.json").read_text())
     assert code == 3 and report["reason"] == out["stopped"]["reason"] == "yield"
     assert report["rows"] == len((env / "out" / "notes.partial.jsonl").read_text().splitlines())
+
+
+def answered_batch(fake: FakeOpenAI, batch, results, fail: int = 0):
+    """The Batch API's output for a batch input file, answered by the fake without HTTP (fake.calls stays)."""
+    lines = []
+    for n, line in enumerate(batch.read_text().splitlines()):
+        req = json.loads(line)
+        if n < fail:
+            lines.append({"custom_id": req["custom_id"], "response": None, "error": {"code": "server_error"}})
+            continue
+        status, _, body = fake.answer(req["body"])
+        lines.append({"custom_id": req["custom_id"], "response": {"status_code": status, "body": body}})
+    results.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return results
+
+
+def test_ingest_makes_no_call_and_emits_the_top_ups_as_the_next_batch(env, capsys):
+    spec = spec_file(env, LOOSE)
+    with FakeOpenAI() as fake:
+        assert main(["plan", str(spec), "--emit-batch", str(env / "b1.jsonl"), "--endpoint", fake.base_url]) == 0
+        results = answered_batch(fake, env / "b1.jsonl", env / "r1.jsonl")
+        capsys.readouterr()
+        args = ["--endpoint", fake.base_url, "--out", str(env / "out"), "--min-yield", "0", "--json"]
+        assert main(["ingest", str(spec), str(results), *args]) == 3
+        got = capsys.readouterr()
+        assert fake.calls == 0  # nothing was called without --live
+        stopped = json.loads(got.out)["stopped"]
+        nxt = env / "out" / "notes.next-batch.jsonl"
+        assert stopped["reason"] == "batch" and stopped["batch"] == str(nxt) and "--live" in stopped["next"]
+        second = [json.loads(x) for x in nxt.read_text().splitlines()]
+        assert len(second) == stopped["batch_calls"] >= 1  # the top-ups of round 2
+        first_ids = {json.loads(x)["custom_id"] for x in (env / "b1.jsonl").read_text().splitlines()}
+        assert not {r["custom_id"] for r in second} & first_ids  # top-up calls, not round 1's
+        results = answered_batch(fake, nxt, env / "r2.jsonl")
+        capsys.readouterr()
+        code = main(["ingest", str(spec), str(results), *args])
+        err = capsys.readouterr().err
+        assert f"{len(second)} answers stored" in err and "custom_ids" not in err  # every top-up mapped back
+        assert code in (0, 3) and fake.calls == 0
+
+
+def test_a_failed_batch_line_is_the_next_batch(env, capsys):
+    spec = spec_file(env)
+    with FakeOpenAI() as fake:
+        assert main(["plan", str(spec), "--emit-batch", str(env / "b1.jsonl"), "--endpoint", fake.base_url]) == 0
+        results = answered_batch(fake, env / "b1.jsonl", env / "r1.jsonl", fail=1)
+        assert main(["ingest", str(spec), str(results), "--endpoint", fake.base_url, "--out", str(env / "out")]) == 3
+        assert fake.calls == 0
+    nxt = [json.loads(x) for x in (env / "out" / "notes.next-batch.jsonl").read_text().splitlines()]
+    assert [r["custom_id"] for r in nxt] == [json.loads((env / "b1.jsonl").read_text().splitlines()[0])["custom_id"]]
+
+
+def test_batch_answers_are_reported_as_batch_answers(env, capsys):
+    spec = spec_file(env)
+    with FakeOpenAI() as fake:
+        assert main(["plan", str(spec), "--emit-batch", str(env / "b1.jsonl"), "--endpoint", fake.base_url]) == 0
+        results = answered_batch(fake, env / "b1.jsonl", env / "r1.jsonl")
+        capsys.readouterr()
+        assert main(["ingest", str(spec), str(results), "--endpoint", fake.base_url, "--out", str(env / "out"),
+                     "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+    assert fake.calls == 0 and report["calls"] == 0
+    assert report["calls_batch"] == report["cache_hits"] > 0 and report["calls_interrupted_runs"] == 0
+
+
+def test_ingest_for_another_endpoint_says_which_one_the_batch_was_for(env, capsys):
+    spec = spec_file(env)
+    with FakeOpenAI() as fake, FakeOpenAI() as other:
+        assert main(["plan", str(spec), "--emit-batch", str(env / "b1.jsonl"), "--endpoint", fake.base_url]) == 0
+        results = answered_batch(fake, env / "b1.jsonl", env / "r1.jsonl")
+        capsys.readouterr()
+        code = main(["ingest", str(spec), str(results), "--endpoint", other.base_url, "--out", str(env / "out")])
+        err = capsys.readouterr().err
+        assert other.calls == 0 and code == 2 and "0 answers stored" in err
+        assert f"emitted for --endpoint {fake.base_url} --model gpt-4o-mini" in err and other.base_url in err
