@@ -106,6 +106,10 @@ EXPLANATIONS: dict[str, str] = {
               "computed per predicate before anything is inlined. Pass intermediate results through derived "
               "fields instead of repeating a predicate. Predicates that call predicates may also nest at most 32 calls "
               "deep (arguments included), however small the result.",
+    "SDS096": "A derived field computed from a chain of more than 64 derived fields, each reading the last "
+              "(`field x2 = x1 + 1`, `field x3 = x2 + 1`, ...). Every link nests the field's SQL and checks one "
+              "level deeper; compute the field from sampled fields in fewer steps (one derived field may read "
+              "many fields). See LANGUAGE.md, \"Limits\".",
     "SDS095": "A joint table with more than 5,000 cells. Tie fewer fields together, or give the values shares "
               "per field (independent fields need no joint table).",
     "SDS071": "A judge needs a `question` (a template with {field} placeholders, filled in per row) and an `answer` "

@@ -36,6 +36,10 @@ MAX_EXPR_NODES = 10_000
 # ... and in how deeply def calls nest in it (predicates calling predicates, arguments included). SDS094.
 MAX_DEF_NESTING = 32
 
+# A chain of derived fields each reading the last (`field x2 = x1 + 1`): every later pass nests one level deeper
+# per link (a field's SQL inlines its inputs'), so a chain of 3,000 took 29 s and 1.6 GB and crashed. SDS096.
+MAX_DERIVED_DEPTH = 64
+
 # A joint table's cells: a spec this large takes about a second to parse (lark, ~200 KB/s). SDS095.
 MAX_JOINT_CELLS = 5_000
 

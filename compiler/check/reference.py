@@ -166,7 +166,12 @@ class ReferenceChecker:
             return None
         spec = self.c.root.path
         base = spec.resolve().parent if spec is not None else Path.cwd()
-        target = (base / rel).resolve()
+        try:
+            target = (base / rel).resolve()
+        except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13, OSError after)
+            self.report("SDS080", f"reference file `{rel}` is a symbolic link that leads back to itself",
+                        d.path_span, "point the link at the data file, or name the file itself")
+            return None
         try:
             shown = target.relative_to(project_root(spec) if spec is not None else base).as_posix()
         except ValueError:
@@ -177,6 +182,10 @@ class ReferenceChecker:
         if fmt is None:
             self.report("SDS080", f"reference file `{rel}` is of an unknown format", d.path_span,
                         "use .jsonl (one JSON object per line), .csv (with a header) or .parquet")
+            return None
+        if target.is_dir():
+            self.report("SDS080", f"reference file `{rel}` is a folder, not a file", d.path_span,
+                        f"name one data file in {shown}")
             return None
         if not target.is_file():
             self.report("SDS080", f"reference file `{rel}` not found", d.path_span, f"looked for {shown} in the project")
