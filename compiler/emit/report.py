@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from ..evaluation.report import eval_md
 from ..quality.report import content_md
-from ..validate.models import ValidationReport, number_text
+from ..validate.models import ValidationReport, number_text, worst_first
 
 REPORT_VERSION = 4  # 2: the content section (quality.report); 3: judges; 4: eval (a spec with a reference)
 BAR = 20  # characters of the longest bar
@@ -267,12 +267,15 @@ def _marginals_md(marginals: dict, tvd: dict) -> list[str]:
         scale = max([max(v["target"], v["actual"]) for v in values.values()] or [0])
         out += [f"### {cell(field)} · tvd {tvd.get(field, 0):.3f}", "",
                 "| value | target | actual | Δ | rows | actual share |", "| --- | --: | --: | --: | --: | --- |"]
-        for value, v in values.items():
+        shown, more = worst_first(list(values.items()), lambda kv: abs(kv[1]["actual"] - kv[1]["target"]))
+        for value, v in shown:
             delta = 100 * (v["actual"] - v["target"])
             shown = "0.0" if abs(delta) < 0.05 else f"{delta:+.1f}"
             chart = bar(v["actual"], scale)
             out.append(f"| {cell(value)} | {100 * v['target']:.1f}% | {100 * v['actual']:.1f}% | {shown} pp | "
                        f"{_int(v.get('count', 0))} | {f'`{chart}`' if chart else ''} |")
+        if more:
+            out.append(f"| and {_int(more)} more values, each closer to its target (report.json lists all) | | | | | |")
         out.append("")
     return out
 
