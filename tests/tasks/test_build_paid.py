@@ -211,3 +211,13 @@ def test_ingest_for_another_endpoint_says_which_one_the_batch_was_for(env, capsy
         err = capsys.readouterr().err
         assert other.calls == 0 and code == 2 and "0 answers stored" in err
         assert f"emitted for --endpoint {fake.base_url} --model gpt-4o-mini" in err and other.base_url in err
+
+
+def test_the_round_line_counts_rows_after_the_unique_repair(env, capsys):
+    spec = spec_file(env, SPEC + "constraint distinct: unique(note)\n")
+    with FakeOpenAI(misbehave=Misbehaviour(constant=(("note", "the same short note"),))) as fake:
+        code, err, out = build(spec, fake, capsys)
+    assert code == 3 and out["stopped"]["reason"] == "yield"
+    line = next(ln for ln in err.splitlines() if ln.startswith("synthc: round 1:"))
+    accepted = int(line.split("; ")[1].split("/")[0])
+    assert accepted == out["stopped"]["rows_accepted"] < 20  # not the 120 counted before repeats were rejected
