@@ -315,7 +315,7 @@ def _judges_md(judges: Optional[dict]) -> list[str]:
         out += [title, "",
                 "| " + " | ".join(cell(f) for f in fields) + " | judged | passed | pass rate | |",
                 "| " + " | ".join("---" for _ in fields) + " | --: | --: | --: | --- |"]
-        for s in sorted(shown, key=j["by_stratum"].index):
+        for s in shown:  # the lowest pass rate first, as the title says (ties in the report's order)
             chart = bar(s["pass_rate"] or 0.0, 1.0)
             out.append("| " + " | ".join(cell(s["values"].get(f, "")) for f in fields) +
                        f" | {_int(s['judged'])} | {_int(s['passed'])} | {_pct(s['pass_rate'])} | "
