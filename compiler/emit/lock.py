@@ -152,6 +152,8 @@ def build_of(lock: Optional[Mapping], endpoint: Optional[str] = None, model: Opt
         return None
     if endpoint is None and model is None:
         return lock
+    if "builds" not in lock and not (isinstance(lock.get("model"), str) and isinstance(lock.get("endpoint"), str)):
+        return lock  # a lock that names no endpoint or model: its one build is the only one known
     return _builds(lock).get(build_name(endpoint, model))
 
 

@@ -4,6 +4,7 @@ across runs that stopped (run.ledger), and the advice after a stop says what to 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from fake_openai import FakeOpenAI, Misbehaviour
 from synthc.cli import main
@@ -11,6 +12,7 @@ from synthc.emit.lock import call_keys, plan_stats
 from synthc.run.cache import AnswerCache
 from test_build_misbehave import SPEC, build, env, planned, spec_file  # noqa: F401 (env is a fixture)
 
+ROOT = Path(__file__).resolve().parents[2]
 LOOSE = SPEC.replace("word_count(note) <= 6", "word_count(note) <= 2")  # about 1 row in 5 passes
 
 
@@ -221,3 +223,11 @@ def test_the_round_line_counts_rows_after_the_unique_repair(env, capsys):
     line = next(ln for ln in err.splitlines() if ln.startswith("synthc: round 1:"))
     accepted = int(line.split("; ")[1].split("/")[0])
     assert accepted == out["stopped"]["rows_accepted"] < 20  # not the 120 counted before repeats were rejected
+
+
+def test_plan_json_states_the_rows_of_a_completed_dataset(capsys):
+    assert main(["plan", str(ROOT / "examples" / "package_descriptions" / "packages.sds"), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["plan_version"] == 3 and plan["rows"] == plan["rows_synthetic"]  # `rows` keeps its meaning
+    assert plan["rows_real"] == plan["real"]["real_rows"] > 0
+    assert plan["rows_dataset"] == plan["rows_real"] + plan["rows_synthetic"] > plan["rows"]
