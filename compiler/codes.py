@@ -89,7 +89,7 @@ EXPLANATIONS: dict[str, str] = {
               "category, enum or bool field, distinct_n's n a whole number 1 to 3 and near_unique's threshold a "
               "number strictly between 0 and 1. See LANGUAGE.md, \"Content quality\".",
     "SDS090": "`rows` is above the limit of 1,000,000. A build keeps a round's rows and calls in memory (about "
-              "1.3 KB per row), so the limit keeps a build's memory and its time before the first call bounded. "
+              "900 bytes per row), so the limit keeps a build's memory and its time before the first call bounded. "
               "Build larger datasets as several specs with different seeds. See LANGUAGE.md, \"Limits\".",
     "SDS091": "A range bound that values cannot be written with: int bounds must fit in 64 bits "
               "(-9223372036854775808..9223372036854775807, DuckDB BIGINT and Parquet INT64), float bounds must "

@@ -11,7 +11,7 @@ from __future__ import annotations
 # A spec or module file: bytes read, whatever size the file reports (devices and pipes report none). SDS003.
 MAX_SOURCE_BYTES = 2_000_000
 
-# `rows`: a build holds a round's rows and calls in memory (about 1.3 KB per row). SDS090.
+# `rows`: a build holds a round's rows and calls in memory (about 900 bytes per row: bench/limits_bench.py). SDS090.
 MAX_ROWS = 1_000_000
 
 # `int` bounds: values are written as 64-bit integers (DuckDB BIGINT, Parquet INT64). SDS091.
