@@ -4,9 +4,13 @@ across runs that stopped (run.ledger), and the advice after a stop says what to 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from fake_openai import FakeOpenAI, Misbehaviour
+from fake_openai import FakeOpenAI, Misbehaviour, slow
 from synthc.cli import main
 from synthc.emit.lock import call_keys, plan_stats
 from synthc.run.cache import AnswerCache
@@ -231,3 +235,25 @@ def test_plan_json_states_the_rows_of_a_completed_dataset(capsys):
     assert plan["plan_version"] == 3 and plan["rows"] == plan["rows_synthetic"]  # `rows` keeps its meaning
     assert plan["rows_real"] == plan["real"]["real_rows"] > 0
     assert plan["rows_dataset"] == plan["rows_real"] + plan["rows_synthetic"] > plan["rows"]
+
+
+def test_ctrl_c_writes_the_rows_accepted_so_far(env):
+    spec = spec_file(env)
+    cache = env / "cache" / "answers"
+    with FakeOpenAI() as fake:
+        fake.push(*[slow(0.3)] * 40)
+        proc = subprocess.Popen([sys.executable, "-m", "synthc", "build", str(spec), "--endpoint", fake.base_url,
+                                 "--out", str(env / "out"), "--concurrency", "1"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len(list(cache.rglob("*.json"))) < 8 and time.monotonic() < deadline:  # 80 rows answered
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 3, err
+    report = json.loads((env / "out" / "notes.partial.json").read_text())
+    rows = (env / "out" / "notes.partial.jsonl").read_text().splitlines()
+    # the rows judged by then (batches of 64, or every second: any number) are the ones written
+    assert report["reason"] == "interrupted" and report["rows"] == len(rows) < 120
+    assert report["rows_missing"] == 120 - len(rows) and not (env / "out" / "notes.jsonl").exists()
+    assert "notes.partial.jsonl" in err
