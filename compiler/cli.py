@@ -510,9 +510,9 @@ def cmd_ingest(args) -> int:
     if got.failed:
         notes.append(f"{got.failed} failed in the batch (the build {'makes them' if args.live else 'writes them into the next batch'})")
     if got.unknown and got.expected:
-        notes.append(f"{len(got.unknown)} custom_ids belong to a batch emitted for --endpoint {got.expected[0]} "
-                     f"--model {got.expected[1]}, and this ingest is for --endpoint {ep.identity} --model {ep.model}: "
-                     "give ingest the flags the batch was emitted with")
+        notes.append(f"{len(got.unknown)} custom_ids belong to a batch emitted for --model {got.expected[1]} "
+                     f"(--endpoint {got.expected[0]}), and this ingest is for --model {ep.model} (--endpoint "
+                     f"{ep.identity}): give ingest the flags the batch was emitted with")
     elif got.unknown:
         answered = f" (its answers name the model {', '.join(sorted(got.models))})" if got.models else ""
         notes.append(f"{len(got.unknown)} custom_ids are no call of this plan at --endpoint {ep.identity} --model "

@@ -17,7 +17,7 @@ from .. import ir
 from ..plan import Plan
 from ..generate.predict import batch_lines
 from ..run.batches import emitted as emitted_calls
-from ..run.cache import AnswerCache, canonical_request, endpoint_identity, request_key
+from ..run.cache import AnswerCache, canonical_request, request_key
 from ..run.ledger import Ledger
 from ..run.client import Answer
 
@@ -49,15 +49,14 @@ def answer_of(body: dict) -> Answer:
                   model=body.get("model"), mode="json_schema")
 
 
-def _resolve(cid: str, requests: dict, emitted: dict, identity: str, model: Optional[str], out: IngestSummary
-             ) -> Optional[dict]:
-    """The request a custom_id stands for: the one a batch emitted for this endpoint and model asked (its
-    manifest, run.batches: round 1 or a top-up batch), else a call of round 1 as the plan asks it now (a batch
-    emitted before manifests were kept). None when the custom_id's batches were all emitted for another endpoint
-    or model (noted in `out.expected`: storing their answers here would file them under the wrong model), or
-    when nothing knows it."""
+def _resolve(cid: str, requests: dict, emitted: dict, model: Optional[str], out: IngestSummary) -> Optional[dict]:
+    """The request a custom_id stands for: the one a batch emitted for this model asked (its manifest,
+    run.batches: round 1 or a top-up batch; the endpoint may differ, since the Batch API's answer is filed under
+    this build's endpoint), else a call of round 1 as the plan asks it now (a batch emitted before manifests were
+    kept). None when the custom_id's batches were all emitted for another model (noted in `out.expected`:
+    filed here, their answers would stand for requests this build never makes), or when nothing knows it."""
     entries = emitted.get(cid, ())
-    mine = [e for e in entries if e.endpoint == endpoint_identity(identity) and (model is None or e.model == model)]
+    mine = [e for e in entries if model is None or e.model == model]
     if mine:
         return mine[0].body
     if entries:
@@ -95,7 +94,7 @@ def ingest(spec: ir.Spec, plan: Plan, identity: str, cache: AnswerCache, results
             continue
         if isinstance(response["body"].get("model"), str):
             out.models.add(response["body"]["model"])
-        body = _resolve(str(cid), requests, emitted, identity, model, out)
+        body = _resolve(str(cid), requests, emitted, model, out)
         if body is None:
             out.unknown.append(str(cid))
             continue

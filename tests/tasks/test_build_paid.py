@@ -207,16 +207,27 @@ def test_batch_answers_are_reported_as_batch_answers(env, capsys):
     assert report["calls_batch"] == report["cache_hits"] > 0 and report["calls_interrupted_runs"] == 0
 
 
-def test_ingest_for_another_endpoint_says_which_one_the_batch_was_for(env, capsys):
+def test_ingest_for_another_model_says_which_one_the_batch_was_for(env, capsys):
     spec = spec_file(env)
-    with FakeOpenAI() as fake, FakeOpenAI() as other:
+    with FakeOpenAI() as fake:
         assert main(["plan", str(spec), "--emit-batch", str(env / "b1.jsonl"), "--endpoint", fake.base_url]) == 0
         results = answered_batch(fake, env / "b1.jsonl", env / "r1.jsonl")
         capsys.readouterr()
-        code = main(["ingest", str(spec), str(results), "--endpoint", other.base_url, "--out", str(env / "out")])
+        code = main(["ingest", str(spec), str(results), "--endpoint", fake.base_url, "--model", "other-model",
+                     "--out", str(env / "out")])
         err = capsys.readouterr().err
-        assert other.calls == 0 and code == 2 and "0 answers stored" in err
-        assert f"emitted for --endpoint {fake.base_url} --model gpt-4o-mini" in err and other.base_url in err
+        assert fake.calls == 0 and code == 2 and "0 answers stored" in err
+        assert f"emitted for --model gpt-4o-mini (--endpoint {fake.base_url})" in err and "--model other-model" in err
+
+
+def test_a_batch_emitted_without_the_endpoint_is_filed_under_the_builds_endpoint(env, capsys):
+    spec = spec_file(env)
+    with FakeOpenAI() as fake:
+        assert main(["plan", str(spec), "--emit-batch", str(env / "b1.jsonl")]) == 0  # OpenAI's URL in the keys
+        results = answered_batch(fake, env / "b1.jsonl", env / "r1.jsonl")
+        capsys.readouterr()
+        assert main(["ingest", str(spec), str(results), "--endpoint", fake.base_url, "--out", str(env / "out")]) == 0
+        assert fake.calls == 0
 
 
 def test_the_round_line_counts_rows_after_the_unique_repair(env, capsys):
