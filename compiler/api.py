@@ -275,8 +275,10 @@ def build(spec: PathLike, *, out: PathLike = "build", endpoint: Optional[str] = 
 
 
 def build_options(*, out: PathLike = "build", endpoint=None, model=None, max_calls=None, max_cost=None,
-                  max_rounds=None, min_yield=None, concurrency=None, offline=False, frozen=False, csv=False):
-    """The build's options with the CLI's defaults; UsageError for values the CLI's flags refuse."""
+                  max_rounds=None, min_yield=None, concurrency=None, offline=False, frozen=False, csv=False,
+                  batch=False, next_batch=None):
+    """The build's options with the CLI's defaults; UsageError for values the CLI's flags refuse. batch: the build
+    of an ingested batch, which makes no live call (the calls still missing go to `next_batch`)."""
     for name, n in (("max_calls", max_calls), ("max_rounds", max_rounds), ("concurrency", concurrency)):
         if n is not None and (not isinstance(n, int) or n < 1):
             raise UsageError(f"{name} must be a whole number, at least 1: {n!r}")
@@ -287,7 +289,7 @@ def build_options(*, out: PathLike = "build", endpoint=None, model=None, max_cal
     return BuildOptions(out=Path(out), endpoint=endpoint, model=model, concurrency=concurrency, max_calls=max_calls,
                         max_cost=max_cost, max_rounds=max_rounds or DEFAULT_MAX_ROUNDS,
                         min_yield=MIN_YIELD if min_yield is None else min_yield, frozen=frozen, offline=offline,
-                        csv=csv)
+                        csv=csv, batch=batch, next_batch=Path(next_batch) if batch and next_batch else None)
 
 
 def prepare_build(checked: CheckResult, spec_path: Path, opts: BuildOptions) -> Prepared:

@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("results", metavar="RESULTS.jsonl")
     i.add_argument("--no-build", action="store_true",
                    help="only store the answers (then `plan --emit-batch` writes the calls that read them: judges)")
+    i.add_argument("--live", action="store_true",
+                   help="let the build make the calls the batch did not answer (default: write them as the next batch)")
+    i.add_argument("--next-batch", metavar="FILE.jsonl",
+                   help="where the calls the batch did not answer go (default: OUT/<dataset>.next-batch.jsonl)")
     _build_flags(i)
 
     ca = sub.add_parser("cache", help="inspect or prune the answer cache")
@@ -102,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = cs.add_parser("gc", help="remove answers no lock file lists")
     g.add_argument("--keep-lock", action="append", default=[], metavar="SPEC.lock",
                    help="keep what this lock lists (repeatable); default: every *.sds.lock under the current folder")
+    g.add_argument("--older-than", type=_days, metavar="DAYS",
+                   help="remove answers no lock lists once older than DAYS (default 14)")
+    g.add_argument("--all", action="store_true",
+                   help="remove every answer no lock lists, whatever its age (even those an unfinished build paid for)")
+    g.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
     return p
 
 
@@ -119,6 +128,16 @@ def _build_flags(b: argparse.ArgumentParser) -> None:
     b.add_argument("--offline", action="store_true", help="no network: answers from the cache only")
     b.add_argument("--csv", action="store_true", help="also write <dataset>.csv")
     b.add_argument("--json", action="store_true", help="print report.json on stdout")
+
+
+def _days(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0.0 <= x < 1e6:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be a number of days from 0: {text}")
+    return x
 
 
 def _fraction(text: str) -> float:
@@ -351,9 +370,11 @@ def _checked(path: str):
 def _build_options(args):
     from . import api
 
+    batch = getattr(args, "command", None) == "ingest" and not args.live  # a batch's build makes no call unless asked
     return api.build_options(out=args.out, endpoint=args.endpoint, model=args.model, concurrency=args.concurrency,
                              max_calls=args.max_calls, max_cost=args.max_cost, max_rounds=args.max_rounds,
-                             min_yield=args.min_yield, frozen=args.frozen, offline=args.offline, csv=args.csv)
+                             min_yield=args.min_yield, frozen=args.frozen, offline=args.offline, csv=args.csv,
+                             batch=batch, next_batch=args.next_batch if batch else None)
 
 
 def _prepared(checked, args):
@@ -409,7 +430,8 @@ def _run_build(spec, prep, args) -> int:
         if hasattr(progress, "close"):
             progress.close()
         print(f"synthc: interrupted; every answer received is in the cache ({prep.cache.root}): run the same "
-              "command again to resume", file=sys.stderr)
+              f"command again to resume (the rows accepted so far: {spec.dataset.name}.partial.jsonl in "
+              f"{args.out})", file=sys.stderr)
         return EXIT_STOPPED
     _render_build(result, spec, console, time.monotonic() - started)
     if args.json and result.report is not None:
@@ -430,19 +452,25 @@ def _render_build(result, spec, console, seconds: float) -> None:
     if result.exit_code == EXIT_STOPPED:
         console.print(Text(f"synthc: stopped: {result.message}", style="bold yellow"))
         if c is not None:
+            nxt = (o.stopped.details.get("next") if o is not None and o.stopped is not None else None) \
+                or "run the same command again to resume"
             console.print(Text(f"  {c.calls} calls made, {c.cache_hits} answers from the cache, "
-                               f"{c.failed_calls} failed; every answer received is in {result.cache_dir}: "
-                               "run the same command again to resume"))
+                               f"{c.failed_calls} failed; every answer received is in {result.cache_dir}: {nxt}"))
         if o is not None and o.stopped is not None:
             from .generate.diagnosis import lines
 
             for line in lines(o.stopped.details):
                 console.print(Text(f"  {line}", style="green" if line.startswith("help:") else ""))
+        if result.written:
+            console.print(Text("wrote " + ", ".join(str(p) for p in result.written)
+                               + " (the rows accepted so far: docs/BUILD.md, \"Partial results\")"))
         return
     r = result.report
     failed = [ch["name"] for ch in r["checks"] if not ch["passed"]]
     cost = "" if r["cost_usd"] is None else f", ${r['cost_usd']:.4f}"
-    earlier = f" ({r['calls_interrupted_runs']} paid by an interrupted run)" if r.get("calls_interrupted_runs") else ""
+    paid_before = [f"{r['calls_interrupted_runs']} paid by an interrupted run"] if r.get("calls_interrupted_runs") else []
+    paid_before += [f"{r['calls_batch']} answered by a batch"] if r.get("calls_batch") else []
+    earlier = f" ({', '.join(paid_before)})" if paid_before else ""
     console.print(Text(f"{spec.dataset.name}: {r['rows']} rows in {r['rounds']} round{'s' * (r['rounds'] != 1)}; "
                        f"{r['calls']} calls (a full rebuild makes {r['calls_full_rebuild']}), {r['cache_hits']} from "
                        f"the cache{earlier}, {r['rows_carried']} row answers carried; "
@@ -459,23 +487,35 @@ def _render_build(result, spec, console, seconds: float) -> None:
 def cmd_ingest(args) -> int:
     from .tasks.ingest import IngestError, ingest
 
+    from .tasks.build import ledger_of
+
     checked, prep, code = _ready(args)
     if prep is None:
         return code
+    ep = prep.endpoint
     try:
-        got = ingest(checked.spec, prep.plan, prep.endpoint.identity, prep.cache, Path(args.results))
+        got = ingest(checked.spec, prep.plan, ep.identity, prep.cache, Path(args.results), ep.model,
+                     ledger_of(checked.spec, Path(args.spec), prep))
     except IngestError as e:
         print(f"synthc: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     notes = [f"{got.stored} answers stored", f"{got.already} already cached"]
     if got.failed:
-        notes.append(f"{got.failed} failed in the batch (the build makes them)")
-    if got.unknown:
-        notes.append(f"{len(got.unknown)} custom_ids are no call of this plan (e.g. {got.unknown[0]}): was the batch "
-                     "emitted from another version of the spec?")
+        notes.append(f"{got.failed} failed in the batch (the build {'makes them' if args.live else 'writes them into the next batch'})")
+    if got.unknown and got.expected:
+        notes.append(f"{len(got.unknown)} custom_ids belong to a batch emitted for --model {got.expected[1]} "
+                     f"(--endpoint {got.expected[0]}), and this ingest is for --model {ep.model} (--endpoint "
+                     f"{ep.identity}): give ingest the flags the batch was emitted with")
+    elif got.unknown:
+        answered = f" (its answers name the model {', '.join(sorted(got.models))})" if got.models else ""
+        notes.append(f"{len(got.unknown)} custom_ids are no call of this plan at --endpoint {ep.identity} --model "
+                     f"{ep.model} (e.g. {got.unknown[0]}){answered}: give ingest the --endpoint and --model the batch "
+                     "was emitted with, or emit it again from this version of the spec")
     if got.bad:
         notes.append(f"{got.bad} lines unreadable")
     print(f"synthc: ingest: {'; '.join(notes)}", file=sys.stderr)
+    if got.unknown and not (got.stored or got.already):
+        return EXIT_ERROR  # nothing of the batch fits this build: building now would pay for it all again
     if args.no_build:
         return EXIT_OK
     return _run_build(checked.spec, prep, args)
@@ -529,7 +569,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from .tasks.cache import find_locks, find_roots, gc
+    from .tasks.cache import KEEP_DAYS, find_locks, find_roots, gc
     from .emit.lock import LockError
     from .run.cache import AnswerCache
     from .run.rowstore import RowStore
@@ -555,12 +595,19 @@ def cmd_cache(args) -> int:
               "(gc keeps only what locks list)", file=sys.stderr)
         return EXIT_ERROR
     try:
-        done = gc(locks)
+        done = gc(locks, KEEP_DAYS if args.older_than is None else args.older_than, args.all, args.dry_run)
     except LockError as e:
         print(f"synthc: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     for g in done:
-        print(f"{g.root}: removed {g.removed:,} answers, kept {g.kept:,} ({len(locks)} lock{'s' * (len(locks) != 1)})")
+        why = [f"{len(locks)} lock{'s' * (len(locks) != 1)}"]
+        if g.paid:
+            why.append(f"{g.paid:,} paid by unfinished builds")
+        if g.young:
+            why.append(f"{g.young:,} unlisted but younger than {KEEP_DAYS if args.older_than is None else args.older_than:g} "
+                       "days (--older-than DAYS, --all)")
+        verb = "would remove" if args.dry_run else "removed"
+        print(f"{g.root}: {verb} {g.removed:,} answers, kept {g.kept:,} ({'; '.join(why)})")
     return EXIT_OK
 
 

@@ -89,7 +89,7 @@ EXPLANATIONS: dict[str, str] = {
               "category, enum or bool field, distinct_n's n a whole number 1 to 3 and near_unique's threshold a "
               "number strictly between 0 and 1. See LANGUAGE.md, \"Content quality\".",
     "SDS090": "`rows` is above the limit of 1,000,000. A build keeps a round's rows and calls in memory (about "
-              "1.3 KB per row), so the limit keeps a build's memory and its time before the first call bounded. "
+              "900 bytes per row), so the limit keeps a build's memory and its time before the first call bounded. "
               "Build larger datasets as several specs with different seeds. See LANGUAGE.md, \"Limits\".",
     "SDS091": "A range bound that values cannot be written with: int bounds must fit in 64 bits "
               "(-9223372036854775808..9223372036854775807, DuckDB BIGINT and Parquet INT64), float bounds must "
@@ -106,6 +106,10 @@ EXPLANATIONS: dict[str, str] = {
               "computed per predicate before anything is inlined. Pass intermediate results through derived "
               "fields instead of repeating a predicate. Predicates that call predicates may also nest at most 32 calls "
               "deep (arguments included), however small the result.",
+    "SDS096": "A derived field computed from a chain of more than 64 derived fields, each reading the last "
+              "(`field x2 = x1 + 1`, `field x3 = x2 + 1`, ...). Every link nests the field's SQL and checks one "
+              "level deeper; compute the field from sampled fields in fewer steps (one derived field may read "
+              "many fields). See LANGUAGE.md, \"Limits\".",
     "SDS095": "A joint table with more than 5,000 cells. Tie fewer fields together, or give the values shares "
               "per field (independent fields need no joint table).",
     "SDS071": "A judge needs a `question` (a template with {field} placeholders, filled in per row) and an `answer` "

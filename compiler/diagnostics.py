@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "SDS092": "distribution parameter too large",
     "SDS093": "template too long",
     "SDS094": "expression too large after inlining",
+    "SDS096": "derived chain too long",
     "SDS095": "joint table too large",
     "SDS101": "prompt writes no field",
     "SDS103": "constraint always holds",

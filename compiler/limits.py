@@ -11,7 +11,7 @@ from __future__ import annotations
 # A spec or module file: bytes read, whatever size the file reports (devices and pipes report none). SDS003.
 MAX_SOURCE_BYTES = 2_000_000
 
-# `rows`: a build holds a round's rows and calls in memory (about 1.3 KB per row). SDS090.
+# `rows`: a build holds a round's rows and calls in memory (about 900 bytes per row: bench/limits_bench.py). SDS090.
 MAX_ROWS = 1_000_000
 
 # `int` bounds: values are written as 64-bit integers (DuckDB BIGINT, Parquet INT64). SDS091.
@@ -35,6 +35,10 @@ MAX_TEMPLATE_CHARS = 100_000
 MAX_EXPR_NODES = 10_000
 # ... and in how deeply def calls nest in it (predicates calling predicates, arguments included). SDS094.
 MAX_DEF_NESTING = 32
+
+# A chain of derived fields each reading the last (`field x2 = x1 + 1`): every later pass nests one level deeper
+# per link (a field's SQL inlines its inputs'), so a chain of 3,000 took 29 s and 1.6 GB and crashed. SDS096.
+MAX_DERIVED_DEPTH = 64
 
 # A joint table's cells: a spec this large takes about a second to parse (lark, ~200 KB/s). SDS095.
 MAX_JOINT_CELLS = 5_000

@@ -6,6 +6,7 @@ This module is the only code that knows the shape of the parse tree.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import re
 import stat
@@ -21,7 +22,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast
 from .syntax_hints import hint_for
 from .diagnostics import Diagnostic, Sources, Span
-from .limits import MAX_SOURCE_BYTES
+from .limits import MAX_JOINT_CELLS, MAX_SOURCE_BYTES
 
 MAX_SYNTAX_ERRORS = 20
 # Nesting depth of the parse tree (operators, calls, if/else, lists, objects, types): a real spec stays far
@@ -110,6 +111,9 @@ def parse(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     # again while they are built (a third of the time on a large table) and can free none of them.
     collecting = gc.isenabled()
     gc.disable()
+    oversized = _oversized_joint(text, path)
+    if oversized is not None:
+        return None, [oversized]
     try:
         try:
             tree = _parser().parse(text)
@@ -134,6 +138,38 @@ def parse(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
         tok = Token("COMMENT", body, c.start_pos, c.line, c.column, c.line, c.column + len(body))
         comments.append(ast.Comment(body, _tok_span(path, tok)))
     return ast.Module(path, tuple(decls), tuple(comments)), []
+
+
+_JOINT_START = re.compile(r"(?m)^[ \t]*joint\b[^{]*\{")
+_JOINT_END = re.compile(r"(?m)^[ \t]*\}")
+_JOINT_CELL = re.compile(r'\((?:[^()"]|"(?:[^"\\\n]|\\.)*")*\)[ \t]*:')
+
+
+def joint_cells_diagnostic(cells: int, span: Span) -> Diagnostic:
+    """SDS095: a joint table past MAX_JOINT_CELLS, at its first cell past the limit."""
+    return Diagnostic("SDS095", f"the joint table has {cells:,} cells; the limit is {MAX_JOINT_CELLS:,}", span,
+                      "tie fewer fields together; fields that are independent need no joint table")
+
+
+def _oversized_joint(text: str, path: str) -> Diagnostic | None:
+    """SDS095 found by a scan of the text before it is parsed: a joint table of 100,000 cells (1.8 MB) took
+    14-24 s and 600 MB to parse before the checker counted its cells. Counts the `(...):` cells of each
+    `joint ... {` block up to its closing `}` at the start of a line; a table the scan cannot read is left to
+    the parser (and the checker's own count)."""
+    for start in _JOINT_START.finditer(text):
+        end = _JOINT_END.search(text, start.end())
+        stop = end.start() if end else len(text)
+        cells = list(itertools.islice(_JOINT_CELL.finditer(text, start.end(), stop), MAX_JOINT_CELLS + 1))
+        if len(cells) <= MAX_JOINT_CELLS:
+            continue
+        total = MAX_JOINT_CELLS + 1 + sum(1 for _ in _JOINT_CELL.finditer(text, cells[-1].end(), stop))
+        at = cells[-1].start()
+        line = text.count("\n", 0, at) + 1
+        col = at - (text.rfind("\n", 0, at) + 1) + 1
+        eol = text.find("\n", at)
+        cell = text[at: len(text) if eol < 0 else eol].split("#", 1)[0].rstrip().rstrip(",")
+        return joint_cells_diagnostic(total, Span(path, line, col, line, col + len(cell)))
+    return None
 
 
 _CHAIN_OPS = frozenset({"binop", "or_", "and_"})  # left-assoc operators: a flat chain is a deep tree

@@ -244,6 +244,7 @@ class Checker:
         for j in joints_ast:
             self.spans[f"joint:{','.join(j.fields)}"] = j.span
         feasible.check_cycles(self, fields)
+        feasible.check_derived_depth(self, fields)
         reference, ref_ok = ReferenceChecker(self).run(fields, prompts, dataset.seed if dataset else 0)
         if any(d.is_error for d in self.diagnostics + self.prog.diagnostics) or dataset is None or not ref_ok:
             return None
@@ -566,17 +567,37 @@ class Checker:
                 return None
             typed = self.field_type(got.field) if got.kind == "ref" else None
             typ = typed[0] if typed else None
-            finite = typ is not None and (typ.kind in ("category", "enum", "bool") or (
-                typ.kind == "int" and typ.low is not None and typ.high is not None and typ.high - typ.low < PER_VALUES))
-            if not finite:
+            count = _per_values(typ)
+            if count is None:
                 self.report(Diagnostic("SDS060", f"`per {ref.name}`: {t.describe()} has no finite set of values "
                                        "to group rows by", ref.span,
-                                       "group by a category, enum, bool or ranged int field"))
+                                       f"group by a category, enum, bool or ranged int field of at most "
+                                       f"{PER_VALUES:,} values"))
+                return None
+            if count > PER_VALUES:
+                self.report(Diagnostic("SDS060", f"`per {ref.name}`: {'an' if typ.kind[0] in 'aeiou' else 'a'} {typ.kind} field of "
+                                       f"{_count(count)} values; "
+                                       f"`per` groups rows by at most {PER_VALUES:,} values", ref.span,
+                                       "group by a field of fewer values: a coarser category, or a derived band "
+                                       "(`field band = ...`) of this one"))
                 return None
             out.append(got.field)
         return tuple(dict.fromkeys(out))
 
 
+
+
+def _per_values(typ) -> int | None:
+    """How many values a `per` field groups rows by; None when its type has no finite set of them."""
+    if typ is None:
+        return None
+    if typ.kind == "bool":
+        return 2
+    if typ.kind in ("category", "enum"):
+        return len(typ.values or ())
+    if typ.kind == "int" and typ.low is not None and typ.high is not None:
+        return int(typ.high) - int(typ.low) + 1
+    return None
 
 
 def _count(n: int) -> str:

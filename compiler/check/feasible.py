@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .. import ir
 from ..diagnostics import Diagnostic
 from ..evaluate import EVAL_ERRORS, Unknown, evaluate
-from ..limits import MAX_FEASIBILITY_EVALS
+from ..limits import MAX_DERIVED_DEPTH, MAX_FEASIBILITY_EVALS
 from .exprs import _show
 
 if TYPE_CHECKING:
@@ -19,16 +19,23 @@ MAX_INT_VALUES = 2_000
 
 
 def check_cycles(checker: "Checker", fields: list[ir.Field]) -> None:
-    """Fields that need each other's values (given, derived, or a prompt reading a field another writes)."""
+    """Fields that need each other's values (given, derived, or a prompt reading a field another writes). A
+    depth-first walk with its own stack: a chain of thousands of fields needs no deep recursion."""
     deps = {f.name: f.depends_on for f in fields}
     state: dict[str, int] = {}
     reported: set[frozenset] = set()
-
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = 1
-        for d in deps.get(name, ()):
-            if state.get(d) == 1:
-                cycle = path[path.index(d):] + [d] if d in path else [name, d]
+    for f in fields:
+        if state.get(f.name) is not None:
+            continue
+        state[f.name] = 1
+        path, stack = [f.name], [iter(deps.get(f.name, ()))]
+        while stack:
+            d = next(stack[-1], None)
+            if d is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(d) == 1:
+                cycle = path[path.index(d):] + [d]
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
@@ -37,12 +44,39 @@ def check_cycles(checker: "Checker", fields: list[ir.Field]) -> None:
                         "SDS017", "fields depend on each other in a cycle: " + " -> ".join(cycle), span,
                         "a prompt cannot read a field whose own prompt reads this one; break the loop"))
             elif state.get(d) is None and d in deps:
-                visit(d, path + [d])
-        state[name] = 2
+                state[d] = 1
+                path.append(d)
+                stack.append(iter(deps[d]))
 
-    for f in fields:
-        if state.get(f.name) is None:
-            visit(f.name, [f.name])
+
+def check_derived_depth(checker: "Checker", fields: list[ir.Field]) -> None:
+    """A derived field computed from a chain of more than MAX_DERIVED_DEPTH derived fields (SDS096): each
+    link nests every later pass's expression one level deeper (its SQL, its checks). Longest chains are
+    counted in one pass over the fields in an order where inputs come first (no recursion); a spec with a
+    cycle (SDS017) is left to that error."""
+    derived = {f.name: f for f in fields if f.role == "derived" and f.expr is not None}
+    depth: dict[str, int] = {}
+    for f in derived.values():
+        stack = [(f.name, iter(derived[f.name].depends_on))]
+        seen = {f.name}
+        while stack:
+            name, it = stack[-1]
+            d = next((d for d in it if d in derived and d not in depth), None)
+            if d is None:
+                stack.pop()
+                depth[name] = 1 + max((depth[x] for x in derived[name].depends_on if x in derived), default=0)
+            elif d in seen:
+                return  # a cycle: SDS017 says so
+            else:
+                seen.add(d)
+                stack.append((d, iter(derived[d].depends_on)))
+    for f in derived.values():  # declaration order: the first field past the limit
+        if depth[f.name] > MAX_DERIVED_DEPTH:
+            checker.report(Diagnostic(
+                "SDS096", f"`{f.name}` is computed from a chain of {depth[f.name]:,} derived fields; the limit is "
+                          f"{MAX_DERIVED_DEPTH}", checker.spans.get(f"field:{f.name}"),
+                "compute it from sampled fields in fewer steps (a derived field may read many fields at once)"))
+            return
 
 
 def _domain(f: ir.Field) -> tuple | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .. import ast, ir
 from ..diagnostics import Diagnostic, did_you_mean
 from ..limits import MAX_JOINT_CELLS
+from ..syntax import joint_cells_diagnostic
 from .exprs import _show, literal_value
 
 if TYPE_CHECKING:
@@ -18,9 +19,7 @@ def check_joint(c: "Checker", j: ast.Joint) -> ir.Joint | None:
     """A joint table: sampled categorical fields, cells of the right width and values, shares adding to 100%,
     and agreement with any shares the fields declare themselves."""
     if len(j.entries) > MAX_JOINT_CELLS:
-        c.report(Diagnostic("SDS095", f"the joint table has {len(j.entries):,} cells; the limit is "
-                                      f"{MAX_JOINT_CELLS:,}", j.entries[MAX_JOINT_CELLS].span,
-                            "tie fewer fields together; fields that are independent need no joint table"))
+        c.report(joint_cells_diagnostic(len(j.entries), j.entries[MAX_JOINT_CELLS].span))
         return None
     fields = []
     ok = True

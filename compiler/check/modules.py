@@ -143,7 +143,13 @@ class _Loader:
             self.diagnostics.append(Diagnostic("SDS022", f"import path `{rel}` is absolute", imp.module_span,
                                                'import project files by a path relative to the importing file, e.g. "./common.sds"'))
             return None
-        target = (importer.path.resolve().parent / rel).resolve()
+        try:
+            target = (importer.path.resolve().parent / rel).resolve()
+        except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13, OSError after)
+            self.diagnostics.append(Diagnostic("SDS020", f"module file `{rel}` is a symbolic link that leads back to "
+                                                         "itself", imp.module_span,
+                                               "point the link at the module file, or import the file itself"))
+            return None
         try:
             shown = target.relative_to(self.root_dir)
         except ValueError:
@@ -191,8 +197,12 @@ def _target_id(info: ModuleInfo, imp: ast.Import, prog: Program) -> str | None:
     else:
         if info.path is None:
             return None
+        try:
+            wanted = (info.path.resolve().parent / imp.module).resolve()
+        except (RuntimeError, OSError):  # a symlink loop: reported where the import was loaded (SDS020)
+            return None
         for mid, m in prog.modules.items():
-            if m.path is not None and m.path.resolve() == (info.path.resolve().parent / imp.module).resolve():
+            if m.path is not None and m.path.resolve() == wanted:
                 return mid
         return None
     return mod_id if mod_id in prog.modules else None

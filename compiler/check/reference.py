@@ -9,6 +9,7 @@ queries over that table. Row numbers are 1-based in file order (the table's inse
 from __future__ import annotations
 
 import datetime
+import codecs
 import hashlib
 import os
 import tempfile
@@ -57,6 +58,57 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> int:
     con.execute(f"SET temp_directory = '{spill}'")
     con.execute(f"CREATE TEMP TABLE {TABLE} AS SELECT * FROM {reader(fmt)}", [str(path)])
     return con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+
+
+# The JSON types (DuckDB's json_type) that a field's values may have, per kind of field.
+_JSON_TYPES = {"text": ("VARCHAR",), "int": ("BIGINT", "UBIGINT"), "number": ("BIGINT", "UBIGINT", "DOUBLE"),
+               "bool": ("BOOLEAN",), "date": ("VARCHAR",)}
+_JSON_WORDS = {"VARCHAR": "text", "BIGINT": "a number", "UBIGINT": "a number", "DOUBLE": "a number",
+               "BOOLEAN": "true or false", "OBJECT": "an object", "ARRAY": "a list"}
+_PROBE = 1 << 16
+
+
+def _blank(path: Path) -> bool:
+    """Whether the file holds nothing but white space (read only when it is small)."""
+    try:
+        size = path.stat().st_size
+        return size == 0 or (size <= _PROBE and not path.read_bytes().strip())
+    except OSError:
+        return False
+
+
+def _bad_utf8(path: Path) -> tuple[int, int] | None:
+    """(line, byte) of the first byte that is not UTF-8, reading the file in chunks; None when it all decodes."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                return line + chunk[: e.start].count(b"\n"), chunk[e.start]
+            line += chunk.count(b"\n")
+    return None
+
+
+def _unparsed(rel: str, path: Path, fmt: str, e: Exception) -> str:
+    first = str(e).splitlines()[0]
+    if "unicode" in str(e).lower() or "utf" in str(e).lower():
+        bad = _bad_utf8(path)
+        if bad is not None:
+            return f"reference file `{rel}` is not UTF-8: line {bad[0]} has the byte 0x{bad[1]:02x}"
+    if fmt == "jsonl" and "maximum_object_size" in str(e):
+        return f"reference file `{rel}` has a line too long for the JSON reader"
+    return f"reference file `{rel}` does not parse as {fmt}: {first}"
+
+
+def _unparsed_hint(path: Path, fmt: str, e: Exception) -> str | None:
+    text = str(e).lower()
+    if "unicode" in text or "utf" in text:
+        return "save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+    if fmt == "jsonl" and "maximum_object_size" in text:
+        return "a line is one row: keep each under 16 MB (LANGUAGE.md, \"Reference data\")"
+    return None
 
 
 def content_sql(seed: int, columns) -> str:
@@ -189,7 +241,12 @@ class ReferenceChecker:
             return None
         spec = self.c.root.path
         base = spec.resolve().parent if spec is not None else Path.cwd()
-        target = (base / rel).resolve()
+        try:
+            target = (base / rel).resolve()
+        except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13, OSError after)
+            self.report("SDS080", f"reference file `{rel}` is a symbolic link that leads back to itself",
+                        d.path_span, "point the link at the data file, or name the file itself")
+            return None
         try:
             shown = target.relative_to(project_root(spec) if spec is not None else base).as_posix()
         except ValueError:
@@ -200,6 +257,10 @@ class ReferenceChecker:
         if fmt is None:
             self.report("SDS080", f"reference file `{rel}` is of an unknown format", d.path_span,
                         "use .jsonl (one JSON object per line), .csv (with a header) or .parquet")
+            return None
+        if target.is_dir():
+            self.report("SDS080", f"reference file `{rel}` is a folder, not a file", d.path_span,
+                        f"name one data file in {shown}")
             return None
         if not target.is_file():
             self.report("SDS080", f"reference file `{rel}` not found", d.path_span, f"looked for {shown} in the project")
@@ -256,15 +317,30 @@ class ReferenceChecker:
         hashing = ThreadPoolExecutor(1)  # the file's sha256 while DuckDB scans it (both release the GIL)
         digest = hashing.submit(file_sha256, path)
         try:
+            if fmt != "parquet" and _blank(path):
+                self.report("SDS080", f"reference file `{d.path}` is empty: it has no rows"
+                                      f"{' and no header' if fmt == 'csv' else ''}", d.path_span,
+                            "fill it with the real rows: one JSON object per line (.jsonl), or a header and rows (.csv)")
+                return None, False
             try:
                 rows = load(con, path, fmt)
             except duckdb.Error as e:
-                self.report("SDS080", f"reference file `{d.path}` does not parse as {fmt}: {str(e).splitlines()[0]}",
-                            d.path_span)
+                self.report("SDS080", _unparsed(d.path, path, fmt, e), d.path_span, _unparsed_hint(path, fmt, e))
                 return None, False
             columns = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {TABLE})").fetchall())
+            if not rows and maps:
+                self.report("SDS140", f"reference file `{d.path}` has no rows, only a header: no real row is kept "
+                                      "and `examples` shows none", d.path_span,
+                            "add the real rows to the file, or remove the reference", severity="warning")
             typed_ok = True
             for name, m in maps.items():
+                if m.column not in columns and fmt == "csv" and len(columns) == 1 and "," in next(iter(columns)):
+                    self.report("SDS082", f"reference file `{d.path}` could not be split into columns: its rows do "
+                                          f"not all have as many fields as its header, so it was read as one column "
+                                          f"`{next(iter(columns))}`", m.column_span,
+                                "give every row as many fields as the header (quote a field that holds a comma)")
+                    typed_ok = False
+                    break
                 if m.column not in columns:
                     self.report("SDS082", f"reference file `{d.path}` has no column `{m.column}`", m.column_span,
                                 did_you_mean(m.column, columns) or f"its columns: {', '.join(sorted(columns))}")
@@ -296,6 +372,16 @@ class ReferenceChecker:
             if bad is not None:
                 self.report("SDS083", f"column `{m.column}` holds text that is not a date ({where_line(fmt, bad)})",
                             m.column_span, "dates are written YYYY-MM-DD")
+                return False
+        if not fits and have == "JSON" and want in _JSON_TYPES:  # values of several JSON types: name the first odd one
+            row, value, kind = con.execute(
+                f"SELECT rowid + 1, CAST({col} AS VARCHAR), json_type({col}) FROM {TABLE} WHERE {col} IS NOT NULL "
+                f"AND json_type({col}) NOT IN ({', '.join(repr(t) for t in _JSON_TYPES[want])}) "
+                "ORDER BY rowid LIMIT 1").fetchone() or (None, None, None)
+            if row is not None:
+                self.report("SDS083", f"column `{m.column}` holds values of several JSON types: {where_line(fmt, row)} "
+                                      f"has {value[:40]} ({_JSON_WORDS.get(kind, kind.lower())}); `{f.name}` needs {want}", m.column_span,
+                            f"write every value of `{m.column}` as {want}")
                 return False
         if not fits:
             self.report("SDS083", f"column `{m.column}` holds {have} values; `{f.name}` needs {want}", m.column_span,

@@ -1,6 +1,7 @@
 """SPEC.lock (`<spec file>.lock`, beside the spec, for git): what a build was made from and what it made.
 
 `calls` maps every request the dataset needed to the sha256 of its answer, so `cache gc` knows what to keep.
+`builds` keeps those facts per model and endpoint (a spec built against two endpoints keeps both).
 `acceptance` is what the build measured; the next plan of a changed spec sizes its spares from it. An
 unchanged spec is planned again with `planned_with` (the stats its last plan used), so its rebuild asks the
 very same requests and makes no call.
@@ -52,9 +53,44 @@ def _stats_json(s: AcceptanceStats) -> dict:
     return {"rate": s.rate, "by_stratum": dict(sorted(s.by_stratum.items()))}
 
 
+def build_name(endpoint: str, model: str) -> str:
+    """The key of a build in the lock's `builds`: the model at the endpoint identity (never a credential)."""
+    return f"{model} @ {endpoint}"
+
+
+_PER_BUILD = ("ir_sha256", "model", "endpoint", "calls", "dataset_sha256", "acceptance", "planned_with", "profile")
+
+
+def _builds(previous: Optional[Mapping]) -> dict:
+    """The `builds` of an earlier lock; a lock written before `builds` existed counts as its one build."""
+    if not previous:
+        return {}
+    builds = previous.get("builds")
+    if isinstance(builds, dict):
+        return {k: v for k, v in builds.items() if isinstance(v, dict)}
+    if isinstance(previous.get("model"), str) and isinstance(previous.get("endpoint"), str):
+        return {build_name(previous["endpoint"], previous["model"]): {k: previous[k] for k in _PER_BUILD
+                                                                        if k in previous}}
+    return {}
+
+
 def make_lock(*, spec_sha256: str, ir_sha256: str, model: str, endpoint: str, seed: int, calls: Mapping[str, str],
               dataset_sha256: str, acceptance: AcceptanceStats, planned_with: AcceptanceStats,
-              profile: str | None = None, reference: Mapping | None = None) -> dict:
+              profile: str | None = None, reference: Mapping | None = None,
+              previous: Optional[Mapping] = None) -> dict:
+    """The lock of the build that just finished. Its top-level keys describe that build (as always); `builds`
+    keeps the facts of every endpoint and model this spec was built against (`previous`: the lock it replaces)."""
+    top = {
+        "ir_sha256": ir_sha256,
+        "model": model,
+        "endpoint": endpoint,
+        "calls": dict(sorted(calls.items())),
+        "dataset_sha256": dataset_sha256,
+        "acceptance": _stats_json(acceptance),
+        "planned_with": _stats_json(planned_with),
+        **({"profile": profile} if profile else {}),
+    }
+    builds = _builds(previous) | {build_name(endpoint, model): top}
     return {
         "lock_version": LOCK_VERSION,
         "spec_sha256": spec_sha256,
@@ -68,6 +104,7 @@ def make_lock(*, spec_sha256: str, ir_sha256: str, model: str, endpoint: str, se
         "planned_with": _stats_json(planned_with),
         **({"profile": profile} if profile else {}),  # the model profile that sized the plan
         **({"reference": dict(reference)} if reference else {}),  # the real rows' file (reference_entry)
+        "builds": dict(sorted(builds.items())),
     }
 
 
@@ -108,16 +145,40 @@ def _stats(d) -> AcceptanceStats:
         return AcceptanceStats()
 
 
-def plan_stats(lock: Optional[Mapping], ir_sha256: str) -> AcceptanceStats:
-    """The acceptance stats to plan with: the last plan's own when the spec is unchanged (same requests, no
-    calls), else what the last build measured, else the planner's default."""
+def build_of(lock: Optional[Mapping], endpoint: Optional[str] = None, model: Optional[str] = None) -> Optional[Mapping]:
+    """The facts of the build against this endpoint and model (None: never built there); with neither given,
+    the last build's (the lock's top level)."""
     if not lock:
+        return None
+    if endpoint is None and model is None:
+        return lock
+    if "builds" not in lock and not (isinstance(lock.get("model"), str) and isinstance(lock.get("endpoint"), str)):
+        return lock  # a lock that names no endpoint or model: its one build is the only one known
+    return _builds(lock).get(build_name(endpoint, model))
+
+
+def plan_stats(lock: Optional[Mapping], ir_sha256: str, endpoint: Optional[str] = None,
+               model: Optional[str] = None) -> AcceptanceStats:
+    """The acceptance stats to plan with, from the build against the same endpoint and model: its last plan's
+    own when the spec is unchanged (same requests, no calls), else what it measured, else the planner's
+    default (another endpoint's figures say nothing about this one)."""
+    build = build_of(lock, endpoint, model)
+    if not build:
         return AcceptanceStats()
-    if lock.get("ir_sha256") == ir_sha256:
-        return _stats(lock.get("planned_with"))
-    return _stats(lock.get("acceptance"))
+    if build.get("ir_sha256") == ir_sha256:
+        return _stats(build.get("planned_with"))
+    return _stats(build.get("acceptance"))
 
 
-def call_keys(lock: Mapping) -> set[str]:
-    calls = lock.get("calls")
-    return set(calls) if isinstance(calls, dict) else set()
+def call_keys(lock: Mapping, endpoint: Optional[str] = None, model: Optional[str] = None) -> set[str]:
+    """The request keys a build used: the one against this endpoint and model, or (neither given) every build
+    the lock keeps (what `cache gc` keeps)."""
+    if endpoint is None and model is None:
+        builds = [lock, *_builds(lock).values()]
+    else:
+        builds = [b for b in (build_of(lock, endpoint, model),) if b]
+    out: set[str] = set()
+    for b in builds:
+        calls = b.get("calls")
+        out |= set(calls) if isinstance(calls, dict) else set()
+    return out

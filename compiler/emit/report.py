@@ -16,7 +16,7 @@ from ..evaluation.report import eval_md
 from ..markdown import bar, cell
 from ..plan.model import value_label
 from ..quality.report import content_md
-from ..validate.models import ValidationReport, number_text
+from ..validate.models import ValidationReport, number_text, worst_first
 
 REPORT_VERSION = 4  # 2: the content section (quality.report); 3: judges; 4: eval (a spec with a reference)
 JUDGE_STRATA = 10  # strata shown per judge in report.md (report.json has them all)
@@ -46,6 +46,7 @@ class RunFacts:
     profile: Optional[str] = None  # the model profile that sized the plan
     earlier_calls: int = 0  # cache hits an interrupted run of this build paid for (no lock lists them)
     earlier_cost_usd: Optional[float] = 0.0
+    batch_calls: int = 0  # cache hits a Batch API output gave (`ingest`): neither new calls nor an interrupted run's
 
 
 def _usd(x: Optional[float]) -> Optional[float]:
@@ -81,6 +82,7 @@ def report_json(dataset: str, checks: ValidationReport, run: RunFacts, rejected:
         "rows_matched_by_position": run.rows_by_position,
         "calls_interrupted_runs": run.earlier_calls,
         "cost_usd_interrupted_runs": _usd(run.earlier_cost_usd),
+        "calls_batch": run.batch_calls,
         "checks": v["checks"],
         "marginals": v["marginals"],
         "tvd": v["tvd"],
@@ -253,12 +255,15 @@ def _marginals_md(marginals: dict, tvd: dict) -> list[str]:
         scale = max([max(v["target"], v["actual"]) for v in values.values()] or [0])
         out += [f"### {cell(field)} · tvd {tvd.get(field, 0):.3f}", "",
                 "| value | target | actual | Δ | rows | actual share |", "| --- | --: | --: | --: | --: | --- |"]
-        for value, v in values.items():
+        shown, more = worst_first(list(values.items()), lambda kv: abs(kv[1]["actual"] - kv[1]["target"]))
+        for value, v in shown:
             delta = 100 * (v["actual"] - v["target"])
             shown = "0.0" if abs(delta) < 0.05 else f"{delta:+.1f}"
             chart = bar(v["actual"], scale)
             out.append(f"| {cell(value)} | {100 * v['target']:.1f}% | {100 * v['actual']:.1f}% | {shown} pp | "
                        f"{_int(v.get('count', 0))} | {f'`{chart}`' if chart else ''} |")
+        if more:
+            out.append(f"| and {_int(more)} more values, each closer to its target (report.json lists all) | | | | | |")
         out.append("")
     return out
 
@@ -298,7 +303,7 @@ def _judges_md(judges: Optional[dict]) -> list[str]:
         out += [title, "",
                 "| " + " | ".join(cell(f) for f in fields) + " | judged | passed | pass rate | |",
                 "| " + " | ".join("---" for _ in fields) + " | --: | --: | --: | --- |"]
-        for s in sorted(shown, key=j["by_stratum"].index):
+        for s in shown:  # the lowest pass rate first, as the title says (ties in the report's order)
             chart = bar(s["pass_rate"] or 0.0, 1.0)
             out.append("| " + " | ".join(cell(s["values"].get(f, "")) for f in fields) +
                        f" | {_int(s['judged'])} | {_int(s['passed'])} | {_pct(s['pass_rate'])} | "
@@ -339,6 +344,8 @@ def _calls_md(r: dict) -> list[str]:
             f"| answers from the cache | {_int(r['cache_hits'])} | |",
             *([f"| of those, paid by an interrupted run of this build | {_int(r['calls_interrupted_runs'])} "
                f"({_cost(r.get('cost_usd_interrupted_runs'))}) | |"] if r.get("calls_interrupted_runs") else []),
+            *([f"| of those, answered by a Batch API batch (`ingest`) | {_int(r['calls_batch'])} | |"]
+              if r.get("calls_batch") else []),
             f"| row answers carried from earlier builds | {_int(r.get('rows_carried', 0))} | |",
             f"| failed calls | {_int(r['failed_calls'])} | |",
             f"| prompt tokens | {_int(r['prompt_tokens'])} | {_int(r['prompt_tokens_full_rebuild'])} |",

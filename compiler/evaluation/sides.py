@@ -8,6 +8,7 @@ has the mapped column, else by the field's own name. Rows keep their 1-based row
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence

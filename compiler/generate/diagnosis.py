@@ -24,6 +24,24 @@ _ADVICE = {
 }
 
 
+def next_step(kind: str, max_calls=None) -> str:
+    """What to do after a stop of this kind: a rerun resumes only where the stop was not the build's own verdict."""
+    if kind == "ceiling":
+        return (f"the same command makes no new call (the ceiling counts every call this build paid for): to go on, "
+                f"pass --max-calls N with N above {max_calls:,}" if max_calls else
+                "the same command makes no new call: pass --max-calls N to go on")
+    if kind == "budget":
+        return "the same command stops again before its first new call: pass a larger --max-calls or --max-cost"
+    if kind == "yield":
+        return ("the same command stops again at the same point (its answers are cached and judged the same): change "
+                "what the rejections name (the prompt, the constraint, the model), or lower --min-yield on purpose")
+    if kind == "rounds":
+        return "change what the rejections name, or pass a larger --max-rounds; the same command resumes from the cache"
+    if kind == "offline":
+        return "run without --offline to make the missing calls"
+    return "the same command resumes from the cache once the cause is fixed"
+
+
 def diagnose(spec: ir.Spec, stop, rejected: Rejections, calls: int, budget, rounds: int) -> dict[str, Any]:
     """The `stopped` object for a Stopped `stop` (generate.guard)."""
     reasons = rejected.by_reason()
@@ -47,6 +65,7 @@ def diagnose(spec: ir.Spec, stop, rejected: Rejections, calls: int, budget, roun
     out["rejected"] = {n: {"count": r["count"], "examples": [_short(e) for e in r["examples"]]}
                        for n, r in reasons.items()}
     out["advice"] = advice
+    out["next"] = next_step(stop.kind, out.get("max_calls"))
     return out
 
 

@@ -245,6 +245,7 @@ class Executor:
             self.rejected.constraint(c, full, (self.plan.strata[si].key, i))
         if found or near:
             self._toward = self.toward_quota()
+            self.progress.rows(self._toward, self.plan.rows)  # the round's line counts rows after the repair
 
     def accepted_counts(self) -> dict[str, int]:
         return {self.plan.strata[si].key: len(rows) for si, rows in self.accepted.items()}

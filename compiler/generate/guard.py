@@ -28,13 +28,16 @@ FIRST_FAILURES = 3  # calls failing before any call of the build has succeeded: 
 
 @dataclass(frozen=True)
 class Budget:
-    """max_calls: --max-calls, or the plan's default ceiling when `ceiling` (no --max-calls or --max-cost)."""
+    """max_calls: --max-calls, or the plan's default ceiling when `ceiling` (no --max-calls or --max-cost).
+    paid_calls, paid_cost_usd: what earlier runs of the same build paid for (run.ledger); every limit counts them."""
 
     max_calls: Optional[int] = None
     max_cost: Optional[float] = None
     max_rounds: int = DEFAULT_MAX_ROUNDS
     min_yield: float = MIN_YIELD
     ceiling: bool = False
+    paid_calls: int = 0
+    paid_cost_usd: float = 0.0
 
 
 class Stopped(Exception):
@@ -56,7 +59,8 @@ class CallGuard:
         self.budget = budget
         self.round_one_calls = round_one_calls
         self.stop: Optional[Stopped] = None
-        self.started = 0  # calls admitted (cache misses); cache hits are free and never count
+        # calls admitted (cache misses), counting those earlier runs of this build paid for; cache hits are free
+        self.started = budget.paid_calls
         self.reserved = 0.0  # estimated cost of the calls in flight
         self.offline_misses = 0
         self.round_done = self.round_failed = 0
@@ -81,7 +85,7 @@ class CallGuard:
         if b.max_cost is not None:
             est = cost_usd(pp.prompt_tokens_per_call + rows * pp.prompt_tokens_per_row,
                            int(body.get("max_tokens") or 0), profile) or 0.0
-            spent = spent or 0.0
+            spent = (spent or 0.0) + b.paid_cost_usd
             if spent + self.reserved + est > b.max_cost:
                 self.halt(Stopped("budget", f"--max-cost ${b.max_cost:g} reached (${spent:.4f} spent; the next "
                                             f"call could cost up to ${est:.4f})"))
@@ -96,11 +100,17 @@ class CallGuard:
 
     def budget_stop(self, why: str) -> Stopped:
         b = self.budget
+        earlier = (f"; {b.paid_calls:,} of them paid by earlier runs of this build that stopped" if b.paid_calls
+                   else "")
         if b.ceiling:
             return Stopped("ceiling", f"the build's ceiling of {b.max_calls:,} calls is reached ({why}): "
                                       f"{CEILING_FACTOR} x round 1's {self.round_one_calls:,} calls + {CEILING_SLACK}, "
-                                      "as `synthc plan` states; pass --max-calls N to allow more", max_calls=b.max_calls)
-        return Stopped("budget", f"--max-calls {b.max_calls} reached ({why})", max_calls=b.max_calls)
+                                      f"as `synthc plan` states{earlier}; to allow more, pass --max-calls N with N above "
+                                      f"{b.max_calls:,} (it counts every call the build paid for)",
+                           max_calls=b.max_calls, paid_calls=self.started)
+        return Stopped("budget", f"--max-calls {b.max_calls} reached ({why}){earlier}; it counts every call the "
+                                 f"build paid for: pass a larger N to allow more",
+                       max_calls=b.max_calls, paid_calls=self.started)
 
     def new_round(self) -> None:
         self.round_done = self.round_failed = 0

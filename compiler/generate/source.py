@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..plan.model import PromptPlan
+from ..plan.requests import URL
 from ..run.cache import AnswerCache
 from ..run.client import Answer, CallError
 from ..run.fetch import fetch
@@ -38,8 +39,12 @@ def offline_client(identity: str) -> _OfflineClient:
 class ClientSource:
     """Answers through the cache and the client; the engine's `guard` admits each call that costs money."""
 
-    def __init__(self, client, cache: AnswerCache, offline: bool = False):
+    def __init__(self, client, cache: AnswerCache, offline: bool = False, ledger=None, pending: Optional[list] = None):
         self.client, self.cache, self.offline = client, cache, offline
+        self.ledger = ledger  # run.ledger.Ledger: each paid call is recorded the moment its answer is stored
+        # A build after `ingest` (batch mode, offline): the calls the cache lacks are not made but collected
+        # here, within the budget, as the lines of the next batch.
+        self.pending = pending
         self.identity = client.endpoint
 
     async def answer(self, engine, pp: PromptPlan, call_id: str, rows: int, key: Optional[str],
@@ -49,6 +54,12 @@ class ClientSource:
         reserve = 0.0
         if self.cache.get(key) is None:
             if self.offline:
+                if self.pending is not None:
+                    reserve = guard.admit(pp, rows, body, profile, counters.cost_usd)
+                    if reserve is None:
+                        return None
+                    guard.release(reserve)
+                    self.pending.append({"custom_id": call_id, "method": "POST", "url": URL, "body": body})
                 guard.offline_misses += 1
                 return None
             reserve = guard.admit(pp, rows, body, profile, counters.cost_usd)
@@ -63,6 +74,8 @@ class ClientSource:
             engine.progress.call(False, None, None)
             return None
         guard.release(reserve)
+        if not from_cache and self.ledger is not None:
+            self.ledger.record(key, answer.prompt_tokens, answer.completion_tokens)
         engine.count(answer, from_cache, profile, key)
         return answer
 

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ..ir import Value
 
-PLAN_VERSION = 2  # `synthc plan --json`: bumped when a key changes meaning or is added (2: judges)
+# `synthc plan --json`: bumped when a key changes meaning or is added (2: judges; 3: rows_dataset, rows_real,
+# rows_synthetic, so a complete-mode plan states its dataset's rows beside `rows`, the synthetic rows)
+PLAN_VERSION = 3
 from ..profiles import ModelProfile
 
 DEFAULT_ACCEPTANCE = 0.9
@@ -276,6 +278,9 @@ class Plan(_Frozen):
         return {
             "dataset": self.dataset,
             "rows": self.rows,
+            "rows_dataset": self.rows + (self.real.real_rows if self.real is not None else 0),
+            "rows_real": self.real.real_rows if self.real is not None else 0,
+            "rows_synthetic": self.rows,
             "seed": self.seed,
             "model": self.profile.name,
             "spec_digest": self.spec_digest,

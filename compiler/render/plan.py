@@ -56,13 +56,40 @@ def _table(title: str, columns, rows: list[dict]) -> Table:
     return t
 
 
+def _fits(console: Console, table: Table) -> bool:
+    return Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width
+
+
 def _calls_tables(plan: Plan, console: Console) -> list[Table]:
     """One table when it fits the console's width, else two: calls and cost, then tokens."""
     rows = _calls_rows(plan)
     whole = _table("Calls (round 1)", _ALL, rows)
-    if Measurement.get(console, console.options.update_width(10_000), whole).maximum <= console.width:
+    if _fits(console, whole):
         return [whole]
     return [_table("Calls (round 1)", _CALLS, rows), _table("Tokens (round 1)", _TOKENS, rows)]
+
+
+def _strata_table(console: Console, title: str, names: list[str], numbers: tuple[str, ...],
+                  rows: list[tuple[list[str], list[str], object]], narrow: tuple[str, ...]) -> Table:
+    """A column per stratum field and per figure when that fits the console; else (80 columns and many fields)
+    one line per stratum without borders: the figures named in `narrow`, then the stratum's values joined, so
+    that no value is cut short. rows: (values, figures, style)."""
+    def build(wide: bool) -> Table:
+        cols = [i for i, n in enumerate(numbers) if wide or n in narrow]
+        t = Table(title=title, title_justify="left", **({} if wide else {"box": None, "pad_edge": False}))
+        for n in names if wide else ():
+            t.add_column(n, no_wrap=True)
+        for i in cols:
+            t.add_column(numbers[i], justify="right", no_wrap=True)
+        if not wide:
+            t.add_column(", ".join(names) or "stratum", overflow="fold")
+        for values, figures, style in rows:
+            shown = [figures[i] for i in cols]
+            t.add_row(*(values + shown if wide else shown + [", ".join(v for v in values if v)]), style=style)
+        return t
+
+    wide = build(True)
+    return wide if _fits(console, wide) else build(False)
 
 
 def render(plan: Plan, console: Console) -> None:
@@ -88,18 +115,18 @@ def render(plan: Plan, console: Console) -> None:
             console.print(table)
 
     if plan.real is not None:
-        console.print(_real_table(plan))
-    strata = Table(title=f"Strata ({len(plan.strata):,})", title_justify="left")
+        console.print(_real_table(plan, console))
     names = list(plan.strata[0].values) if plan.strata else []
-    for n in names:
-        strata.add_column(n)
-    for col in ("rows", "spare", "target"):
-        strata.add_column(col, justify="right")
-    biggest = sorted(plan.strata, key=lambda s: -s.rows)[:SHOWN_STRATA]
-    for s in sorted(biggest, key=plan.strata.index):
-        strata.add_row(*(value_label(s.values[n]) if n in s.values else "" for n in names), f"{s.rows:,}", f"{s.spare:,}", f"{s.expected:,.1f}")
+    order = {id(s): i for i, s in enumerate(plan.strata)}
+    biggest = sorted(plan.strata, key=lambda s: (-s.rows, order[id(s)]))[:SHOWN_STRATA]  # largest first
+    strata = _strata_table(console, f"Strata ({len(plan.strata):,})", names, ("rows", "spare", "target"),
+                           [([value_label(s.values[n]) if n in s.values else "" for n in names],
+                             [f"{s.rows:,}", f"{s.spare:,}", f"{s.expected:,.1f}"], None) for s in biggest],
+                           narrow=("rows",))
     if len(plan.strata) > SHOWN_STRATA:
-        strata.caption = f"the {SHOWN_STRATA} largest of {len(plan.strata):,} strata"
+        strata.caption = f"the {SHOWN_STRATA} largest of {len(plan.strata):,} strata, largest first"
+    if len(strata.columns) < len(names) + 3:  # the narrow form: the other figures are in --json
+        strata.caption = (strata.caption + "; " if strata.caption else "") + "spare rows and targets: --json"
     if plan.real is None:
         console.print(strata)
 
@@ -128,29 +155,28 @@ def render(plan: Plan, console: Console) -> None:
         console.print(Text(f"warning: {w}", style="yellow"))
 
 
-def _real_table(plan: Plan) -> Table:
+def _real_table(plan: Plan, console: Console) -> Table:
     """Complete mode: per stratum, the real rows, the target, the synthetic rows and their calls and cost."""
     from ..plan.complete import stratum_costs
 
     r = plan.real
-    table = Table(title=f"Real and synthetic rows per stratum ({len(r.strata):,})", title_justify="left")
-    for n in r.fields:
-        table.add_column(n)
-    for col in ("real", "kept", "target", "synthetic", "calls", "cost"):
-        table.add_column(col, justify="right")
     index = {s.key: i for i, s in enumerate(plan.strata)}
     costs = stratum_costs(plan.strata, plan.prompts)
-    shown = sorted(r.strata, key=lambda s: -abs(s.target - s.real))[:SHOWN_STRATA]
-    for s in sorted(shown, key=r.strata.index):
+    order = {id(s): i for i, s in enumerate(r.strata)}
+    shown = sorted(r.strata, key=lambda s: (-abs(s.target - s.real), order[id(s)]))[:SHOWN_STRATA]  # furthest first
+    rows = []
+    for s in shown:
         calls, cost = costs.get(index[s.key], (0, 0.0)) if s.key in index else (0, 0.0)
-        table.add_row(*(value_label(s.values[n]) if n in s.values else "" for n in r.fields), f"{s.real:,}",
-                      f"{s.kept:,}", f"{s.target:,}", f"{s.synthetic:,}" + (" (over-filled)" if s.overfilled else ""),
-                      f"{calls:,}", _usd(cost))
-    table.add_row(*([""] * len(r.fields)), f"{sum(s.real for s in r.strata):,}", f"{r.real_rows:,}",
-                  f"{r.target_rows:,}", f"{r.synthetic_rows:,}", f"{plan.calls:,}", _usd(plan.cost_est_usd),
-                  style="bold")
+        rows.append(([value_label(s.values[n]) if n in s.values else "" for n in r.fields],
+                     [f"{s.real:,}", f"{s.kept:,}", f"{s.target:,}",
+                      f"{s.synthetic:,}" + (" (over-filled)" if s.overfilled else ""), f"{calls:,}", _usd(cost)], None))
+    rows.append(([""] * len(r.fields), [f"{sum(s.real for s in r.strata):,}", f"{r.real_rows:,}", f"{r.target_rows:,}",
+                                        f"{r.synthetic_rows:,}", f"{plan.calls:,}", _usd(plan.cost_est_usd)], "bold"))
+    table = _strata_table(console, f"Real and synthetic rows per stratum ({len(r.strata):,})", list(r.fields),
+                          ("real", "kept", "target", "synthetic", "calls", "cost"), rows,
+                          narrow=("kept", "target", "synthetic"))
     if len(r.strata) > SHOWN_STRATA:
-        table.caption = f"the {SHOWN_STRATA} strata furthest from their targets, of {len(r.strata):,}"
+        table.caption = f"the {SHOWN_STRATA} strata furthest from their targets, of {len(r.strata):,}, furthest first"
     table.caption = (table.caption + "; " if table.caption else "") + \
         f"{r.usable:,} usable of {r.file_rows:,} real rows" + (f", {100 * r.holdout:.0f}% held out" if r.holdout else "")
     return table

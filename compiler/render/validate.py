@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from ..validate.models import CheckResult, MarginalResult, ValidationReport, number_text
+from ..validate.models import CheckResult, MarginalResult, ValidationReport, number_text, worst_first
 
 _WIDTH = 60  # longest value shown in an example; text fields can be paragraphs
 
@@ -99,10 +99,14 @@ def _marginal_table(m: MarginalResult) -> Table:
     t.add_column("target", justify="right")
     t.add_column("actual", justify="right")
     t.add_column("rows", justify="right")
-    for v in m.values:
+    shown, more = worst_first(list(m.values), lambda v: abs(v.actual - v.target))
+    for v in shown:
         off = abs(v.actual - v.target)
         style = "red" if off >= 0.05 else "yellow" if off >= 0.02 else ""
         t.add_row(v.key, f"{v.target:.1%}", Text(f"{v.actual:.1%}", style=style), str(v.count))
+    if more:
+        t.add_row(Text(f"and {more:,} more values, each closer to its target (--json lists all)", style="dim"),
+                  "", "", "")
     return t
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
@@ -108,22 +109,32 @@ class AnswerCache:
 
     def gc(self, keep: set[str]) -> int:
         """Remove every entry whose key is not in `keep` (and leftover temp files); the number of entries removed."""
-        removed = 0
+        return len(self.sweep(keep))
+
+    def sweep(self, keep: set[str], min_age: float = 0.0, dry_run: bool = False, now: Optional[float] = None
+              ) -> list[str]:
+        """Remove every entry whose key is not in `keep` and that was written at least `min_age` seconds ago (and
+        leftover temp files); the keys removed (with `dry_run`, those it would remove, and nothing is touched)."""
+        removed: list[str] = []
         if not self.dir.is_dir():
-            return 0
-        for sub in self.dir.iterdir():
+            return removed
+        now = time.time() if now is None else now
+        for sub in sorted(self.dir.iterdir()):
             if not sub.is_dir():
                 continue
-            for path in sub.iterdir():
+            for path in sorted(sub.iterdir()):
                 if path.name.startswith(_TMP_PREFIX):
-                    path.unlink(missing_ok=True)
-                elif path.suffix == ".json" and path.stem not in keep:
-                    path.unlink(missing_ok=True)
-                    removed += 1
-            try:
-                sub.rmdir()  # only succeeds when empty
-            except OSError:
-                pass
+                    if not dry_run:
+                        path.unlink(missing_ok=True)
+                elif path.suffix == ".json" and path.stem not in keep and _age(path, now) >= min_age:
+                    if not dry_run:
+                        path.unlink(missing_ok=True)
+                    removed.append(path.stem)
+            if not dry_run:
+                try:
+                    sub.rmdir()  # only succeeds when empty
+                except OSError:
+                    pass
         return removed
 
     def _entry_files(self) -> Iterator[Path]:
@@ -134,6 +145,13 @@ class AnswerCache:
                 for path in sorted(sub.iterdir()):
                     if path.suffix == ".json" and not path.name.startswith(_TMP_PREFIX):
                         yield path
+
+
+def _age(path: Path, now: float) -> float:
+    try:
+        return now - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -25,6 +25,7 @@ from ..validate import ValidationReport, validate_rows
 from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, reference_changed,
                          reference_entry, write_lock)
 from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
+from ..emit.partial import partial_report, remove_partial, write_partial
 from ..emit.paths import first_problem
 from ..emit.reference import completed, real_rows, reference_file
 from ..emit.card import dataset_card
@@ -33,6 +34,11 @@ from ..emit.report import RunFacts, json_bytes, planned_shares, report_json, rep
 from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
 from ..generate.select import select_rows
+from ..generate.source import ClientSource
+from ..plan.cost import cost_usd
+from ..generate.predict import write_batch
+from ..run.batches import write_manifest
+from ..run.ledger import Ledger, Paid
 
 from ..exits import EXIT_ERROR, EXIT_FAILED, EXIT_OK, EXIT_STOPPED
 # For tests (documented in docs/BUILD.md): seconds of the first retry's backoff, and of one attempt.
@@ -53,6 +59,10 @@ class BuildOptions:
     frozen: bool = False
     offline: bool = False
     csv: bool = False
+    # After `ingest` (without --live): no call is made; the calls the cache lacks are written as the next OpenAI
+    # Batch API input, to `next_batch` (default: OUT/<dataset>.next-batch.jsonl), and the build stops (exit 3).
+    batch: bool = False
+    next_batch: Optional[Path] = None
 
 
 @dataclass
@@ -76,6 +86,7 @@ class Prepared:
     ir_sha256: str
     warnings: list[str]
     locked: frozenset[str] = frozenset()  # the request keys the lock lists (answers a finished build used)
+    lock: Optional[dict] = None  # the lock as read (its other endpoints' builds are kept when it is rewritten)
 
 
 def retry_policy() -> RetryPolicy:
@@ -123,12 +134,12 @@ def prepare(spec: ir.Spec, spec_path: Path, opts: BuildOptions) -> Prepared | Bu
     if opts.max_cost is not None and (ep.profile.input_usd_per_mtok is None or ep.profile.output_usd_per_mtok is None):
         return BuildResult(EXIT_ERROR, f"--max-cost needs the prices of {ep.profile.name}: set input_usd_per_mtok and "
                                        f"output_usd_per_mtok in [profiles.{ep.profile.name}] of synthc.toml")
-    stats = plan_stats(lock, ir_sha)
+    stats = plan_stats(lock, ir_sha, ep.identity, ep.model)
     plan = build_plan(spec, stats, ep.profile)
     if not plan.ok:
         return BuildResult(EXIT_ERROR, problems=plan.problems)
     return Prepared(plan, ep, AnswerCache(cache_root(spec_path.parent)), stats, ir_sha, warnings,
-                    frozenset(call_keys(lock)) if lock else frozenset())
+                    frozenset(call_keys(lock, ep.identity, ep.model)) if lock else frozenset(), lock)
 
 
 class LazyEmbedded:
@@ -176,29 +187,46 @@ class LazyEmbedded:
             self.server.stop()
 
 
-def budget_for(plan: Plan, opts: BuildOptions) -> Budget:
-    """The build's limits: the flags, and without --max-calls/--max-cost the plan's default ceiling on calls."""
+def budget_for(plan: Plan, opts: BuildOptions, paid: Optional[Paid] = None, profile=None) -> Budget:
+    """The build's limits: the flags, and without --max-calls/--max-cost the plan's default ceiling on calls;
+    each counts the calls earlier runs of this build paid for (`paid`, from the ledger)."""
     ceiling = opts.max_calls is None and opts.max_cost is None
+    spent = (cost_usd(paid.prompt_tokens, paid.completion_tokens, profile) or 0.0) if paid and profile else 0.0
     return Budget(plan.max_calls if ceiling else opts.max_calls, opts.max_cost, opts.max_rounds, opts.min_yield,
-                  ceiling=ceiling)
+                  ceiling=ceiling, paid_calls=paid.calls if paid else 0, paid_cost_usd=spent)
 
 
-async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None, kept=()) -> Outcome:
+def ledger_of(spec: ir.Spec, spec_path: Path, prep: "Prepared") -> Ledger:
+    """The paid-call ledger of this build (run.ledger): this spec, endpoint and model, at this IR."""
+    return Ledger(prep.cache.root, Path(spec_path).name, spec.dataset.name, prep.endpoint.identity,
+                  prep.endpoint.model, prep.ir_sha256)
+
+
+async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None, kept=(),
+                   ledger: Optional[Ledger] = None, box: Optional[list] = None,
+                   pending: Optional[list] = None) -> Outcome:
     ep = prep.endpoint
     policy = retry_policy()
-    if opts.offline:
+    offline = opts.offline or opts.batch
+    if offline:
         client = offline_client(ep.identity)
     elif ep.embedded:
         client = LazyEmbedded(ep.concurrency, policy, say)
     else:
         client = ChatClient(ep.base_url, ep.api_key(), concurrency=ep.concurrency, policy=policy,
                             on_retry=lambda notice: say(str(notice)))
-    budget = budget_for(prep.plan, opts)
+    paid = ledger.paid() if ledger else None
+    budget = budget_for(prep.plan, opts, paid, ep.profile)
+    source = ClientSource(client, prep.cache, offline, ledger, pending)
+    executor = Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
+                        prior=prep.stats, offline=offline, workers=max(4, 2 * ep.concurrency),
+                        store=RowStore(prep.cache.root), real=real, real_rows=kept,
+                        locked=prep.locked | (paid.batch if paid else frozenset()),  # a batch's: not interrupted
+                        source=source)
+    if box is not None:
+        box.append(executor)  # the rows accepted so far stay reachable after Ctrl-C (a partial result)
     try:
-        return await Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
-                              prior=prep.stats, offline=opts.offline, workers=max(4, 2 * ep.concurrency),
-                              store=RowStore(prep.cache.root), locked=prep.locked, real=real,
-                              real_rows=kept).run()
+        return await executor.run()
     finally:
         if hasattr(client, "aclose"):
             await client.aclose()
@@ -211,13 +239,28 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         return BuildResult(EXIT_ERROR, unwritable)
     real = _real_rows(spec, spec_path)
     kept = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
-    outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept))
+    ledger = ledger_of(spec, spec_path, prep)
+    box: list = []
+    pending: Optional[list] = [] if opts.batch else None
+    try:
+        outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept, ledger, box, pending))
+    except KeyboardInterrupt:
+        if box:
+            ex = box[0]
+            _partial(spec, prep, opts, ex.accepted, ex.shortfall(), "interrupted", "Ctrl-C",
+                     {"next": "the same command resumes from the cache"})
+        raise
     if hasattr(progress, "close"):
         progress.close()
     result = BuildResult(EXIT_OK, outcome=outcome, cache_dir=prep.cache.root, warnings=list(prep.warnings))
     if outcome.stopped:
+        if pending and outcome.stopped.kind == "offline":
+            result.written += _next_batch(spec, spec_path, prep, opts, outcome.stopped, pending)
         result.exit_code = EXIT_STOPPED
         result.message = outcome.stopped.message
+        st = outcome.stopped
+        result.written += _partial(spec, prep, opts, outcome.accepted, outcome.shortfall, st.kind, st.message,
+                                   st.details)
         return result
     RowStore(prep.cache.root).add(outcome.new_rows)  # before the lock: the next build may carry these rows
     rows = select_rows(spec, prep.plan, outcome.accepted)
@@ -242,6 +285,8 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         result.message = (f"could not write {e.filename or opts.out}: {e.strerror or e}; the answers are kept, so "
                           "the same command, once that is fixed, writes the outputs without new calls")
         return result
+    ledger.clear()  # the build finished: what it paid for is in its lock
+    remove_partial(Path(opts.out), spec.dataset.name)
     result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
     return result
 
@@ -260,6 +305,33 @@ def _checks(spec: ir.Spec, rows: list[dict], real, prep: Prepared) -> Validation
     report = validate_rows(spec, rows, real)
     store.put(key, report.model_dump(mode="json"))
     return report
+def _next_batch(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, stop, pending: list[dict]) -> list[Path]:
+    """A build after `ingest` met calls the batches did not answer: they become the next batch (and a manifest
+    beside the cache, run.batches, so `ingest` maps their answers back); the stop says what to do."""
+    path = Path(opts.next_batch or Path(opts.out) / f"{spec.dataset.name}.next-batch.jsonl")
+    write_batch(pending, str(path))
+    write_manifest(prep.cache.root, prep.endpoint.identity, prep.endpoint.model, pending)
+    n = len(pending)
+    flags = "" if prep.endpoint.embedded else f" --endpoint {prep.endpoint.identity} --model {prep.endpoint.model}"
+    stop.kind = "batch"
+    stop.message = (f"{n:,} call{'s' * (n != 1)} the batches did not answer (top-ups for rejected rows, or failed "
+                    f"lines) {'are' if n != 1 else 'is'} written as the next batch {path}; no call was made")
+    stop.details |= {"reason": "batch", "message": stop.message, "batch": str(path), "batch_calls": n,
+                     "next": f"submit {path} to the Batch API, then `synthc ingest {spec_path} RESULTS.jsonl{flags}`; "
+                             "or add --live to make these calls now"}
+    return [path]
+
+
+def _partial(spec: ir.Spec, prep: Prepared, opts: BuildOptions, accepted, shortfall, reason: str, message: str,
+             details) -> list[Path]:
+    """A stopped build's accepted rows and what is missing (emit.partial); [] when they cannot be written (the
+    answers are in the cache either way)."""
+    rows = select_rows(spec, prep.plan, accepted)
+    report = partial_report(spec, len(rows), prep.plan.rows, shortfall, reason, message, details)
+    try:
+        return write_partial(spec, Path(opts.out), rows, report)
+    except OSError:
+        return []
 
 
 def output_files(spec: ir.Spec, opts: BuildOptions) -> list[Path]:
@@ -286,6 +358,7 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
     """The dataset, then the reports, then the lock (last: a lock says a build finished)."""
     out = Path(opts.out)
     name = spec.dataset.name
+    batch = ledger_of(spec, spec_path, prep).paid().batch  # read before the finished build clears the ledger
     data = jsonl_bytes(rows)
     jsonl, *rest = output_files(spec, opts)
     write_atomic(jsonl, data)
@@ -302,7 +375,7 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                      full_cost_usd=c.full_cost_usd, acceptance_rate=outcome.acceptance.rate,
                      max_calls=budget_for(prep.plan, opts).max_calls, rows_by_position=outcome.by_position,
                      profile=prep.endpoint.profile.name, earlier_calls=c.earlier_calls,
-                     earlier_cost_usd=c.earlier_cost_usd)
+                     earlier_cost_usd=c.earlier_cost_usd, batch_calls=len(set(outcome.calls) & batch))
     order = [k.name for k in spec.constraints]
     report = report_json(name, checks, facts, outcome.rejected.to_json(["schema", *order]), outcome.judges,
                          evaluated) | {"planned": planned_shares(prep.plan)} | (extra or {})
@@ -317,7 +390,8 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
                          endpoint=prep.endpoint.identity, seed=spec.dataset.seed, calls=outcome.calls,
                          dataset_sha256=sha256(data), acceptance=outcome.acceptance, planned_with=prep.stats,
                          profile=prep.endpoint.profile.name,
-                         reference=reference_entry(spec.reference) if spec.reference is not None else None)
+                         reference=reference_entry(spec.reference) if spec.reference is not None else None,
+                         previous=prep.lock)
         write_lock(lock_path(spec_path), lock)
         written.append(lock_path(spec_path))
     return report

@@ -1,8 +1,8 @@
 """`synthc cache stats` and `synthc cache gc`: the answer caches and the locks that keep their entries alive.
 
 A spec's cache is `$SYNTHC_CACHE`, else `.synthc/` beside the spec; a lock `X.sds.lock` belongs to the spec
-`X.sds` beside it. gc keeps every answer some given lock lists and removes the rest, including the answers of
-a build that never finished (no lock lists them yet).
+`X.sds` beside it. gc keeps every answer some given lock lists (for any endpoint and model), those the ledger of an
+unfinished build names, and those younger than an age limit; `--all` removes every answer no lock lists.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..emit.lock import LockError, call_keys, read_lock
 from ..run.cache import ENV_VAR, AnswerCache, cache_root
+from ..run.ledger import ledger_keys
 from ..run.rowstore import RowStore
 
 _SKIP = {"node_modules", "__pycache__", "build", "dist"}
@@ -40,16 +41,27 @@ def find_locks(cwd: Path) -> list[Path]:
     return [here / f for here, _, files in _walk(cwd) for f in sorted(files) if f.endswith(".sds.lock")]
 
 
+# An answer no lock names is kept this long by default: a build that stopped, or was built against another
+# endpoint before locks kept every build, paid for it (docs/BUILD.md, "cache gc").
+KEEP_DAYS = 14.0
+DAY = 86400.0
+
+
 @dataclass
 class GcResult:
     root: Path
     kept: int
     removed: int
+    young: int = 0  # unlisted answers kept because they are younger than the age limit
+    paid: int = 0  # answers kept because the ledger of an unfinished build names them
 
 
-def gc(locks: list[Path]) -> list[GcResult]:
-    """Per cache root: keep the answers the locks that use it list; remove the others. Raises LockError for a
-    lock that cannot be read (removing what it lists would lose paid work)."""
+def gc(locks: list[Path], older_than_days: float = KEEP_DAYS, everything: bool = False,
+       dry_run: bool = False) -> list[GcResult]:
+    """Per cache root: keep the answers any build in the locks that use it lists (every endpoint and model), those
+    an unfinished build's ledger names and those younger than `older_than_days`; remove the others.
+    `everything`: remove every answer no lock lists, whatever its age or ledger. `dry_run`: remove nothing, count
+    what would go. Raises LockError for a lock that cannot be read (removing what it lists would lose paid work)."""
     keep: dict[Path, set[str]] = {}
     for lock in locks:
         data = read_lock(lock)
@@ -57,8 +69,16 @@ def gc(locks: list[Path]) -> list[GcResult]:
             raise LockError(f"{lock}: no such lock file")
         keep.setdefault(cache_root(Path(lock).parent), set()).update(call_keys(data))
     out = []
-    for root, keys in sorted(keep.items()):
-        removed = AnswerCache(root).gc(keys)
-        RowStore(root).gc(keys)  # a stored row answer lives as long as the answer it came from
-        out.append(GcResult(root, AnswerCache(root).stats().entries, removed))
+    for root, listed in sorted(keep.items()):
+        cache = AnswerCache(root)
+        paid = set() if everything else ledger_keys(root) - listed
+        min_age = 0.0 if everything else older_than_days * DAY
+        removed = cache.sweep(listed | paid, min_age=min_age, dry_run=dry_run)
+        unlisted = set(cache.keys()) - listed - paid
+        young = len(unlisted) - len(removed) if dry_run else len(unlisted)
+        if not dry_run:
+            RowStore(root).gc(set(cache.keys()))  # a stored row answer lives as long as the answer it came from
+        total = cache.stats().entries
+        out.append(GcResult(root, total - len(removed) if dry_run else total, len(removed), young,
+                            len(paid & set(cache.keys()))))
     return out

@@ -14,6 +14,7 @@ from ..emit.paths import file_problem
 from ..exits import EXIT_ERROR, EXIT_OK
 from ..plan import Plan
 from ..plan.model import PLAN_VERSION
+from ..run.batches import write_manifest
 
 
 @dataclass
@@ -60,5 +61,6 @@ def plan_spec(spec_path: str, endpoint: Optional[str] = None, model: Optional[st
             return Planned(EXIT_ERROR, checked, message=f"--emit-batch: {unwritable}")
         lines = batch_lines(checked.spec, prep.plan, prep.endpoint.identity, prep.cache, new_only=True)
         out.batch = write_batch(lines, emit_batch)
+        write_manifest(prep.cache.root, prep.endpoint.identity, prep.endpoint.model, lines)  # for `ingest`
     out.this_build = this_build(checked.spec, prep.plan, prep.endpoint.identity, prep.cache)
     return out

@@ -115,3 +115,17 @@ def number_text(v: float) -> str:
     if text in ("0", "-0"):  # below 0.00005: keep two significant digits rather than show a false 0
         return f"{v:.2g}"
     return text
+
+
+# Text output (the terminal, report.md) shows at most this many values of a field's marginal: the ones furthest
+# from their target, in their own order, then "and N more". JSON keeps every value.
+SHOWN_VALUES = 30
+
+
+def worst_first(items: list, off, n: int = SHOWN_VALUES) -> tuple[list, int]:
+    """The n items with the largest `off(item)` (ties: the earlier first), kept in their given order, and how many
+    were left out."""
+    if len(items) <= n:
+        return list(items), 0
+    chosen = set(sorted(range(len(items)), key=lambda i: (-off(items[i]), i))[:n])
+    return [x for i, x in enumerate(items) if i in chosen], len(items) - n

@@ -4,7 +4,8 @@ diagnostic that names its code and position, and never with a traceback.
 Case generators live in modules named `tests/check/hostile_cases_*.py`; this harness collects every one. Format:
 
     CASES = [case_fn, ...]   # each: case_fn(rng: random.Random) -> dict with keys
-      files: dict[str, str | bytes]   # relative path -> content, written in a fresh temp dir
+      files: dict[str, str | bytes | tuple]  # relative path -> content, written in a fresh temp dir;
+                                             # ("symlink", TARGET) makes a symbolic link to TARGET instead
       argv: list[str]                 # synthc arguments, e.g. ["check", "spec.sds"]
       exits: set[int]                 # allowed exit codes (a subset of {0, 1, 2})
       code: str | None                # a diagnostic code that must appear in the output (or None)
@@ -117,6 +118,9 @@ def _project(case: dict, root: Path) -> Path:
     for rel, content in case["files"].items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, tuple):  # ("symlink", target)
+            os.symlink(content[1], p)
+            continue
         p.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return root
 

@@ -21,10 +21,10 @@ from synthc.run.cache import AnswerCache
 from synthc.run.client import ChatClient, RetryPolicy
 from synthc.run.fetch import fetch
 
-url, root, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url, root, n, key = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
 async def main():
-    async with ChatClient(url, "sk-test", policy=RetryPolicy(attempts=2, backoff_base=0.001, timeout=5)) as c:
+    async with ChatClient(url, key, policy=RetryPolicy(attempts=2, backoff_base=0.001, timeout=5)) as c:
         for i in range(n):
             body = {"model": "m", "messages": [{"role": "user", "content": f"call {i}"}], "seed": i,
                     "response_format": {"type": "json_object"}}
@@ -40,8 +40,10 @@ def _body(i: int) -> dict:
             "response_format": {"type": "json_object"}}
 
 
-def _run(url: str, root: Path, kill_after: int | None = None) -> list[str]:
-    proc = subprocess.Popen([sys.executable, "-c", _SCRIPT, url, str(root), str(N)], stdout=subprocess.PIPE,
+def _run(url: str, root: Path, key: str, kill_after: int | None = None) -> list[str]:
+    """Runs the script with API key `key`: the fake records it, so each run's requests are told apart by it, never
+    by their order of arrival (a killed run's last request may reach the fake late, half sent)."""
+    proc = subprocess.Popen([sys.executable, "-c", _SCRIPT, url, str(root), str(N), key], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     lines = []
     for line in proc.stdout:
@@ -55,18 +57,23 @@ def _run(url: str, root: Path, kill_after: int | None = None) -> list[str]:
     return lines
 
 
+def _sent(fake: FakeOpenAI, key: str) -> list:
+    """The whole chat requests sent with this API key (a request the kill cut short has no JSON body)."""
+    return [r for r in fake.chat_requests if r.headers.get("authorization") == f"Bearer {key}"
+            and isinstance(r.body, dict)]
+
+
 def test_kill_9_then_resume_repeats_no_stored_call(tmp_path):
     with FakeOpenAI() as fake:
         fake.push(*[slow(0.05)] * N)
-        _run(fake.base_url, tmp_path, kill_after=5)
+        _run(fake.base_url, tmp_path, "sk-first", kill_after=5)
         cache = AnswerCache(tmp_path)
         stored = set(cache.keys())
-        first_run = fake.calls
-        assert 5 <= len(stored) <= first_run < N
+        assert 5 <= len(stored) <= len(_sent(fake, "sk-first")) < N
         assert all(cache.get(k) is not None for k in stored)  # nothing half-written under a real name
 
-        lines = _run(fake.base_url, tmp_path)
-        second = fake.chat_requests[first_run:]
+        lines = _run(fake.base_url, tmp_path, "sk-second")
+        second = _sent(fake, "sk-second")
         asked_again = {request_key(fake.base_url, r.body) for r in second}
         assert not asked_again & stored
         assert len(second) == N - len(stored)
@@ -74,10 +81,11 @@ def test_kill_9_then_resume_repeats_no_stored_call(tmp_path):
         assert cache.stats().entries == N
 
         async def rerun():  # an unchanged rerun makes no call at all
-            async with ChatClient(fake.base_url, "sk-test") as c:
+            async with ChatClient(fake.base_url, "sk-third") as c:
                 return [(await fetch(c, cache, _body(i)))[1] for i in range(N)]
 
         assert asyncio.run(rerun()) == [True] * N
-        assert fake.calls == first_run + len(second)
-        assert {json.dumps(r.body, sort_keys=True) for r in fake.chat_requests} == {
+        assert not [r for r in fake.chat_requests if r.headers.get("authorization") == "Bearer sk-third"]
+        every = _sent(fake, "sk-first") + second
+        assert {json.dumps(r.body, sort_keys=True) for r in every} == {
             json.dumps(_body(i), sort_keys=True) for i in range(N)}

@@ -278,7 +278,7 @@ def test_max_calls_stops_with_exit_3_and_keeps_what_was_paid(env, fake, capsys):
     assert "--max-calls 3" in capsys.readouterr().err
     assert fake.calls == 3
     assert AnswerCache(env / "cache").stats().entries == 3
-    assert not (env / "out").exists() and not (env / "notes.sds.lock").exists()
+    assert not (env / "out" / "notes.jsonl").exists() and not (env / "notes.sds.lock").exists()
     assert build(spec, fake) == 0  # the rest, and only the rest
     assert fake.calls == plan_of(spec).calls
 
@@ -411,7 +411,8 @@ def test_ingest_fills_the_cache_from_batch_output_then_builds(env, fake, capsys)
     results = env / "results.jsonl"
     results.write_text("".join(json.dumps(x) + "\n" for x in lines))
     capsys.readouterr()
-    assert main(["ingest", str(spec), str(results), "--endpoint", fake.base_url, "--out", str(env / "out")]) == 0
+    assert main(["ingest", str(spec), str(results), "--endpoint", fake.base_url, "--out", str(env / "out"),
+                 "--live"]) == 0
     err = capsys.readouterr().err
     assert f"{len(lines) - 1} answers stored" in err
     assert fake.calls == 1
@@ -432,7 +433,7 @@ def test_cache_stats_and_gc_keep_what_locks_list(env, fake, capsys, monkeypatch)
     listed = json.loads(capsys.readouterr().out)
     assert listed["entries"] == total and listed["caches"][0]["stored_rows"] == len(RowStore(env / "cache")) > 0
     rows_before = len(RowStore(env / "cache"))
-    assert main(["cache", "gc", "--keep-lock", str(env / "notes.sds.lock")]) == 0
+    assert main(["cache", "gc", "--keep-lock", str(env / "notes.sds.lock"), "--older-than", "0"]) == 0
     removed = total - len(lock_a["calls"])
     assert f"removed {removed:,} answers, kept {len(lock_a['calls']):,}" in capsys.readouterr().out
     assert set(cache.keys()) == set(lock_a["calls"])

@@ -96,7 +96,9 @@ def test_answers_that_never_meet_a_constraint_stop_after_round_one(env, capsys):
     assert stopped["reason"] == "yield" and stopped["prompt"] == "write" and stopped["rows_accepted"] == 0
     assert stopped["rejected"]["short"]["count"] == stopped["rows_asked"]
     assert stopped["rejected"]["short"]["examples"][0]["values"] == {"note": "far too many words in this note"}
-    assert not (env / "out").exists() and not (env / "notes.sds.lock").exists()  # nothing but the cache is written
+    # neither the dataset nor the lock is written (only the cache and the partial result: none of its rows passed)
+    assert not (env / "out" / "notes.jsonl").exists() and not (env / "notes.sds.lock").exists()
+    assert (env / "out" / "notes.partial.jsonl").read_text() == ""
     assert any((env / "cache").rglob("*.json"))
 
 
