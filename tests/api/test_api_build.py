@@ -63,10 +63,11 @@ def test_progress_shows_the_rounds_on_stderr(spec, fake, capsys):
     assert "synthc: round 1:" in capsys.readouterr().err
 
 
-def test_a_stopped_build_says_why_and_has_no_rows(spec, fake):
+def test_a_stopped_build_says_why_and_keeps_only_a_partial_result(spec, fake):
     result = api.build(spec, out=spec.parent / "out", endpoint=fake.base_url, max_calls=1)
     assert result.exit_code == 3 and not result.ok
-    assert "--max-calls" in result.stopped and result.report is None and result.files == []
+    assert "--max-calls" in result.stopped and result.report is None and result.data_path is None
+    assert sorted(p.name for p in result.files) == ["notes.partial.json", "notes.partial.jsonl", "notes.partial.md"]
     assert fake.calls == 1
     with pytest.raises(api.UsageError, match="stopped"):
         result.to_arrow()
