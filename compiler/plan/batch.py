@@ -2,8 +2,8 @@
 
 For each prompt, k_limit = min(the prompt's `rows per call` (or the profile's), the profile's most rows per call,
 the rows whose estimated completion fits the output limit with 25% headroom, the rows that fit the context), and
-k = min(k_limit, ceil(Q / (concurrency x WAVES))) over the prompt's round-1 quota Q, so the calls fill the
-profile's slots (docs/BUILD.md "The round engine"). Rows of one stratum fill whole calls first; the remainders
+k = min(k_limit, ceil(Q / (concurrency x WAVES))) over the prompt's round-1 quota Q (unless the prompt sets its own
+`rows per call`), so the calls fill the profile's slots (docs/BUILD.md "The round engine"). Rows of one stratum fill whole calls first; the remainders
 (< k rows each) are packed best-fit decreasing into exactly ceil(remainder rows / k) calls, splitting a remainder
 over the roomiest calls only when no call has room for it whole. Spare rows only fill the free room of the calls
 the quota needs (`fit_spares`), so the round's first prompt makes ceil(Q / k) calls per system-message group. A
@@ -192,6 +192,8 @@ def prompt_k(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata: Se
     k_limit, _ = rows_per_call(prompt, profile, token_model(spec, prompt))
     if _groups(spec, prompt, strata) is None:
         return 1
+    if prompt.rows_per_call:  # the spec's own number is kept (within the limits)
+        return k_limit
     return pool_k(k_limit, sum(s.rows for s in strata), profile.concurrency)
 
 
@@ -237,7 +239,10 @@ def plan_prompt(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata:
     profile = _profile_of(spec, prompt, profile)
     tokens = token_model(spec, prompt)
     k_limit, warnings = rows_per_call(prompt, profile, tokens)
-    k = min(k, k_limit) if k is not None else pool_k(k_limit, sum(s.rows for s in strata), profile.concurrency)
+    if k is not None:
+        k = min(k, k_limit)
+    else:
+        k = k_limit if prompt.rows_per_call else pool_k(k_limit, sum(s.rows for s in strata), profile.concurrency)
     groups = _groups(spec, prompt, strata)
     if groups is None:
         warnings.append(f"prompt {prompt.name}: its system message reads a per-row value, so every row is its own call")
