@@ -176,9 +176,12 @@ def _groups(spec: ir.Spec, prompt: ir.Prompt, strata: Sequence[Stratum]) -> list
     return list(out.values())
 
 
-def pool_k(k_limit: int, quota: int, concurrency: int, waves: int = WAVES) -> int:
-    """Rows per call that keep the pool busy: at most k_limit, and few enough that `quota` rows make at least
-    `concurrency x waves` calls."""
+def pool_k(k_limit: int, quota: int, concurrency: int, waves: int | None = None) -> int:
+    """Rows per call that keep the pool busy: at most k_limit, and few enough that `quota` rows make about
+    `concurrency x waves` calls (default WAVES; 0: no cut, k_limit as before)."""
+    waves = WAVES if waves is None else waves
+    if waves <= 0:
+        return k_limit
     return max(1, min(k_limit, math.ceil(quota / max(1, concurrency * waves))))
 
 
