@@ -2,7 +2,7 @@
 vs this tree's chunked engine with rows per call cut to fill the pool (`WAVES` = 1, 2, 3) or not cut (`limit`:
 k = the profile's limit, spares in free room). Two prompts of one text field each, the second reading the first's
 output (a title, then a body for it). Prints per variant: round-1 calls, calls made, prompt and completion tokens
-per row, wall, the wall to the last answer (the engine's part), synthc's CPU (the build process only) and peak
+per row, wall, the calls' span (first request to last answer: the engine's part), synthc's CPU (the build process only) and peak
 RSS, and the time from the last answer to the end;
 and the decode-bound limit of the calls made (the larger of (completion tokens x ms per token + calls x latency) /
 concurrency and the longest chain: the slowest call of each prompt, one after the other).
@@ -141,7 +141,8 @@ def one(variant: str, rows: int, conc: int, args, base: Path | None) -> dict:
                 "rounds": report.get("rounds"), "prompt_per_row": fake.prompt_tokens / rows,
                 "completion_per_row": fake.completion_tokens / rows, "wall": wall, "limit": bound, "cpu": cpu,
                 "cpu_ms_per_row": 1000 * cpu / rows, "rss": rss,
-                "after_last": end - fake.last_answer if fake.last_answer else 0.0}
+                "after_last": end - fake.last_answer if fake.last_answer else 0.0,
+                "span": fake.last_answer - min((q.at for q in fake.chat_requests), default=fake.last_answer)}
 
 
 def main() -> None:
@@ -156,7 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="engine-base-") as tmp:
         base = base_tree(args.base, Path(tmp)) if "base" in args.variants else None
         print("| rows | conc | variant | k | calls planned | calls | rounds | prompt tok/row | completion tok/row "
-              "| wall s | to last answer s | limit s | to last answer/limit | CPU s | CPU ms/row | peak RSS MiB | after last answer s | exit |")
+              "| wall s | calls span s | limit s | span/limit | CPU s | CPU ms/row | peak RSS MiB | after last answer s | exit |")
         print("|" + " --- |" * 18)
         for rows in args.rows:
             for conc in args.conc:
@@ -164,8 +165,7 @@ def main() -> None:
                     r = one(v, rows, conc, args, base)
                     print(f"| {rows:,} | {conc} | {v} | {r['k']} | {r['planned']} | {r['calls']} | {r['rounds']} "
                           f"| {r['prompt_per_row']:.1f} | {r['completion_per_row']:.1f} | {r['wall']:.1f} "
-                          f"| {r['wall'] - r['after_last']:.1f} | {r['limit']:.1f} "
-                          f"| {(r['wall'] - r['after_last']) / r['limit']:.2f} | {r['cpu']:.1f} "
+                          f"| {r['span']:.1f} | {r['limit']:.1f} | {r['span'] / r['limit']:.2f} | {r['cpu']:.1f} "
                           f"| {r['cpu_ms_per_row']:.2f} | {r['rss']:.0f} | {r['after_last']:.2f} | {r['exit']} |",
                           flush=True)
 

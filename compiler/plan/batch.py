@@ -41,8 +41,9 @@ TOPUP_FACTOR = 4
 CEILING_FACTOR = 3
 CEILING_SLACK = 10
 # Rows per call are cut so that a round's quota fills the profile's concurrency this many times over
-# (bench/engine_bench.py measured 1, 2 and 3 waves; bench/RESULTS.md).
-WAVES = 2
+# (bench/engine_bench.py measured 1, 2 and 3 waves: 1 had the shortest calls span and the fewest tokens;
+# bench/RESULTS.md "The round engine").
+WAVES = 1
 
 
 def call_ceiling(round_one_calls: int) -> int:
