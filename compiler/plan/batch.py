@@ -2,8 +2,10 @@
 
 For each prompt, k_limit = min(the prompt's `rows per call` (or the profile's), the profile's most rows per call,
 the rows whose estimated completion fits the output limit with 25% headroom, the rows that fit the context), and
-k = min(k_limit, ceil(Q / (concurrency x WAVES))) over the prompt's round-1 quota Q (unless the prompt sets its own
-`rows per call`), so the calls fill the profile's slots (docs/BUILD.md "The round engine"). Rows of one stratum fill whole calls first; the remainders
+k = min(k_limit, max(k_shared, ceil(Q / (concurrency x WAVES)))) over the prompt's round-1 quota Q (unless the prompt
+sets its own `rows per call`), so the calls fill the profile's slots (docs/BUILD.md "The round engine"), where
+k_shared = ceil(prompt_per_call / prompt_per_row): a call carries at least as many rows as make its rows' part of the
+prompt as long as its shared part, so filling the pool never pays the shared prompt more than twice per row's worth. Rows of one stratum fill whole calls first; the remainders
 (< k rows each) are packed best-fit decreasing into exactly ceil(remainder rows / k) calls, splitting a remainder
 over the roomiest calls only when no call has room for it whole. Spare rows only fill the free room of the calls
 the quota needs (`fit_spares`), so the round's first prompt makes ceil(Q / k) calls per system-message group. A
@@ -177,13 +179,19 @@ def _groups(spec: ir.Spec, prompt: ir.Prompt, strata: Sequence[Stratum]) -> list
     return list(out.values())
 
 
-def pool_k(k_limit: int, quota: int, concurrency: int, waves: int | None = None) -> int:
+def shared_k(tokens: TokenModel) -> int:
+    """The fewest rows whose part of a call's prompt is as long as the part said once per call (k_shared)."""
+    return max(1, math.ceil(tokens.prompt_per_call / max(1, tokens.prompt_per_row)))
+
+
+def pool_k(k_limit: int, quota: int, concurrency: int, waves: int | None = None, floor: int = 1) -> int:
     """Rows per call that keep the pool busy: at most k_limit, and few enough that `quota` rows make about
-    `concurrency x waves` calls (default WAVES; 0: no cut, k_limit as before)."""
+    `concurrency x waves` calls (default WAVES; 0: no cut, k_limit as before), but never fewer than `floor`
+    (shared_k: below it, the shared prompt would cost more than the rows)."""
     waves = WAVES if waves is None else waves
     if waves <= 0:
         return k_limit
-    return max(1, min(k_limit, math.ceil(quota / max(1, concurrency * waves))))
+    return max(1, min(k_limit, max(floor, math.ceil(quota / max(1, concurrency * waves)))))
 
 
 def _profile_of(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile) -> ModelProfile:
@@ -193,22 +201,25 @@ def _profile_of(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile) -> Mode
 def prompt_k(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata: Sequence[Stratum]) -> int:
     """Round 1's k for a prompt: its limit, cut to fill the profile's concurrency with the strata's quota."""
     profile = _profile_of(spec, prompt, profile)
-    k_limit, _ = rows_per_call(prompt, profile, token_model(spec, prompt))
+    tokens = token_model(spec, prompt)
+    k_limit, _ = rows_per_call(prompt, profile, tokens)
     if _groups(spec, prompt, strata) is None:
         return 1
     if prompt.rows_per_call:  # the spec's own number is kept (within the limits)
         return k_limit
-    return pool_k(k_limit, sum(s.rows for s in strata), profile.concurrency)
+    return pool_k(k_limit, sum(s.rows for s in strata), profile.concurrency, floor=shared_k(tokens))
 
 
 def fit_spares(spec: ir.Spec, prompt: ir.Prompt, k: int, strata: Sequence[Stratum],
-               wanted: Sequence[int]) -> list[int]:
+               wanted: Sequence[int], quotas: Sequence[int] | None = None) -> list[int]:
     """Spare rows per stratum that fit the free room of the calls the quota needs (per system-message group):
     all wanted spares when they fit, else the largest equal share floor(t x wanted) that fits, then the room left
-    one row at a time in stratum key order."""
+    one row at a time in stratum key order. quotas: the rows each stratum asks for (default its quota; a
+    top-up's missing rows)."""
+    quotas = [s.rows for s in strata] if quotas is None else quotas
     out = [0] * len(strata)
     for g in _groups(spec, prompt, strata) or [list(range(len(strata)))]:
-        quota = sum(strata[i].rows for i in g)
+        quota = sum(quotas[i] for i in g)
         room = math.ceil(quota / k) * k - quota
         want = {i: wanted[i] for i in g if wanted[i] > 0}
         if sum(want.values()) <= room:
@@ -246,7 +257,8 @@ def plan_prompt(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata:
     if k is not None:
         k = min(k, k_limit)
     else:
-        k = k_limit if prompt.rows_per_call else pool_k(k_limit, sum(s.rows for s in strata), profile.concurrency)
+        k = k_limit if prompt.rows_per_call else pool_k(k_limit, sum(s.rows for s in strata), profile.concurrency,
+                                                        floor=shared_k(tokens))
     groups = _groups(spec, prompt, strata)
     if groups is None:
         warnings.append(f"prompt {prompt.name}: its system message reads a per-row value, so every row is its own call")
@@ -357,20 +369,25 @@ def top_up(spec: ir.Spec, plan, accepted: Mapping[str, int], requested: Mapping[
     """The next round: for each stratum short of its quota, the missing rows plus spares for them, at row
     indices after every row already requested (so no id is reused). Strata that are full get no calls.
 
-    Bounded: spares are sized with an acceptance rate of at least RATE_FLOOR and a stratum asks at most
-    TOPUP_FACTOR rows per missing row. With `ceiling` (calls the build may still make), the round never has
+    Bounded: spares are sized with an acceptance rate of at least RATE_FLOOR, a stratum asks at most
+    TOPUP_FACTOR rows per missing row, and spares only fill the free room of the calls the missing rows need. With `ceiling` (calls the build may still make), the round never has
     more calls: every stratum's rows are capped at the largest level t that fits (small deficits first, so
     a tight ceiling still fills as many strata as it can); the round is empty when not one call fits."""
     stats = stats or AcceptanceStats()
-    starts, counts = {}, {}
+    starts, missing, wanted = {}, [0] * len(plan.strata), [0] * len(plan.strata)
     for i, s in enumerate(plan.strata):
-        missing = s.rows - accepted.get(s.key, 0)
-        if missing > 0:
+        m = s.rows - accepted.get(s.key, 0)
+        if m > 0:
             starts[i] = (requested or {}).get(s.key, s.requested)
             rate = max(RATE_FLOOR, round(stats.rate_for(s.key), 6))
-            counts[i] = min(missing + spare_rows(missing, rate), TOPUP_FACTOR * missing)
+            missing[i], wanted[i] = m, min(spare_rows(m, rate), (TOPUP_FACTOR - 1) * m)
 
     ks = {pp.prompt: pp.rows_per_call for pp in plan.prompts}  # round 1's k
+    # as in round 1, spares ride only in the free room of the calls the missing rows need (docs/BUILD.md
+    # "The round engine"): a top-up never pays a call for spares alone
+    first = spec.prompt(stage_order(spec)[0]) if spec.prompts else None
+    fitted = fit_spares(spec, first, ks.get(first.name, 1), plan.strata, wanted, missing) if first else wanted
+    counts = {i: missing[i] + fitted[i] for i in starts}
 
     def round_at(cap: int | None) -> tuple[PromptPlan, ...]:
         capped = {i: counts.get(i, 0) if cap is None else min(cap, counts.get(i, 0)) for i in range(len(plan.strata))}

@@ -70,14 +70,22 @@ def test_spares_fill_the_free_room_of_the_calls_the_quota_needs():
 
 
 def test_rows_per_call_fill_the_pool():
-    """k = min(k_limit, ceil(quota / (concurrency x WAVES))): enough calls for every slot."""
-    from synthc.plan.batch import WAVES
+    """k = min(k_limit, max(k_shared, ceil(quota / (concurrency x WAVES)))): enough calls for every slot, but never
+    so few rows that the part of the prompt said once per call outweighs the rows' part."""
+    from synthc.plan.batch import WAVES, shared_k
+    from synthc.plan.cost import token_model
 
-    for conc in (1, 4, 16, 32):
+    spec = reviews(200)
+    floor = shared_k(token_model(spec, spec.prompts[0]))
+    assert floor > 1  # the shared part of this prompt is longer than a row's line
+    seen = set()
+    for conc in (1, 4, 16, 32, 200):
         profile = profile_for("gpt-4o-mini").model_copy(update={"concurrency": conc, "max_rows_per_call": 25})
-        pp = build_plan(reviews(200), profile=profile).prompts[0]
-        assert pp.rows_per_call == max(1, min(25, math.ceil(200 / (conc * WAVES))))
+        pp = build_plan(spec, profile=profile).prompts[0]
+        assert pp.rows_per_call == max(1, min(25, max(floor, math.ceil(200 / (conc * WAVES)))))
         assert pp.calls == math.ceil(200 / pp.rows_per_call)  # the spares ride in the free room
+        seen.add(pp.rows_per_call)
+    assert floor in seen and 25 in seen  # both the floor and the limit were reached
 
 
 # ---- packing ----------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from rich.console import Console
 from synthc import ir
 from synthc.generate.predict import batch_lines, write_batch
 from synthc.plan import build_plan, iter_calls
-from synthc.plan.batch import pool_k
+from synthc.plan.batch import pool_k, shared_k
+from synthc.plan.cost import token_model
 from synthc.profiles import profile_for
 from synthc.render.plan import render
 from synthc.plan.requests import fill, max_tokens, messages, output_schema
@@ -127,13 +128,15 @@ def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
 
 
 def test_json_contract():
-    plan = build_plan(reviews(200))
+    spec = reviews(200)
+    plan = build_plan(spec)
     out = plan.to_json_dict()
     assert CONTRACT_KEYS <= set(out)
     json.dumps(out)  # serialisable as is
     assert out["dataset"] == "test" and out["rows"] == 200 and out["seed"] == 7
     assert out["calls"] == out["lower_bound_calls"] == plan.calls
-    assert out["rows_per_call"] == pool_k(25, 200, plan.profile.concurrency)
+    assert out["rows_per_call"] == pool_k(25, 200, plan.profile.concurrency,
+                                          floor=shared_k(token_model(spec, spec.prompts[0])))
     assert sum(s["rows"] for s in out["strata"]) == 200
     assert all(set(s) >= {"values", "rows"} for s in out["strata"])
     assert set(out["marginals"]) == {"sentiment", "rating"}

@@ -348,11 +348,11 @@ def test_a_changed_spec_plans_with_the_measured_acceptance(env, fake):
     assert 0 < lock["acceptance"]["rate"] < 1
     assert set(lock["acceptance"]["by_stratum"]) == {s.key for s in plan_of(spec).strata}
     spec.write_text(spec.read_text() + "constraint more: n >= 1\n")
-    calls = fake.calls
     assert build(spec, fake) == 0
     lock2 = json.loads((env / "notes.sds.lock").read_text())
     assert lock2["planned_with"] == lock["acceptance"]
-    assert fake.calls > calls  # more spare rows than before: new requests
+    # (spares only ride in the free room of the calls the quota needs, so a lower measured rate need not add a
+    # request: what the rebuild is sized with is the figure that matters)
 
 
 # ---- secrets --------------------------------------------------------------------------------------------------
