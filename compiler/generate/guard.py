@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..plan.batch import CEILING_FACTOR, CEILING_SLACK
+from ..plan.model import CEILING_FACTOR, CEILING_SLACK
 from ..plan.cost import cost_usd
 from ..plan.model import PromptPlan
 from ..profiles import ModelProfile

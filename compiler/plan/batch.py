@@ -39,18 +39,10 @@ _EXACT_UP_TO = 2000  # quota size up to which the binomial tail is summed exactl
 # breaker, generate.guard), so sizing for a worse rate would only pay for answers the build cannot use.
 RATE_FLOOR = 0.25
 TOPUP_FACTOR = 4
-# Without --max-calls/--max-cost a build makes at most CEILING_FACTOR x round 1's calls + CEILING_SLACK.
-CEILING_FACTOR = 3
-CEILING_SLACK = 10
 # Rows per call are cut so that a round's quota fills the profile's concurrency this many times over
 # (bench/engine_bench.py measured 1, 2 and 3 waves: 1 had the shortest calls span and the fewest tokens;
 # bench/RESULTS.md "The round engine").
 WAVES = 1
-
-
-def call_ceiling(round_one_calls: int) -> int:
-    """The default most calls a build may make (`max_calls` in `plan --json` and the report)."""
-    return CEILING_FACTOR * round_one_calls + CEILING_SLACK
 
 
 # ---- spare rows -------------------------------------------------------------------------------------

@@ -92,25 +92,3 @@ def notes(spec: ir.Spec, strata: Sequence) -> list[str]:
                        f"the nearest stratum "
                        f"({shown}{more})")
     return out
-
-
-def nearest_calls(spec: ir.Spec, plan) -> list[dict]:
-    """report.json `examples_nearest`: per prompt and stratum whose calls show rows of the nearest stratum,
-    the two strata and the round-1 calls led by a row of it (top-ups of the stratum do the same)."""
-    from .rows import iter_calls
-
-    out = []
-    for pp in plan.prompts:
-        p = spec.prompt(pp.prompt)
-        found = nearest_strata(spec, p, plan.strata)
-        if not found:
-            continue
-        fields = stratum_inputs(spec, p)
-        calls: dict[tuple, int] = {}
-        for call in iter_calls(pp, plan.strata):
-            values = plan.strata[call.rows[0][0]].values
-            combo = tuple(values.get(n) for n in fields)
-            calls[combo] = calls.get(combo, 0) + 1
-        out += [{"prompt": p.name, "stratum": s, "from": n, "calls": calls.get(tuple(s.values()), 0)}
-                for s, n in found]
-    return out

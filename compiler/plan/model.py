@@ -17,9 +17,17 @@ from ..ir import Value
 # `synthc plan --json`: bumped when a key changes meaning or is added (2: judges; 3: rows_dataset, rows_real,
 # rows_synthetic, so a complete-mode plan states its dataset's rows beside `rows`, the synthetic rows)
 PLAN_VERSION = 3
-from ..profiles import ModelProfile
+from ..profiles import ModelProfile, profile_for
 
 DEFAULT_ACCEPTANCE = 0.9
+# Without --max-calls/--max-cost a build makes at most CEILING_FACTOR x round 1's calls + CEILING_SLACK.
+CEILING_FACTOR = 3
+CEILING_SLACK = 10
+
+
+def call_ceiling(round_one_calls: int) -> int:
+    """The default most calls a build may make (`max_calls` in `plan --json` and the report)."""
+    return CEILING_FACTOR * round_one_calls + CEILING_SLACK
 
 
 class _Frozen(BaseModel):
@@ -213,8 +221,6 @@ class Plan(_Frozen):
 
     def profile_of(self, pp: "PromptPlan") -> ModelProfile:
         """The model profile a prompt's calls run on: the plan's, unless the prompt names its own model."""
-        from ..profiles import profile_for
-
         return self.profile if pp.profile == self.profile.name else profile_for(pp.profile)
 
     @property
@@ -232,9 +238,7 @@ class Plan(_Frozen):
 
     @property
     def max_calls(self) -> int:
-        """The default ceiling on a build's calls (without --max-calls/--max-cost): plan.batch.call_ceiling."""
-        from .batch import call_ceiling
-
+        """The default ceiling on a build's calls (without --max-calls/--max-cost): call_ceiling."""
         return call_ceiling(self.calls) if self.prompts else 0
 
     @property

@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, Sequence
 from .. import ir
 from ..evaluate import NO_VALUE, value_of
 from .dims import Bin, generation_fields, read_layout
+from .fewshot import nearest_strata, stratum_inputs
 from .model import Plan, PromptPlan, Stratum, row_id
 from .numeric import NumericDist, is_numeric_sampled, numeric_dist, shift, unit_points
 
@@ -133,3 +134,23 @@ def _deal(cells, rows: list[dict], seed: int) -> None:
         for row in order[at: at + c.rows]:
             row.update(c.values)
         at += c.rows
+
+
+def nearest_calls(spec: ir.Spec, plan) -> list[dict]:
+    """report.json `examples_nearest`: per prompt and stratum whose calls show rows of the nearest stratum,
+    the two strata and the round-1 calls led by a row of it (top-ups of the stratum do the same)."""
+    out = []
+    for pp in plan.prompts:
+        p = spec.prompt(pp.prompt)
+        found = nearest_strata(spec, p, plan.strata)
+        if not found:
+            continue
+        fields = stratum_inputs(spec, p)
+        calls: dict[tuple, int] = {}
+        for call in iter_calls(pp, plan.strata):
+            values = plan.strata[call.rows[0][0]].values
+            combo = tuple(values.get(n) for n in fields)
+            calls[combo] = calls.get(combo, 0) + 1
+        out += [{"prompt": p.name, "stratum": s, "from": n, "calls": calls.get(tuple(s.values()), 0)}
+                for s, n in found]
+    return out

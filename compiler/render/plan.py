@@ -7,7 +7,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ..plan.batch import CEILING_FACTOR, CEILING_SLACK
+from ..plan.model import CEILING_FACTOR, CEILING_SLACK
 from ..plan.model import Plan, value_label
 
 SHOWN_STRATA = 20

@@ -15,7 +15,7 @@ from typing import Optional
 
 from .. import ir
 from ..plan import AcceptanceStats, Plan, PlanProblem, build_plan
-from ..plan.fewshot import nearest_calls
+from ..plan.rows import nearest_calls
 from ..run.cache import AnswerCache, cache_root
 from ..run.checkstore import CheckStore, checks_key
 from ..run.client import CallError, ChatClient, RetryPolicy

@@ -17,25 +17,15 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..ir import Spec
-from ..quality.report import content
 from .checks import run_checks
+from .completed import validate_completed
 from .load import DataError, load_file, load_rows
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
+from .rows import validate_rows
 from .targets import target_shares
 
 __all__ = ["validate_rows", "validate_file", "target_shares", "DataError", "CheckResult", "MarginalResult",
            "MarginalValue", "ValidationReport"]
-
-
-def validate_rows(spec: Spec, rows: Iterable[Mapping], real=None) -> ValidationReport:
-    """Checks rows held in memory (one dict per row), with the content figures of a build's report; `real`
-    (evaluation.checks.RealData) measures the evaluation aggregates."""
-    rows = list(rows)
-    loaded = load_rows(spec, rows)
-    try:
-        return run_checks(spec, loaded, real=real).model_copy(update={"content": content(spec, loaded.con)})
-    finally:
-        loaded.con.close()
 
 
 def validate_file(spec: Spec, path: str | Path, real=None) -> ValidationReport:
@@ -52,7 +42,6 @@ def validate_file(spec: Spec, path: str | Path, real=None) -> ValidationReport:
 
 
 def _completed_file(spec: Spec, loaded, source: str, real) -> ValidationReport:
-    from .completed import validate_completed
 
     cur = loaded.con.execute("SELECT * FROM data ORDER BY rowid")
     names = [d[0] for d in cur.description]

@@ -15,7 +15,7 @@ from ..ir import Spec
 from .checks import run_checks
 from .load import load_rows
 from .models import CheckResult, ValidationReport
-from . import validate_rows
+from .rows import validate_rows
 
 PER_ROW = ("row", "type")
 ORIGIN = "_origin"

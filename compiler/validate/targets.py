@@ -8,6 +8,7 @@ constraints may reshape it, and the target is then the planner's (plan.allocate.
 from __future__ import annotations
 
 from ..ir import Spec, Value
+from ..plan.allocate import planned_targets
 
 
 def target_shares(spec: Spec, name: str) -> dict[Value, float] | None:
@@ -34,8 +35,6 @@ def _shares(spec: Spec, name: str, seen: tuple[str, ...]) -> dict[Value, float] 
         for s in f.dist.shares:
             out[s.value] = out.get(s.value, 0.0) + s.share
         if not f.dist.declared:  # a default share is where planning starts: the plan's target is the target
-            from ..plan.allocate import planned_targets
-
             planned = planned_targets(spec).get(name, out)
             if any(abs(planned.get(v, 0.0) - out.get(v, 0.0)) > 1e-6 for v in {*planned, *out}):
                 out = dict(planned)  # reshaped; unreshaped keeps its exact shares (1/3, not the plan's 0.333333)

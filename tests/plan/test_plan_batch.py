@@ -12,7 +12,8 @@ from plan_specs import cat, prompt, reviews, spec, text
 
 from synthc import ir
 from synthc.plan import AcceptanceStats, build_plan, iter_calls, top_up
-from synthc.plan.batch import CONFIDENCE, TOPUP_FACTOR, call_ceiling, pack, rows_per_call, spare_rows
+from synthc.plan.batch import CONFIDENCE, TOPUP_FACTOR, pack, rows_per_call, spare_rows
+from synthc.plan.model import call_ceiling
 from synthc.plan.cost import TokenModel, token_model
 from synthc.profiles import BUILTIN, ModelProfile, profile_for
 

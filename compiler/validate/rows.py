@@ -1,0 +1,22 @@
+"""validate_rows: the build's final rows (dicts held in memory) checked with the content figures of its report."""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from ..ir import Spec
+from ..quality.report import content
+from .checks import run_checks
+from .load import load_rows
+from .models import ValidationReport
+
+
+def validate_rows(spec: Spec, rows: Iterable[Mapping], real=None) -> ValidationReport:
+    """Checks rows held in memory (one dict per row), with the content figures of a build's report; `real`
+    (evaluation.checks.RealData) measures the evaluation aggregates."""
+    rows = list(rows)
+    loaded = load_rows(spec, rows)
+    try:
+        return run_checks(spec, loaded, real=real).model_copy(update={"content": content(spec, loaded.con)})
+    finally:
+        loaded.con.close()
