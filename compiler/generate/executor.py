@@ -2,9 +2,13 @@
 
 Round 1 makes the plan's calls; round k > 1 asks `plan.top_up` for the deficits only, at fresh row indices, so
 its call ids, and with them the request seeds, differ from every earlier call's (no cached answer is reused
-for a re-ask). Prompts run in the stages of `plan.stages.schedule` (a prompt that reads another's outputs waits
-for it); after each stage the row constraints that have become decidable are checked in DuckDB (accept.py) and
-rejected rows are dropped before anything more is paid for them.
+for a re-ask). A round is a stream of chunks (docs/BUILD.md "The round engine"): a chunk is the rows of one call
+of the round's first prompt (in the order of `plan.stages.schedule`), and it flows through every prompt on its
+own: after each prompt's answers the row constraints that have become decidable are checked in DuckDB
+(accept.py), rejected rows are dropped before anything more is paid for them, and the survivors' calls of the
+next prompt start at once, with no barrier between prompts. Every call of every prompt takes a slot of one pool
+of `workers`, and chunks are admitted only while the rows in flight stay under a bound (`rows_bound`), so the
+rows held are O(workers x rows per call), not O(rows).
 
 Answers come from an injected source (source.py): through the cache and the client for a build, where `run.fetch`
 stores every answer the moment it arrives, so a killed build resumes without repeating a finished call; from the
@@ -18,15 +22,15 @@ accepted rows, the same top-up rounds and the same dataset.
 Incremental builds: before a prompt's calls, every row whose answer to that very request (its row digest:
 prompt text, schema, input values, model, endpoint, seed) is in the row store (run.rowstore, written by earlier
 finished builds) takes it from there and is judged again by the current constraints; the other rows are
-packed anew into the fewest calls. So an edit pays only for the rows whose request it changed, whatever the
-packing; with an empty store the plan's calls run exactly as planned.
+packed anew into the fewest calls (for the first prompt over the whole round, for a later prompt within its
+chunk). So an edit pays only for the rows whose request it changed, whatever the packing; with an empty store
+the plan's calls run exactly as planned.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol, Sequence
 
@@ -54,7 +58,8 @@ __all__ = ["DEFAULT_MAX_ROUNDS", "MIN_YIELD", "Budget", "Counters", "Executor", 
            "offline_client", "unique_repairs"]
 
 FLUSH_ROWS = 64  # rows judged per DuckDB batch while answers arrive ...
-FLUSH_SECONDS = 1.0  # ... or after this long, so progress moves on slow endpoints
+FLUSH_SECONDS = 0.02  # ... or after this long: a chunk waits at most this for its verdicts
+BOUND_FACTOR = 2  # rows in flight at most BOUND_FACTOR x workers x the round's largest k (one chunk always fits)
 
 
 class Progress(Protocol):
@@ -98,11 +103,22 @@ class _Stage:
     model: Any
     newly: Sequence[ir.Constraint]  # row constraints decidable once this prompt's outputs are in
     last: bool
-    buffer: list[tuple[int, int]] = field(default_factory=list)
-    flushed_at: float = 0.0
-    digest: Optional[RowDigest] = None  # set by _stage_calls
+    digest: RowDigest
     asked: int = 0  # rows whose answer (a call's or the row store's) this stage judged
     lost: int = 0  # of those, rows the answer lacked or this stage's constraints rejected
+    pending: list = field(default_factory=list)  # (rows, future) waiting for one DuckDB batch of verdicts
+    timer: Any = None
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Rows that flow through the round's stages together: one call of the first prompt (`call`), or rows the
+    row store answers for it (`call` None); `ready`: the constraints over planned values were judged already."""
+
+    rows: tuple[tuple[int, int], ...]
+    call: Optional[Call]
+    ready: bool = False
+    dead: frozenset = frozenset()  # rows a planned-values constraint rejected already
 
 
 class Executor:
@@ -151,6 +167,9 @@ class Executor:
         self._planned: dict[tuple[int, int], dict] = {}
         self._state: dict[tuple[int, int], Optional[dict]] = {}  # generated values so far (None: rejected)
         self._unknown: dict[tuple[int, int], set[str]] = {}  # outputs whose answer no source has (predictions)
+        self.rows_bound = 0  # the most rows a round may hold in flight (set per round)
+        self.rows_in_flight = 0  # rows of the chunks admitted and not yet through the last stage
+        self.peak_rows_in_flight = 0  # the most rows held in flight at once, over the build
 
     # ---- rounds ---------------------------------------------------------------------------------------
 
@@ -262,32 +281,44 @@ class Executor:
     async def _round(self, number: int, pps: Sequence[PromptPlan]) -> None:
         self.guard.new_round()
         self.progress.round(number, sum(pp.calls for pp in pps))
-        self._planned, self._state = self._round_rows(pps)
-        self._unknown = {}
+        self._planned, self._state, self._unknown = {}, {}, {}
         plan = schedule(self.spec, pps, self._constraints)
-        if plan.ready:  # stage 0: constraints over planned values alone (nothing is paid for a row that breaks one)
-            self._judge(list(self._state), plan.ready, last=False)
+        stages = []
         for st in plan.stages:
             prompt = self.spec.prompt(st.pp.prompt)
-            stage = _Stage(st.pp, prompt, row_model([self.spec.field(o) for o in prompt.outputs]), st.newly,
-                           st.last, flushed_at=time.monotonic())
-            self._last = stage
-            await self._stage(stage)
-            self._flush(stage)
-            outputs = set(prompt.outputs)
-            for k in list(self._state):  # rows this stage did not reach (failed calls, budget): out of the round
-                s = self._state[k]
-                if s is not None and not outputs <= set(s) | self._unknown.get(k, set()):
-                    self._state[k] = None
-            if self.guard.stop:
-                raise self.guard.stop
-            if self.guard.offline_misses:
-                n = self.guard.offline_misses
-                raise Stopped("offline", f"--offline: the cache holds no answer for {n} call{'s' * (n != 1)}; run "
-                                         "without --offline to make them")
-            if self.guard.endpoint_down():
-                raise Stopped("endpoint", self.guard.breaker_message(number))
+            stages.append(_Stage(st.pp, prompt, row_model([self.spec.field(o) for o in prompt.outputs]), st.newly,
+                                 st.last, RowDigest(self.spec, self.plan, st.pp, self.identity)))
+        self._last = stages[-1]
+        self.rows_bound = BOUND_FACTOR * self.workers * max(pp.rows_per_call for pp in pps)
+        pool, room = asyncio.Semaphore(self.workers), asyncio.Condition()
+        flows: set[asyncio.Task] = set()
+        for chunk in self._chunks(stages[0], plan.ready):
+            async with room:
+                await room.wait_for(lambda: not self.rows_in_flight
+                                    or self.rows_in_flight + len(chunk.rows) <= self.rows_bound)
+            if self._halted(number):
+                break
+            self.rows_in_flight += len(chunk.rows)
+            self.peak_rows_in_flight = max(self.peak_rows_in_flight, self.rows_in_flight)
+            task = asyncio.create_task(self._flow(chunk, stages, plan.ready, pool, room, number))
+            flows.add(task)
+            task.add_done_callback(flows.discard)
+        if flows:
+            await asyncio.gather(*flows)
+        if self.guard.stop:
+            raise self.guard.stop
+        if self.guard.offline_misses:
+            n = self.guard.offline_misses
+            raise Stopped("offline", f"--offline: the cache holds no answer for {n} call{'s' * (n != 1)}; run "
+                                     "without --offline to make them")
+        for stage in stages:  # each prompt's yield, in stage order, once all its calls of the round are in
             self._check_yield(stage, number)
+
+    def _halted(self, number: int) -> bool:
+        """Whether the round must admit nothing more: a guard stopped it, or the endpoint breaker trips."""
+        if self.guard.stop is None and self.guard.endpoint_down():
+            self.guard.halt(Stopped("endpoint", self.guard.breaker_message(number)))
+        return self.guard.stop is not None
 
     def _check_yield(self, stage: _Stage, number: int) -> None:
         """The yield breaker (guard.py): stop when this prompt's rows keep being rejected."""
@@ -297,37 +328,104 @@ class Executor:
         if stop:
             raise stop
 
-    def _round_rows(self, pps: Sequence[PromptPlan]) -> tuple[dict, dict]:
-        """The round's rows: planned values (from the plan) and generated values so far (None: rejected)."""
-        spans: dict[int, list[int]] = {}
-        for pp in pps:
-            for b in pp.batches:
-                for seg in b.segments:
-                    lo, hi = spans.get(seg.stratum, [seg.start, seg.start + seg.count])
-                    spans[seg.stratum] = [min(lo, seg.start), max(hi, seg.start + seg.count)]
-        planned, state = {}, {}
-        for si, (lo, hi) in sorted(spans.items()):
-            for i, row in enumerate(self.rows.rows(si, lo, hi - lo), lo):
-                planned[(si, i)] = row
-        for pp in pps:
-            for b in pp.batches:
-                for seg in b.segments:
-                    for i in range(seg.start, seg.start + seg.count):
-                        state[(seg.stratum, i)] = {}
-        return planned, state
+    # ---- chunks ------------------------------------------------------------------------------------------
+
+    def _enter(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Rows join the round: their planned values (drawn from the plan per run of indices) and no answer yet."""
+        run: list[tuple[int, int]] = []
+        for r in sorted(rows):
+            if run and (r[0] != run[0][0] or r[1] != run[-1][1] + 1):
+                self._draw(run)
+                run = []
+            run.append(r)
+        if run:
+            self._draw(run)
+
+    def _draw(self, run: list[tuple[int, int]]) -> None:
+        si, lo = run[0]
+        for r, row in zip(run, self.rows.rows(si, lo, len(run))):
+            self._planned[r] = row
+            self._state[r] = {}
+
+    def _leave(self, rows: Sequence[tuple[int, int]]) -> None:
+        for r in rows:
+            self._planned.pop(r, None)
+            self._state.pop(r, None)
+            self._unknown.pop(r, None)
+
+    def _chunks(self, first: _Stage, ready: Sequence[ir.Constraint]):
+        """The round's chunks: the first prompt's planned calls; or, when the row store answers some of its rows,
+        the other rows packed anew into the fewest calls, then the answered rows in runs of k."""
+        planned = iter_calls(first.pp, self.plan.strata)
+        if self.store is None or not len(self.store):
+            yield from (_Chunk(call.rows, call) for call in planned)
+            return
+        fresh, carried, dead = [], [], set()
+        for call in planned:  # judged here already: a row a planned-values constraint rejects is in no chunk
+            self._enter(call.rows)
+            if ready:
+                self._judge(list(call.rows), ready, last=False)
+            for r in call.rows:
+                if self._state.get(r) is None:
+                    dead.add(r)
+                    continue
+                rid = row_id(self.plan.strata[r[0]].key, r[1])
+                hit = self.store.get(rid, first.digest(self._asked(first, r, rid)))
+                (carried if hit is not None else fresh).append(r)
+            self._leave(call.rows)
+        if not carried:  # the plan's calls, as planned
+            for call in iter_calls(first.pp, self.plan.strata):
+                yield _Chunk(call.rows, call, True, frozenset(r for r in call.rows if r in dead))
+            return
+        for call in iter_calls(repack(self.spec, first.pp, self.plan.strata, fresh), self.plan.strata):
+            yield _Chunk(call.rows, call, ready=True)
+        k = first.pp.rows_per_call
+        for n in range(0, len(carried), k):
+            yield _Chunk(tuple(carried[n: n + k]), None, ready=True)
+
+    async def _flow(self, chunk: _Chunk, stages: Sequence[_Stage], ready: Sequence[ir.Constraint],
+                    pool: asyncio.Semaphore, room: asyncio.Condition, number: int) -> None:
+        """One chunk through every stage: its calls of a prompt start as soon as the earlier prompt's verdicts on
+        its rows are in."""
+        try:
+            self._enter(chunk.rows)
+            for r in chunk.dead:
+                self._state[r] = None
+            if ready and not chunk.ready:  # constraints over planned values: nothing is paid for a row breaking one
+                self._judge(list(chunk.rows), ready, last=False)
+            for n, stage in enumerate(stages):
+                if self._halted(number):
+                    return
+                alive = [r for r in chunk.rows if self._state.get(r) is not None]
+                if not alive:
+                    return
+                if n == 0 and chunk.call is not None:
+                    calls = [chunk.call]
+                else:
+                    fresh = await self._carry(stage, alive)
+                    calls = list(iter_calls(repack(self.spec, stage.pp, self.plan.strata, fresh), self.plan.strata)) \
+                        if fresh else []
+                await asyncio.gather(*(self._slot(pool, stage, call) for call in calls))
+                outputs = set(stage.prompt.outputs)
+                for r in chunk.rows:  # rows this stage did not reach (failed calls, budget): out of the round
+                    st = self._state.get(r)
+                    if st is not None and not outputs <= set(st) | self._unknown.get(r, set()):
+                        self._state[r] = None
+        finally:
+            self._leave(chunk.rows)
+            async with room:
+                self.rows_in_flight -= len(chunk.rows)
+                room.notify_all()
+
+    async def _slot(self, pool: asyncio.Semaphore, stage: _Stage, call: Call) -> None:
+        async with pool:
+            if self.guard.stop:
+                return
+            got = await self._call(stage, call)
+        if got:
+            await self._verdicts(stage, got)
 
     # ---- calls -------------------------------------------------------------------------------------------
-
-    async def _stage(self, stage: _Stage) -> None:
-        calls = iter(self._stage_calls(stage))
-
-        async def worker():
-            for call in calls:  # one shared iterator: each call is taken by exactly one worker
-                if self.guard.stop:
-                    return
-                await self._call(stage, call)
-
-        await asyncio.gather(*(worker() for _ in range(self.workers)))
 
     def _asked(self, stage: _Stage, r: tuple[int, int], rid: str) -> dict:
         return asked(self._planned[r], self._state[r], rid, stage.prompt.inputs)
@@ -336,36 +434,29 @@ class Executor:
         """Whether row r's request reads an output no answer has yet (predictions only)."""
         return bool(self._unknown.get(r, set()) & set(stage.prompt.inputs))
 
-    def _stage_calls(self, stage: _Stage) -> list[Call]:
-        """The stage's calls. Rows whose answer to this very request the row store holds take it from there;
-        when any does, the other rows are packed anew into the fewest calls; otherwise the plan's calls run
-        as planned (a first build, or ingest's batch, asks exactly what the plan says)."""
-        planned = list(iter_calls(stage.pp, self.plan.strata))
-        stage.digest = RowDigest(self.spec, self.plan, stage.pp, self.identity)
+    async def _carry(self, stage: _Stage, rows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Rows whose answer to this very request the row store holds take it from there (and are judged); the
+        others are returned, to be asked."""
         if self.store is None or not len(self.store):
-            return planned
-        fresh, carried = [], False
-        for call in planned:
-            for r in call.rows:
-                if self._state.get(r) is None:
-                    continue
-                rid = row_id(self.plan.strata[r[0]].key, r[1])
-                e = None if self._waits(stage, r) else self.store.get(rid, stage.digest(self._asked(stage, r, rid)))
-                if e is None:
-                    fresh.append(r)
-                    continue
-                carried = True
-                self.carried += 1
-                self.carried_by_prompt[stage.pp.prompt] = self.carried_by_prompt.get(stage.pp.prompt, 0) + 1
-                self._asked_one(stage)
-                self.calls[e["call"]] = e["answer"]
-                self._carried_from[e["call"]] = self.plan.profile_of(stage.pp)
-                self._take(stage, r, rid, e["values"], e.get("reason") or "no row for it in the answer",
-                           e.get("kind") or MISSING)
-        if not carried:
-            return planned
-        self._flush(stage)
-        return list(iter_calls(repack(self.spec, stage.pp, self.plan.strata, fresh), self.plan.strata))
+            return rows
+        fresh, taken = [], []
+        for r in rows:
+            rid = row_id(self.plan.strata[r[0]].key, r[1])
+            e = None if self._waits(stage, r) else self.store.get(rid, stage.digest(self._asked(stage, r, rid)))
+            if e is None:
+                fresh.append(r)
+                continue
+            self.carried += 1
+            self.carried_by_prompt[stage.pp.prompt] = self.carried_by_prompt.get(stage.pp.prompt, 0) + 1
+            self._asked_one(stage)
+            self.calls[e["call"]] = e["answer"]
+            self._carried_from[e["call"]] = self.plan.profile_of(stage.pp)
+            if self._take(stage, r, rid, e["values"], e.get("reason") or "no row for it in the answer",
+                          e.get("kind") or MISSING):
+                taken.append(r)
+        if taken:
+            await self._verdicts(stage, taken)
+        return fresh
 
     def _asked_one(self, stage: _Stage) -> None:
         stage.asked += 1
@@ -377,23 +468,24 @@ class Executor:
             self._yield.setdefault(stage.prompt.name, [0, 0])[1] += 1
 
     def _take(self, stage: _Stage, r: tuple[int, int], rid: str, values: Optional[dict], why: str,
-              kind: str = MISSING) -> None:
-        """Row r's answer for this stage: its values go to judging, or the row is out (`why` it had none, of
-        which kind: run.salvage)."""
+              kind: str = MISSING) -> bool:
+        """Row r's answer for this stage: its values go to judging (True), or the row is out (`why` it had none,
+        of which kind: run.salvage)."""
         if values is None:
             self._state[r] = None
             self._verdict(r[0], False)
             self._lost(stage)
             self.rejected.answer(kind, (self.plan.strata[r[0]].key, r[1]),
                                  {"_id": rid, "kind": kind, "reason": why[:300]})
-        else:
-            self._state[r].update(values)
-            stage.buffer.append(r)
+            return False
+        self._state[r].update(values)
+        return True
 
-    async def _call(self, stage: _Stage, call: Call) -> None:
+    async def _call(self, stage: _Stage, call: Call) -> list[tuple[int, int]]:
+        """Makes one call; returns the rows whose answers are to be judged."""
         alive = [r for r in call.rows if self._state.get(r) is not None]
         if not alive:
-            return
+            return []
         if len(alive) != len(call.rows):  # rows rejected at an earlier stage are not asked for
             first = row_id(self.plan.strata[alive[0][0]].key, alive[0][1])
             call = Call(call.prompt, call_id(call.prompt, first, len(alive)), tuple(alive))
@@ -402,30 +494,30 @@ class Executor:
             await self.source.answer(self, stage.pp, call.id, len(alive), None, None)
             for r in alive:
                 self._unknown.setdefault(r, set()).update(outputs)
-            return
+            return []
         ids = [row_id(self.plan.strata[si].key, i) for si, i in alive]
         asked_rows = [self._asked(stage, r, rid) for r, rid in zip(alive, ids)]
         body = request_body(self.spec, self.plan, stage.pp, call, asked_rows)
         key = request_key(self.identity, body)
         answer = await self.source.answer(self, stage.pp, call.id, len(alive), key, body)
         if answer is None:  # failed or not made: its rows are out of the round
-            return
+            return []
         if answer is UNKNOWN:
             for r in alive:
                 self._unknown.setdefault(r, set()).update(outputs)
-            return
+            return []
         sha = self.calls[key] = answer_sha256(answer)
         found = salvage(answer.content, ids, stage.model, asked_rows)
         self.by_position += found.by_position
+        got = []
         for r, rid, row in zip(alive, ids, asked_rows):
             values = found.rows.get(rid)
             kind, why = found.failed.get(rid, (MISSING, "no row for it in the answer"))
             self.new_rows[entry_key(rid, stage.digest(row))] = entry(values, key, sha, why[:300], kind)
             self._asked_one(stage)
-            self._take(stage, r, rid, values, why, kind)
-        now = time.monotonic()
-        if len(stage.buffer) >= FLUSH_ROWS or now - stage.flushed_at >= FLUSH_SECONDS:
-            self._flush(stage)
+            if self._take(stage, r, rid, values, why, kind):
+                got.append(r)
+        return got
 
     def count(self, answer: Answer, from_cache: bool, profile: ModelProfile, key: str) -> None:
         """An answer the source got: counted (a call or a cache hit), its tokens and cost."""
@@ -445,11 +537,31 @@ class Executor:
 
     # ---- verdicts ----------------------------------------------------------------------------------------
 
+    async def _verdicts(self, stage: _Stage, rows: list[tuple[int, int]]) -> None:
+        """Judges rows with the stage's constraints, in one DuckDB batch with the rows other calls hand in within
+        FLUSH_SECONDS (or FLUSH_ROWS rows): verdicts depend on each row alone, so batching changes none."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        stage.pending.append((rows, done))
+        if sum(len(r) for r, _ in stage.pending) >= FLUSH_ROWS:
+            self._flush(stage)
+        elif stage.timer is None:
+            stage.timer = loop.call_later(FLUSH_SECONDS, self._flush, stage)
+        await done
+
     def _flush(self, stage: _Stage) -> None:
-        rows, stage.buffer = stage.buffer, []
-        stage.flushed_at = time.monotonic()
-        if rows:
-            self._judge(rows, stage.newly, stage.last, stage)
+        pending, stage.pending = stage.pending, []
+        if stage.timer is not None:
+            stage.timer.cancel()
+            stage.timer = None
+        try:
+            self._judge([r for rows, _ in pending for r in rows], stage.newly, stage.last, stage)
+        except BaseException as e:  # handed to every waiting chunk
+            for _, done in pending:
+                done.set_exception(e)
+            return
+        for _, done in pending:
+            done.set_result(None)
 
     def _judge(self, rows: list[tuple[int, int]], constraints: Sequence[ir.Constraint], last: bool,
                stage: Optional[_Stage] = None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from .. import ir
 from ..profiles import ModelProfile, profile_for
 from .allocate import allocate as _allocate
-from .batch import plan_prompt, spare_rows, top_up
+from .batch import fit_spares, plan_round, prompt_k, spare_rows, stage_order, top_up
 from .complete import completing, fill_to_targets, marginals as _real_marginals
 from .fewshot import notes as fewshot_notes
 from .identity import group_strata
@@ -58,11 +58,12 @@ def build_plan(spec: ir.Spec, stats: AcceptanceStats | None = None, profile: Mod
         Stratum.model_construct(key=key, values=values, rows=rows, expected=expected, cells=cells,
                                 spare=spare_rows(rows, round(stats.rate_for(key), 6)))
         for key, values, rows, expected, cells in group_strata(spec, alloc.layout, alloc.strata))
-    prompts = []
-    for p in spec.prompts:
-        pp, notes = plan_prompt(spec, p, profile, strata)
-        prompts.append(pp)
-        warnings += notes
+    if spec.prompts:  # spares fill the free room of the first prompt's calls, never a call of their own
+        first = spec.prompt(stage_order(spec)[0])
+        fitted = fit_spares(spec, first, prompt_k(spec, first, profile, strata), strata, [s.spare for s in strata])
+        strata = tuple(s.model_copy(update={"spare": n}) if n != s.spare else s for s, n in zip(strata, fitted))
+    prompts, notes = plan_round(spec, profile, strata)
+    warnings += notes
     warnings += _notes(spec)
     warnings += fewshot_notes(spec, strata)
     warnings += _spare_note(strata, spec.dataset.rows)

@@ -1,12 +1,14 @@
 """How rows become calls: rows per call (k), spare rows, and packing that meets the lower bound exactly.
 
-For each prompt, k = min(the prompt's `rows per call` (or the profile's), the profile's most rows per call, the
-rows whose estimated completion fits the output limit with 25% headroom, the rows that fit the context).
-Rows of one stratum fill whole calls first; the remainders (< k rows each) are packed best-fit decreasing into
-exactly ceil(remainder rows / k) calls, splitting a remainder over the roomiest calls only when no call has
-room for it whole. So each prompt makes L = ceil(rows / k) calls, where rows counts everything requested in round 1 (quota
-plus spares). A prompt whose system message reads a stratum value packs each value group on its own (one
-system message per call), and L is summed over those groups.
+For each prompt, k_limit = min(the prompt's `rows per call` (or the profile's), the profile's most rows per call,
+the rows whose estimated completion fits the output limit with 25% headroom, the rows that fit the context), and
+k = min(k_limit, ceil(Q / (concurrency x WAVES))) over the prompt's round-1 quota Q (unless the prompt sets its own
+`rows per call`), so the calls fill the profile's slots (docs/BUILD.md "The round engine"). Rows of one stratum fill whole calls first; the remainders
+(< k rows each) are packed best-fit decreasing into exactly ceil(remainder rows / k) calls, splitting a remainder
+over the roomiest calls only when no call has room for it whole. Spare rows only fill the free room of the calls
+the quota needs (`fit_spares`), so the round's first prompt makes ceil(Q / k) calls per system-message group. A
+prompt after the first (in stage order) is packed per call of the first prompt (a chunk, which flows through the
+stages on its own): ceil(rows of the chunk / k) calls each.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .. import ir
 from ..profiles import ModelProfile, profile_for
 from .cost import TokenModel, cost_usd, token_model
 from .model import AcceptanceStats, CallBatch, PromptPlan, Segment, Stratum
+from .stages import order_names
 
 # Spares buy fewer rounds, not correctness: top-up rounds fill any shortfall. At 0.8 a stratum of one or two
 # rows (common once several categorical fields cross) carries no spare at p = 0.9, where 0.95 would double the
@@ -37,6 +40,10 @@ TOPUP_FACTOR = 4
 # Without --max-calls/--max-cost a build makes at most CEILING_FACTOR x round 1's calls + CEILING_SLACK.
 CEILING_FACTOR = 3
 CEILING_SLACK = 10
+# Rows per call are cut so that a round's quota fills the profile's concurrency this many times over
+# (bench/engine_bench.py measured 1, 2 and 3 waves: 1 had the shortest calls span and the fewest tokens;
+# bench/RESULTS.md "The round engine").
+WAVES = 1
 
 
 def call_ceiling(round_one_calls: int) -> int:
@@ -170,14 +177,76 @@ def _groups(spec: ir.Spec, prompt: ir.Prompt, strata: Sequence[Stratum]) -> list
     return list(out.values())
 
 
+def pool_k(k_limit: int, quota: int, concurrency: int, waves: int | None = None) -> int:
+    """Rows per call that keep the pool busy: at most k_limit, and few enough that `quota` rows make about
+    `concurrency x waves` calls (default WAVES; 0: no cut, k_limit as before)."""
+    waves = WAVES if waves is None else waves
+    if waves <= 0:
+        return k_limit
+    return max(1, min(k_limit, math.ceil(quota / max(1, concurrency * waves))))
+
+
+def _profile_of(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile) -> ModelProfile:
+    return profile_for(prompt.model) if prompt.model and prompt.model != spec.dataset.model else profile
+
+
+def prompt_k(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata: Sequence[Stratum]) -> int:
+    """Round 1's k for a prompt: its limit, cut to fill the profile's concurrency with the strata's quota."""
+    profile = _profile_of(spec, prompt, profile)
+    k_limit, _ = rows_per_call(prompt, profile, token_model(spec, prompt))
+    if _groups(spec, prompt, strata) is None:
+        return 1
+    if prompt.rows_per_call:  # the spec's own number is kept (within the limits)
+        return k_limit
+    return pool_k(k_limit, sum(s.rows for s in strata), profile.concurrency)
+
+
+def fit_spares(spec: ir.Spec, prompt: ir.Prompt, k: int, strata: Sequence[Stratum],
+               wanted: Sequence[int]) -> list[int]:
+    """Spare rows per stratum that fit the free room of the calls the quota needs (per system-message group):
+    all wanted spares when they fit, else the largest equal share floor(t x wanted) that fits, then the room left
+    one row at a time in stratum key order."""
+    out = [0] * len(strata)
+    for g in _groups(spec, prompt, strata) or [list(range(len(strata)))]:
+        quota = sum(strata[i].rows for i in g)
+        room = math.ceil(quota / k) * k - quota
+        want = {i: wanted[i] for i in g if wanted[i] > 0}
+        if sum(want.values()) <= room:
+            got = dict(want)
+        else:
+            lo, hi = 0.0, 1.0
+            for _ in range(40):  # the largest share t with sum floor(t x wanted) <= room
+                mid = (lo + hi) / 2
+                if sum(math.floor(mid * w) for w in want.values()) <= room:
+                    lo = mid
+                else:
+                    hi = mid
+            got = {i: math.floor(lo * w) for i, w in want.items()}
+            left = room - sum(got.values())
+            for i in sorted(want, key=lambda i: strata[i].key):
+                if left <= 0:
+                    break
+                if got[i] < want[i]:
+                    got[i] += 1
+                    left -= 1
+        for i, n in got.items():
+            out[i] = n
+    return out
+
+
 def plan_prompt(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata: Sequence[Stratum],
                 starts: Mapping[int, int] | None = None, counts: Mapping[int, int] | None = None,
-                ) -> tuple[PromptPlan, list[str]]:
-    """The calls of one prompt over `counts[i]` rows of stratum i from index `starts[i]` (default: round 1)."""
-    if prompt.model and prompt.model != spec.dataset.model:
-        profile = profile_for(prompt.model)
+                k: int | None = None, chunks: Sequence[CallBatch] | None = None) -> tuple[PromptPlan, list[str]]:
+    """The calls of one prompt over `counts[i]` rows of stratum i from index `starts[i]` (default: round 1).
+    k: rows per call (default: `prompt_k`); chunks: the first prompt's batches, when this prompt is packed per
+    call of the first prompt (it comes after it in the round's stages)."""
+    profile = _profile_of(spec, prompt, profile)
     tokens = token_model(spec, prompt)
-    k, warnings = rows_per_call(prompt, profile, tokens)
+    k_limit, warnings = rows_per_call(prompt, profile, tokens)
+    if k is not None:
+        k = min(k, k_limit)
+    else:
+        k = k_limit if prompt.rows_per_call else pool_k(k_limit, sum(s.rows for s in strata), profile.concurrency)
     groups = _groups(spec, prompt, strata)
     if groups is None:
         warnings.append(f"prompt {prompt.name}: its system message reads a per-row value, so every row is its own call")
@@ -186,8 +255,11 @@ def plan_prompt(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata:
     for g in groups:
         quotas = [(i, (starts or {}).get(i, 0), counts[i] if counts is not None else strata[i].requested) for i in g]
         quotas = [q for q in quotas if q[2] > 0]
-        batches += pack(quotas, k)
+        if chunks is None:
+            batches += pack(quotas, k)
         lower += math.ceil(sum(q[2] for q in quotas) / k)
+    if chunks is not None:
+        batches = per_chunk(chunks, k, groups)
     rows = sum(b.rows for b in batches)
     calls = sum(b.calls for b in batches)
     p_tok, c_tok = tokens.prompt(calls, rows), tokens.completion(calls, rows)
@@ -200,6 +272,66 @@ def plan_prompt(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata:
         completion_tokens_per_row=tokens.completion_per_row, prompt_tokens_est=p_tok, completion_tokens_est=c_tok,
         cost_est_usd=cost_usd(p_tok, c_tok, profile), after=after, batches=tuple(batches),
         judge=prompt.judge), warnings
+
+
+def chunk_runs(batches: Sequence[CallBatch]):
+    """The first prompt's calls as runs (stratum, start, rows), one list per call, with how many calls of the
+    same shape follow at a stride (a batch of several equal calls is one entry): (runs, repeat, stride)."""
+    for b in batches:
+        if b.calls > 1:
+            seg = b.segments[0]
+            per = seg.count // b.calls
+            yield [(seg.stratum, seg.start, per)], b.calls, per
+        else:
+            yield [(seg.stratum, seg.start, seg.count) for seg in b.segments], 1, 0
+
+
+def per_chunk(chunks: Sequence[CallBatch], k: int, groups: Sequence[Sequence[int]]) -> list[CallBatch]:
+    """A later prompt's calls: each call of the first prompt (a chunk) packed on its own, k rows per call, one
+    system message per call (`groups`). A run of equal calls of one stratum stays one batch when a chunk is one
+    call of this prompt too."""
+    group_of = {i: n for n, g in enumerate(groups) for i in g}
+    out: list[CallBatch] = []
+    for runs, repeat, per in chunk_runs(chunks):
+        if repeat > 1 and per <= k:
+            s, start, _ = runs[0]
+            out.append(CallBatch.model_construct(segments=(Segment.model_construct(stratum=s, start=start,
+                                                                                   count=per * repeat),),
+                                                 calls=repeat))
+            continue
+        for r in range(repeat):
+            shifted = [(s, start + r * per, n) for s, start, n in runs]
+            by_group: dict[int, list] = {}
+            for run in shifted:
+                by_group.setdefault(group_of.get(run[0], 0), []).append(run)
+            for g in sorted(by_group):
+                out += pack(by_group[g], k)
+    return out
+
+
+def plan_round(spec: ir.Spec, profile: ModelProfile, strata: Sequence[Stratum],
+               starts: Mapping[int, int] | None = None, counts: Mapping[int, int] | None = None,
+               ks: Mapping[str, int] | None = None) -> tuple[list[PromptPlan], list[str]]:
+    """Every prompt's calls of a round, in declaration order: the first prompt in stage order packs the rows,
+    the others are packed per call of it (`per_chunk`). ks: rows per call per prompt (top-ups keep round 1's)."""
+    order = stage_order(spec)
+    plans: dict[str, PromptPlan] = {}
+    warnings: list[str] = []
+    first = None
+    for name in order:
+        pp, notes = plan_prompt(spec, spec.prompt(name), profile, strata, starts, counts,
+                                (ks or {}).get(name), None if first is None else first.batches)
+        first = first or pp
+        plans[name] = pp
+        warnings += notes
+    return [plans[p.name] for p in spec.prompts], warnings
+
+
+def stage_order(spec: ir.Spec) -> list[str]:
+    """Prompt names in declaration order, each after the prompts whose outputs it reads (plan.stages.in_order)."""
+    after = {p.name: {q.name for q in spec.prompts if q.name != p.name and set(p.inputs) & set(q.outputs)}
+             for p in spec.prompts}
+    return order_names([p.name for p in spec.prompts], after)
 
 
 def repack(spec: ir.Spec, pp: PromptPlan, strata: Sequence[Stratum], rows) -> PromptPlan:
@@ -238,10 +370,11 @@ def top_up(spec: ir.Spec, plan, accepted: Mapping[str, int], requested: Mapping[
             rate = max(RATE_FLOOR, round(stats.rate_for(s.key), 6))
             counts[i] = min(missing + spare_rows(missing, rate), TOPUP_FACTOR * missing)
 
+    ks = {pp.prompt: pp.rows_per_call for pp in plan.prompts}  # round 1's k
+
     def round_at(cap: int | None) -> tuple[PromptPlan, ...]:
         capped = {i: counts.get(i, 0) if cap is None else min(cap, counts.get(i, 0)) for i in range(len(plan.strata))}
-        return tuple(plan_prompt(spec, spec.prompt(pp.prompt), plan.profile, plan.strata, starts, capped)[0]
-                     for pp in plan.prompts)
+        return tuple(plan_round(spec, plan.profile, plan.strata, starts, capped, ks)[0])
 
     out = round_at(None)
     if ceiling is None or sum(pp.calls for pp in out) <= ceiling:

@@ -68,15 +68,20 @@ def derivable(spec: ir.Spec, known: set[str]) -> set[str]:
 
 def in_order(pps: Sequence[PromptPlan]) -> list[PromptPlan]:
     """Prompts in declaration order, each after the prompts whose outputs it reads."""
+    by_name = {pp.prompt: pp for pp in pps}
+    return [by_name[n] for n in order_names([pp.prompt for pp in pps], {pp.prompt: set(pp.after) for pp in pps})]
+
+
+def order_names(names: Sequence[str], after: Mapping[str, set]) -> list[str]:
+    """`names` in their order, each after the names it is `after` (a cycle cannot pass the checker)."""
     done: set[str] = set()
-    out: list[PromptPlan] = []
-    left = list(pps)
+    out: list[str] = []
+    left = list(names)
     while left:
-        ready = [pp for pp in left if set(pp.after) <= done] or left[:1]  # a cycle cannot pass the checker
-        pp = ready[0]
-        out.append(pp)
-        done.add(pp.prompt)
-        left.remove(pp)
+        ready = [n for n in left if after.get(n, set()) <= done] or left[:1]
+        out.append(ready[0])
+        done.add(ready[0])
+        left.remove(ready[0])
     return out
 
 

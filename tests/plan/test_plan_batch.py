@@ -46,15 +46,38 @@ def test_spare_rows_edge_cases():
 
 
 def test_acceptance_stats_size_spares_per_stratum():
-    base = build_plan(reviews(200))
+    one = profile_for("gpt-4o-mini").model_copy(update={"concurrency": 1, "max_rows_per_call": 30})
+    base = build_plan(reviews(200), profile=one)  # k = 30: 7 calls hold 210 rows, room for 10 spares
     key = base.strata[0].key
     stats = AcceptanceStats(rate=0.99, by_stratum={key: 0.5})
-    plan = build_plan(reviews(200), stats=stats)
-    assert plan.stratum(key).spare == spare_rows(plan.stratum(key).rows, 0.5)
-    assert all(s.spare == spare_rows(s.rows, 0.99) for s in plan.strata if s.key != key)
+    plan = build_plan(reviews(200), stats=stats, profile=one)
+    wanted = {s.key: spare_rows(s.rows, 0.5 if s.key == key else 0.99) for s in plan.strata}
+    assert all(s.spare <= wanted[s.key] for s in plan.strata)
     assert plan.stratum(key).spare > base.stratum(key).spare
-    perfect = build_plan(reviews(200), stats=AcceptanceStats(rate=1.0))
-    assert perfect.spare_rows == 0 and perfect.calls == math.ceil(200 / 25)
+    perfect = build_plan(reviews(200), stats=AcceptanceStats(rate=1.0), profile=one)
+    assert perfect.spare_rows == 0 and perfect.calls == math.ceil(200 / 30)
+
+
+def test_spares_fill_the_free_room_of_the_calls_the_quota_needs():
+    """Round 1 makes ceil(quota / k) calls whatever the spares want; they fill the room those calls leave."""
+    for conc, k_max in ((1, 30), (4, 25), (16, 25), (1, 7)):
+        profile = profile_for("gpt-4o-mini").model_copy(update={"concurrency": conc, "max_rows_per_call": k_max})
+        plan = build_plan(reviews(200), stats=AcceptanceStats(rate=0.5), profile=profile)
+        pp = plan.prompts[0]
+        assert pp.calls == math.ceil(200 / pp.rows_per_call), (conc, k_max)
+        assert plan.spare_rows == pp.calls * pp.rows_per_call - 200
+        assert sum(s.rows for s in plan.strata) == 200  # quotas (hence marginals) untouched
+
+
+def test_rows_per_call_fill_the_pool():
+    """k = min(k_limit, ceil(quota / (concurrency x WAVES))): enough calls for every slot."""
+    from synthc.plan.batch import WAVES
+
+    for conc in (1, 4, 16, 32):
+        profile = profile_for("gpt-4o-mini").model_copy(update={"concurrency": conc, "max_rows_per_call": 25})
+        pp = build_plan(reviews(200), profile=profile).prompts[0]
+        assert pp.rows_per_call == max(1, min(25, math.ceil(200 / (conc * WAVES))))
+        assert pp.calls == math.ceil(200 / pp.rows_per_call)  # the spares ride in the free room
 
 
 # ---- packing ----------------------------------------------------------------------------------------

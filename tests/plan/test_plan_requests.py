@@ -12,6 +12,8 @@ from rich.console import Console
 from synthc import ir
 from synthc.generate.predict import batch_lines, write_batch
 from synthc.plan import build_plan, iter_calls
+from synthc.plan.batch import pool_k
+from synthc.profiles import profile_for
 from synthc.render.plan import render
 from synthc.plan.requests import fill, max_tokens, messages, output_schema
 
@@ -131,7 +133,7 @@ def test_json_contract():
     json.dumps(out)  # serialisable as is
     assert out["dataset"] == "test" and out["rows"] == 200 and out["seed"] == 7
     assert out["calls"] == out["lower_bound_calls"] == plan.calls
-    assert out["rows_per_call"] == 25
+    assert out["rows_per_call"] == pool_k(25, 200, plan.profile.concurrency)
     assert sum(s["rows"] for s in out["strata"]) == 200
     assert all(set(s) >= {"values", "rows"} for s in out["strata"])
     assert set(out["marginals"]) == {"sentiment", "rating"}
@@ -179,7 +181,7 @@ def test_batch_schema_types_every_output_field():
 
     sp = spec([cat("topic", {"a": 0.5, "b": 0.5}), *outputs], 6,
               prompts=[prompt("p", "About {topic}: {{literal}}", ("topic",), tuple(f.name for f in outputs))])
-    plan = build_plan(sp)
+    plan = build_plan(sp, profile=profile_for(sp.dataset.model).model_copy(update={"concurrency": 1}))  # k > 1
     buf = io.StringIO()
     write_batch(batch_lines(sp, plan, "https://api.openai.com/v1", None, new_only=True), buf)
     line = json.loads(buf.getvalue().splitlines()[0])
