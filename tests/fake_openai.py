@@ -115,7 +115,8 @@ class Misbehaviour:
     (calls of more than one row). reorder: rows in reverse order (handles copied). pad: (text, field, n): the
     rows whose request (the template filled with their values, `requests_of`) contains the text get n more words
     in the field, so a label the request names can be read off the text's length (a planted shortcut). slug:
-    fields whose words are joined with `-` (a name such as `amber-quiet-river`)."""
+    fields whose words are joined with `-` and end in a number drawn from 10^6 (a name such as
+    `amber-quiet-river-48213`: the few words alone repeat often enough that `unique(...)` would reject some)."""
 
     constant: tuple[tuple[str, Any], ...] = ()
     slug: tuple[str, ...] = ()
@@ -137,7 +138,7 @@ class Misbehaviour:
                     row[name] += "".join(" " + rng.choice(_WORDS) for _ in range(n))
             for name in self.slug:
                 if isinstance(row.get(name), str):
-                    row[name] = row[name].replace(" ", "-")
+                    row[name] = f"{row[name].replace(' ', '-')}-{rng.randrange(10 ** 6)}"
         listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
         if listed and self.invent_ids:
             invent(rows, rng)
