@@ -8,8 +8,11 @@ and the decode-bound limit of the calls made (the larger of (completion tokens x
 concurrency and the longest chain: the slowest call of each prompt, one after the other).
 
     .venv/bin/python bench/engine_bench.py --rows 200 1000 --conc 4 32            # wall, decode time
-    .venv/bin/python bench/engine_bench.py --rows 10000 100000 --conc 16 --latency 0.01 --ms-per-token 0 \\
-        --variants base w2                                                            # CPU and memory
+    .venv/bin/python bench/engine_bench.py --engine-only --rows 10000 100000 --conc 16 --variants base w1
+
+`--engine-only` runs the round engine alone (plan, then `Executor.run` with an in-process client answering as
+the fake does, no HTTP, no sleeping) in a subprocess per variant and prints its CPU (the fake's own answer time
+subtracted) and the process's peak RSS: what the engine costs per row, without the checks and reports after it.
 
 The build runs in a subprocess (`python -c` with the variant's WAVES set before `synthc.cli.main`, which prints
 its own CPU time and peak RSS); `base` runs the revision's `compiler/` as package `synthc` from a temporary folder
@@ -68,6 +71,61 @@ RUN = ("import resource, sys; import synthc.plan.batch as b; b.WAVES = int(sys.a
        "try:\n    code = main(sys.argv[2:])\nfinally:\n    u = resource.getrusage(resource.RUSAGE_SELF)\n"
        "    print(f'\\nBENCH {u.ru_utime + u.ru_stime} {u.ru_maxrss}', file=sys.stderr)\nsys.exit(code)")
 WAVES = {"base": 0, "limit": 0, "w1": 1, "w2": 2, "w3": 3}
+
+
+ENGINE = """
+import asyncio, json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+import synthc.plan.batch as b
+b.WAVES = int(sys.argv[2])
+from fake_openai import FakeOpenAI
+from synthc.check import check_file
+from synthc.generate.executor import Budget, Executor
+from synthc.plan import build_plan
+from synthc.profiles import generic
+from synthc.run.cache import AnswerCache
+from synthc.run.client import Answer
+
+class InProcess:
+    endpoint = "http://in-process/v1"
+    def __init__(self):
+        self.fake, self.spent = FakeOpenAI(), 0.0
+    async def complete(self, body):
+        t = time.process_time()
+        _, _, p = self.fake.answer(body)
+        self.spent += time.process_time() - t
+        c = p["choices"][0]
+        return Answer(c["message"]["content"], c["finish_reason"], p["usage"]["prompt_tokens"],
+                      p["usage"]["completion_tokens"], p["model"])
+
+spec = check_file(sys.argv[3]).spec
+conc = int(sys.argv[5])
+profile = generic("bench").model_copy(update={"max_rows_per_call": 25, "concurrency": conc})
+t0 = time.process_time()
+plan = build_plan(spec, None, profile)
+client = InProcess()
+engine = Executor(spec, plan, client, AnswerCache(sys.argv[4]), budget=Budget(max_rounds=5), workers=max(4, 2 * conc))
+out = asyncio.run(engine.run())
+cpu = time.process_time() - t0 - client.spent
+print(json.dumps({"cpu": cpu, "fake": client.spent, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "calls": out.counters.calls, "rounds": out.counters.rounds,
+                  "accepted": sum(len(v) for v in out.accepted.values()),
+                  "peak_in_flight": getattr(engine, "peak_rows_in_flight", None)}))
+"""
+
+
+def engine_only(variant: str, rows: int, conc: int, base: Path | None) -> dict:
+    """The round engine alone, in its own process: CPU without the fake's answering, and peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="engine-only-") as tmp:
+        spec = Path(tmp) / "engine.sds"
+        spec.write_text(SPEC.format(rows=rows))
+        env = {**os.environ, **({"PYTHONPATH": str(base)} if variant == "base" else {})}
+        done = subprocess.run([sys.executable, "-c", ENGINE, str(ROOT / "tests"), str(WAVES[variant]), str(spec),
+                               str(Path(tmp) / "cache"), str(conc)], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stderr[-2000:], file=sys.stderr)
+            return {}
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 class DecodeFake(FakeOpenAI):
@@ -153,21 +211,33 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--ms-per-token", type=float, default=10.0)
     ap.add_argument("--base", default="868bf3f", help="the revision of today's engine")
+    ap.add_argument("--engine-only", action="store_true", help="the round engine alone: CPU and peak RSS")
     args = ap.parse_args()
+    if args.engine_only:
+        head = ("| rows | conc | variant | calls | rounds | engine CPU s | CPU ms/row | peak RSS MiB | fake CPU s "
+                "| peak rows in flight |")
+        line = ("| {rows:,} | {conc} | {v} | {r[calls]} | {r[rounds]} | {r[cpu]:.1f} | {per:.3f} | {r[rss]:.0f} "
+                "| {r[fake]:.1f} | {r[peak_in_flight]} |")
+    else:
+        head = ("| rows | conc | variant | k | calls planned | calls | rounds | prompt tok/row | completion tok/row "
+                "| wall s | calls span s | limit s | span/limit | CPU s | CPU ms/row | peak RSS MiB "
+                "| after last answer s | exit |")
+        line = ("| {rows:,} | {conc} | {v} | {r[k]} | {r[planned]} | {r[calls]} | {r[rounds]} | {r[prompt_per_row]:.1f} "
+                "| {r[completion_per_row]:.1f} | {r[wall]:.1f} | {r[span]:.1f} | {r[limit]:.1f} "
+                "| {ratio:.2f} | {r[cpu]:.1f} | {r[cpu_ms_per_row]:.2f} | {r[rss]:.0f} | {r[after_last]:.2f} "
+                "| {r[exit]} |")
+    print(head)
+    print("|" + " --- |" * (head.count("|") - 1))
     with tempfile.TemporaryDirectory(prefix="engine-base-") as tmp:
         base = base_tree(args.base, Path(tmp)) if "base" in args.variants else None
-        print("| rows | conc | variant | k | calls planned | calls | rounds | prompt tok/row | completion tok/row "
-              "| wall s | calls span s | limit s | span/limit | CPU s | CPU ms/row | peak RSS MiB | after last answer s | exit |")
-        print("|" + " --- |" * 18)
         for rows in args.rows:
             for conc in args.conc:
                 for v in args.variants:
-                    r = one(v, rows, conc, args, base)
-                    print(f"| {rows:,} | {conc} | {v} | {r['k']} | {r['planned']} | {r['calls']} | {r['rounds']} "
-                          f"| {r['prompt_per_row']:.1f} | {r['completion_per_row']:.1f} | {r['wall']:.1f} "
-                          f"| {r['span']:.1f} | {r['limit']:.1f} | {r['span'] / r['limit']:.2f} | {r['cpu']:.1f} "
-                          f"| {r['cpu_ms_per_row']:.2f} | {r['rss']:.0f} | {r['after_last']:.2f} | {r['exit']} |",
-                          flush=True)
+                    r = engine_only(v, rows, conc, base) if args.engine_only else one(v, rows, conc, args, base)
+                    if r:
+                        print(line.format(rows=rows, conc=conc, v=v, r=r, per=1000 * r["cpu"] / rows,
+                                          ratio=r.get("span", 0) / r.get("limit", 1) if "limit" in r else 0),
+                              flush=True)
 
 
 if __name__ == "__main__":
