@@ -115,7 +115,8 @@ class Misbehaviour:
     (calls of more than one row). reorder: rows in reverse order (handles copied). pad: (text, field, n): the
     rows whose request (the template filled with their values, `requests_of`) contains the text get n more words
     in the field, so a label the request names can be read off the text's length (a planted shortcut). slug:
-    fields whose words are joined with `-` (a name such as `amber-quiet-river`)."""
+    fields whose words are joined with `-` and end in a number drawn from 10^6 (a name such as
+    `amber-quiet-river-48213`: the few words alone repeat often enough that `unique(...)` would reject some)."""
 
     constant: tuple[tuple[str, Any], ...] = ()
     slug: tuple[str, ...] = ()
@@ -137,7 +138,7 @@ class Misbehaviour:
                     row[name] += "".join(" " + rng.choice(_WORDS) for _ in range(n))
             for name in self.slug:
                 if isinstance(row.get(name), str):
-                    row[name] = row[name].replace(" ", "-")
+                    row[name] = f"{row[name].replace(' ', '-')}-{rng.randrange(10 ** 6)}"
         listed = isinstance(instance, dict) and isinstance(instance.get("rows"), list)
         if listed and self.invent_ids:
             invent(rows, rng)
@@ -178,19 +179,23 @@ def judge_name(body: dict) -> Optional[str]:
 
 def requests_of(user: str) -> list[str]:
     """Each row's request in a user message, in handle order: the shared template filled with the values of the
-    row's line (a merged line, "2-4", gives each of its rows); for a one-row call, the text before its answer
+    row's line, in the columns the rows' header names (a merged line, "2-4", gives each of its rows); k copies of
+    the request when a call's rows all ask the same (no lines); for a one-row call, the text before its answer
     instruction. docs/BUILD.md "Request format"."""
-    m = re.search(r"in place of the \{placeholders\}:\n(.*?)\n\nRows, one JSON object per line[^\n]*:\n(.*?)"
+    same = re.search(r"^Write (\d+) rows, each different from the others, answering this request:\n(.*?)"
+                     r"\n\nAnswer with ", user, re.S | re.M)
+    if same:
+        return [same.group(2)] * int(same.group(1))
+    m = re.search(r"for the \{placeholders\}:\n(.*?)\n\nRows, one per line as \[([^\]\n]*)\][^\n]*:\n(.*?)"
                   r"(?:\n\n|$)", user, re.S)
     if not m:
         return [user.split("\n\nAnswer with one JSON object with these fields:")[0]]
-    template, found = m.group(1), {}
-    for line in m.group(2).splitlines():
-        entry = json.loads(line)
-        key = next(h for h in HANDLES if h in entry)
-        values = {n: v for n, v in entry.items() if n != key}
-        text = _PLACEHOLDER.sub(lambda p: _text(values[p.group(1)]) if p.group(1) in values else p.group(0), template)
-        for h in _numbers(entry[key]):
+    template, names, found = m.group(1), m.group(2).split(", "), {}
+    for line in m.group(3).splitlines():
+        handle, *values = json.loads(line)
+        filled = dict(zip(names[1:], values))
+        text = _PLACEHOLDER.sub(lambda p: _text(filled[p.group(1)]) if p.group(1) in filled else p.group(0), template)
+        for h in _numbers(handle):
             found[h] = text
     return [found[h] for h in sorted(found)]
 

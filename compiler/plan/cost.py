@@ -2,7 +2,8 @@
 
 Prompt tokens: the requests of a 1-, 2- and 3-row call are rendered by `requests` (so the estimate follows the
 real message layout, docs/BUILD.md "Request format") with the longest value each input can take, every row on
-its own line (an upper bound: rows asking the same share a line), and counted at 4 characters a token, plus 4
+its own line with all its values (an upper bound: a writer's call says the values its rows share once, and rows
+asking the same share a line), and counted at 4 characters a token, plus 4
 tokens of chat overhead per message. That gives a fixed part per call (the request said once) and a part per
 row (its line). A one-row call sends the plain prompt, which is the estimate of a call of one row.
 Completion tokens per row: the JSON of one row: its handle, and per output field its key and a value sized from

@@ -4,10 +4,11 @@ the JSON schema of the call's rows for `response_format`. The build runner sends
 
 Messages: [system (when the prompt has one), real-row turns, user] (docs/BUILD.md "Request format"). A call of
 k > 1 rows says what its rows share once (the written examples, the user template with its placeholders named,
-the outputs to write) and each row as one JSON line of its placeholders' values under its handle, its position
-1..k; a writer's rows asking exactly the same are one line that wants that many different answers. It asks for
-`{"rows": [...]}` of k items, each with its handle. A one-row call sends the plain prompt (the template filled)
-and asks for the bare row object, with no handle to copy: small models (the embedded 135M one) garble them.
+the columns of its rows, the outputs to write) and each row as one JSON array line: its handle (its position
+1..k) and its placeholders' values; a writer's rows asking exactly the same are one line that wants that many
+different answers. It asks for `{"rows": [...]}` of k items, each with its handle. A one-row call sends the
+plain prompt (the template filled) and asks for the bare row object, with no handle to copy: small models (the
+embedded 135M one) garble them.
 """
 
 from __future__ import annotations
@@ -130,30 +131,36 @@ def messages(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping], merge: bool 
 
 
 def _shared_and_rows(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping], merge: bool) -> list[str]:
-    """The request once, its rows as JSON lines, the answer wanted: a call of k > 1 rows (docs/BUILD.md)."""
+    """The request once, the rows' columns once and each row as a JSON array line, the answer wanted: a call of
+    k > 1 rows (docs/BUILD.md "Request format"). merge (a writer's call): values every row shares are filled into
+    the request, and rows asking the same are one line; with nothing left that varies, there are no lines."""
     k = len(rows)
     key = handle_key((*prompt.inputs, *prompt.outputs))
     named = [n for n in dict.fromkeys(prompt.user.fields) if any(n in r for r in rows)]
+    shared = {n: rows[0][n] for n in named if merge and all(n in r and r[n] == rows[0][n] for r in rows)}
+    template = fill(prompt.user.text, shared)  # the other placeholders stay `{name}`, `{{`/`}}` single braces
+    answer = (f'Answer with {{"rows": [...]}}: exactly {k} items in row order, each with "{key}" and these fields:\n'
+              + _describe_outputs(spec, prompt))
+    columns = [n for n in named if n not in shared]
+    if not columns:
+        return [f"Write {k} rows, each different from the others, answering this request:\n" + template, answer]
     entries: dict[str, list[int]] = {}  # a row's values, as JSON -> the handles of the rows asking them
     for i, row in enumerate(rows, 1):
-        values = json.dumps({n: _plain(row[n]) for n in named if n in row}, ensure_ascii=False)
+        values = json.dumps([_plain(row.get(n)) for n in columns], ensure_ascii=False)
         entries.setdefault(values if merge else f"{i}:{values}", []).append(i)  # a judge's rows stay apart
     lines = []
     for values, handles in entries.items():
-        head = json.dumps({key: handles[0] if len(handles) == 1 else span(handles)})
-        values = values[values.index("{"):]
-        lines.append(head[:-1] + (", " + values[1:] if values != "{}" else "}"))
+        head = json.dumps(handles[0] if len(handles) == 1 else span(handles))
+        values = values[values.index("["):]
+        lines.append("[" + head + ", " + values[1:])
     if prompt.judge:
-        ask = (f"Answer this question for each of the {k} rows below, with the row's values in place of the "
-               "{placeholders}:")
+        ask = f"Answer this question for each of the {k} rows below, with its values for the {{placeholders}}:"
     else:
-        ask = f"Write {k} rows. Each row answers this request, with its own values in place of the {{placeholders}}:"
-    table = f'Rows, one JSON object per line ("{key}": its number; the other keys fill the placeholders)'
+        ask = f"Write {k} rows. Each answers this request, with its own values for the {{placeholders}}:"
+    table = f"Rows, one per line as [{', '.join((key, *columns))}]"
     if len(entries) < k:
-        table += "; a line with several numbers wants that many answers, each different from the others"
-    answer = (f'Answer with one JSON object {{"rows": [...]}} holding exactly {k} items, one per row number, in order. '
-              f'Each item has "{key}" (its number) and these fields:\n' + _describe_outputs(spec, prompt))
-    return [ask + "\n" + _template_text(prompt.user.text), table + ":\n" + "\n".join(lines), answer]
+        table += "; a line with several row numbers wants that many answers, each different from the others"
+    return [ask + "\n" + template, table + ":\n" + "\n".join(lines), answer]
 
 
 def _plain(v):
@@ -161,11 +168,6 @@ def _plain(v):
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return int(v)
     return v
-
-
-def _template_text(text: str) -> str:
-    """The template as the request shows it once: placeholders left as `{name}`, `{{`/`}}` as single braces."""
-    return _PLACEHOLDER.sub(lambda m: m.group(0)[0] if m.group(1) is None else m.group(0), text)
 
 
 def call_seed(seed: int, call_id: str) -> int:

@@ -6,6 +6,7 @@ import io
 import json
 import re
 
+from fake_openai import requests_of
 from plan_specs import cat, reviews, spec
 from rich.console import Console
 
@@ -42,34 +43,52 @@ ROWS = [{"id": "r1", "sentiment": "positive", "rating": 5}, {"id": "r2", "sentim
         {"id": "r3", "sentiment": "positive", "rating": 5}, {"id": "r4", "sentiment": "positive", "rating": 5}]
 
 
-def test_a_call_says_its_request_once_and_each_row_as_a_line_of_values():
+def test_a_call_says_its_request_and_columns_once_and_each_row_as_an_array_line():
     sp = reviews()
     system, user = messages(sp, sp.prompts[0], ROWS[:2])
     assert system == {"role": "system", "content": "You write realistic reviews."}
     assert user["content"] == (
-        "Write 2 rows. Each row answers this request, with its own values in place of the {placeholders}:\n"
+        "Write 2 rows. Each answers this request, with its own values for the {placeholders}:\n"
         "Write a {sentiment} product review that rates the product {rating}/5.\n\n"
-        'Rows, one JSON object per line ("row": its number; the other keys fill the placeholders):\n'
-        '{"row": 1, "sentiment": "positive", "rating": 5}\n'
-        '{"row": 2, "sentiment": "negative", "rating": 1}\n\n'
-        'Answer with one JSON object {"rows": [...]} holding exactly 2 items, one per row number, in order. '
-        'Each item has "row" (its number) and these fields:\n- review: text; 40-120 words')
+        "Rows, one per line as [row, sentiment, rating]:\n"
+        '[1, "positive", 5]\n'
+        '[2, "negative", 1]\n\n'
+        'Answer with {"rows": [...]}: exactly 2 items in row order, each with "row" and these fields:\n'
+        "- review: text; 40-120 words")
     assert "r1" not in user["content"] and "r2" not in user["content"]  # ids are never shown
+
+
+def test_values_every_row_shares_are_filled_into_the_request_once():
+    sp = reviews()
+    rows = [{"id": "a", "sentiment": "positive", "rating": 5}, {"id": "b", "sentiment": "positive", "rating": 2}]
+    _, user = messages(sp, sp.prompts[0], rows)
+    assert "Write a positive product review that rates the product {rating}/5." in user["content"]
+    assert "Rows, one per line as [row, rating]:\n[1, 5]\n[2, 2]\n\n" in user["content"]
+
+
+def test_a_call_whose_rows_all_ask_the_same_asks_for_that_many_different_answers_without_lines():
+    sp = reviews()
+    _, user = messages(sp, sp.prompts[0], [ROWS[0], ROWS[2], ROWS[3]])
+    assert user["content"] == (
+        "Write 3 rows, each different from the others, answering this request:\n"
+        "Write a positive product review that rates the product 5/5.\n\n"
+        'Answer with {"rows": [...]}: exactly 3 items in row order, each with "row" and these fields:\n'
+        "- review: text; 40-120 words")
 
 
 def test_rows_asking_the_same_are_one_line_that_wants_that_many_different_answers():
     sp = reviews()
     _, user = messages(sp, sp.prompts[0], ROWS)
-    lines = [x for x in user["content"].splitlines() if x.startswith('{"row"')]
-    assert lines == ['{"row": "1,3-4", "sentiment": "positive", "rating": 5}',
-                     '{"row": 2, "sentiment": "negative", "rating": 1}']
-    assert "a line with several numbers wants that many answers, each different from the others:" in user["content"]
+    lines = [x for x in user["content"].splitlines() if x.startswith("[")]
+    assert lines == ['["1,3-4", "positive", 5]', '[2, "negative", 1]']
+    assert "a line with several row numbers wants that many answers, each different from the others:" in user["content"]
     assert "exactly 4 items" in user["content"]
     _, apart = messages(sp, sp.prompts[0], ROWS, merge=False)  # plan.cost's upper bound: a line per row
-    assert sum(x.startswith('{"row"') for x in apart["content"].splitlines()) == 4
+    assert sum(x.startswith("[") for x in apart["content"].splitlines()) == 4
     judge = sp.prompts[0].model_copy(update={"judge": True})
     _, asked = messages(sp, judge, ROWS)  # a judge answers each row: its rows are never merged
-    assert sum(x.startswith('{"row"') for x in asked["content"].splitlines()) == 4
+    assert sum(x.startswith("[") for x in asked["content"].splitlines()) == 4
+    assert "Rows, one per line as [row, sentiment, rating]:" in asked["content"]  # nor its shared values folded
     assert asked["content"].startswith("Answer this question for each of the 4 rows below")
 
 
@@ -86,7 +105,7 @@ def test_a_field_named_row_moves_the_handle_to_underscore_row():
     sp = sp.model_copy(update={"fields": (*sp.fields[:2], sp.fields[2].model_copy(update={"name": "row"})),
                                "prompts": (p,)})
     assert output_schema(sp, p, 2)["properties"]["rows"]["items"]["required"] == ["_row", "row"]
-    assert '{"_row": 1, "sentiment": "positive", "rating": 5}' in messages(sp, p, ROWS[:2])[-1]["content"]
+    assert "as [_row, sentiment, rating]:\n[1, " in messages(sp, p, ROWS[:2])[-1]["content"]
 
 
 def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
@@ -111,15 +130,13 @@ def test_emit_batch_writes_one_openai_request_per_call(tmp_path):
         k = len(call.rows)
         assert fmt["json_schema"]["schema"]["properties"]["rows"]["maxItems"] == k
         user = body["messages"][-1]["content"]
-        for s, i in call.rows:
-            st = plan.strata[s]
+        asked = requests_of(user)  # each row's request, read back from the call's one request and its lines
+        assert len(asked) == k
+        for n, (s, i) in enumerate(call.rows):
+            st, v = plan.strata[s], plan.strata[s].values
             assert f"{st.key}-{i:06d}" not in user  # rows are numbered, their ids never shown
-            if k == 1:
-                v = st.values
-                assert f"Write a {v['sentiment']} product review that rates the product {v['rating']}/5" in user
-            else:
-                assert f'"sentiment": "{st.values["sentiment"]}", "rating": {st.values["rating"]}}}' in user
-        assert k == 1 or user.count("Write a {sentiment} product review that rates the product {rating}/5.") == 1
+            assert asked[n].startswith(f"Write a {v['sentiment']} product review that rates the product {v['rating']}/5")
+        assert user.count("product review that rates the product") == 1  # the request is said once per call
         assert 0 < body["max_tokens"] <= plan.profile.max_output_tokens
     assert len({x["body"]["seed"] for x in lines}) == len(lines)
     again = io.StringIO()
