@@ -10,7 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from synthc.generate.executor import Executor, offline_client
+from synthc.generate.executor import Budget, Executor, offline_client
 from synthc.tasks.build import BuildOptions, LazyEmbedded, prepare
 from synthc.check import check_file
 from synthc.run.cache import AnswerCache
@@ -121,17 +121,20 @@ def identity_of(prep) -> str:
 
 
 def fill_cache(spec_path: Path, cache_dir: Path):
-    """Build `spec_path` with the fake model through the build's executor; every answer lands in the cache."""
+    """Build `spec_path` with the fake model through the build's executor; every answer lands in the cache. The
+    yield breaker is off: the specs' constraints reject the fake's answers on purpose, and a top-up round that
+    happens to accept few rows must not stop the filling of the cache the diff tests read."""
     spec, prep = prepared(spec_path)
     fake = FakeModel(identity_of(prep))
-    outcome = asyncio.run(Executor(spec, prep.plan, fake, AnswerCache(cache_dir)).run())
+    outcome = asyncio.run(Executor(spec, prep.plan, fake, AnswerCache(cache_dir), budget=Budget(min_yield=0.0)).run())
     assert outcome.stopped is None, outcome.stopped
     return outcome, fake
 
 
 def offline_round(spec_path: Path, cache_dir: Path):
-    """The build's executor offline over the cache: (answers it found, the message it stopped with or None)."""
+    """The build's executor offline over the cache: (answers it found, the message it stopped with or None); the
+    yield breaker is off, as in fill_cache, so the replay of the same answers ends as the filling did."""
     spec, prep = prepared(spec_path)
     outcome = asyncio.run(Executor(spec, prep.plan, offline_client(prep.endpoint.identity), AnswerCache(cache_dir),
-                                   offline=True).run())
+                                   offline=True, budget=Budget(min_yield=0.0)).run())
     return outcome.counters, outcome.stopped

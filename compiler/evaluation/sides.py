@@ -57,7 +57,19 @@ def _fields(spec: ir.Spec) -> list[str]:
 def _side(path: str, names: list[str], records: Sequence[Mapping], numbers: Sequence[int], skipped: int = 0,
           keys: Sequence[int] = (), missing: Sequence[str] = ()) -> Side:
     cols = {n: tuple(r.get(n) for r in records) for n in names}
+    _finite(path, cols, numbers)
     return Side(path, tuple(numbers), cols, skipped, tuple(keys), tuple(missing))
+
+
+def _finite(path: str, cols: Mapping[str, tuple], numbers: Sequence[int]) -> None:
+    """Every number of a side is finite: NaN or Infinity in a data file (JSON's `NaN`, CSV's `inf`) is refused
+    here, where files are loaded, as `synthc validate` refuses it ("not a finite number"), instead of reaching
+    the figures (and JSON that cannot hold them)."""
+    for name, values in cols.items():
+        for i, v in enumerate(values):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise EvalError(f"{path}: row {numbers[i]}: `{name}` is {v!r}, not a finite number; every number of "
+                                "an evaluated file must be finite (remove or fix the row)")
 
 
 def synthetic_file(spec: ir.Spec, path: str | Path) -> Side:

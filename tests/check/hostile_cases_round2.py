@@ -32,8 +32,7 @@ NUMBERS_SPEC = (HEADER + 'field label: category ~ {\n  "a": 50%\n  "b": 50%\n}\n
 
 
 def not_finite_in_data(rng: random.Random) -> dict:
-    """NaN or Infinity in a float column of DATA or --real: validate says so (exit 1); eval reports it as a finding
-    (eval.json `non_finite`, a warning; issue 19), never exit 70."""
+    """NaN or Infinity in a float column of DATA or --real: validate says so (exit 1), eval refuses (exit 2)."""
     bad = rng.choice(["NaN", "Infinity", "-Infinity"])
     csv = rng.random() < 0.5
     rows = [("a", "2.5", "good day to you"), ("b", bad, "hello there friend"), ("a", "1.0", "fine thanks")]
@@ -48,13 +47,13 @@ def not_finite_in_data(rng: random.Random) -> dict:
         argv, exits = ["validate", "spec.sds", name], {1}
     elif command == "eval":
         good = "".join(json.dumps({"label": a, "score": 1.5, "body": c}) + "\n" for a, _, c in rows)
-        argv, exits = ["eval", "spec.sds", name, "--real", "real.jsonl"], {0, 1}
+        argv, exits = ["eval", "spec.sds", name, "--real", "real.jsonl"], {2}
         return {"files": {"spec.sds": NUMBERS_SPEC, name: text, "real.jsonl": good}, "argv": argv, "exits": exits,
                 "code": None, "name": f"not_finite_{command}"}
     else:
         good = "".join(json.dumps({"_id": str(i), "label": a, "score": 1.5, "body": c}) + "\n"
                        for i, (a, _, c) in enumerate(rows))
-        argv, exits = ["eval", "spec.sds", "good.jsonl", "--real", name], {0, 1}
+        argv, exits = ["eval", "spec.sds", "good.jsonl", "--real", name], {2}
         return {"files": {"spec.sds": NUMBERS_SPEC, name: text, "good.jsonl": good}, "argv": argv, "exits": exits,
                 "code": None, "name": f"not_finite_{command}"}
     return {"files": {"spec.sds": NUMBERS_SPEC, name: text}, "argv": argv, "exits": exits, "code": None,
