@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Iterator, Literal, Optional, Union
+from typing import Iterator, Literal, Optional, Sequence, Union
 
 from pydantic import BaseModel, ConfigDict
 
@@ -292,6 +292,30 @@ class Reference(Node):
     pool: tuple[RealRow, ...] = ()
 
 
+def derived_levels(derived: Sequence[Field]) -> Optional[dict[str, int]]:
+    """Each derived field's level: the length of the longest chain of derived fields below it (0: it reads none),
+    computed in linear time without recursion (a chain of thousands of fields took minutes round by round);
+    None when the fields read each other in a cycle (SDS017)."""
+    by_name = {f.name: f for f in derived}
+    level: dict[str, int] = {}
+    for f in derived:
+        stack = [(f, iter(f.depends_on))]
+        visiting = {f.name}
+        while stack:
+            g, deps = stack[-1]
+            d = next((d for d in deps if d in by_name and d not in level), None)
+            if d is None:
+                stack.pop()
+                visiting.discard(g.name)
+                level[g.name] = 1 + max((level[d] for d in g.depends_on if d in by_name), default=-1)
+            elif d in visiting:
+                return None
+            else:
+                visiting.add(d)
+                stack.append((by_name[d], iter(by_name[d].depends_on)))
+    return level
+
+
 class Spec(Node):
     ir_version: int = IR_VERSION
     dataset: Dataset
@@ -313,26 +337,9 @@ class Spec(Node):
         """The derived fields (with an expression) in dependency order, declaration order among equals: the one
         order every pass computes them in. Not serialised: the IR's bytes (and every lock's ir_sha256) keep."""
         pending = [f for f in self.fields if f.role == "derived" and f.expr is not None]
-        by_name = {f.name: f for f in pending}
-        # Rounds of "every field whose inputs are done", each in declaration order: a field's round is the
-        # length of the longest chain of derived fields below it, computed in linear time (a chain of
-        # thousands of fields took minutes round by round).
-        level: dict[str, int] = {}
-        for f in pending:
-            stack = [(f, iter(f.depends_on))]
-            visiting = {f.name}
-            while stack:
-                g, deps = stack[-1]
-                d = next((d for d in deps if d in by_name and d not in level), None)
-                if d is None:
-                    stack.pop()
-                    visiting.discard(g.name)
-                    level[g.name] = 1 + max((level[d] for d in g.depends_on if d in by_name), default=-1)
-                elif d in visiting:  # a cycle (SDS017: no IR has one): declaration order
-                    return tuple(pending)
-                else:
-                    visiting.add(d)
-                    stack.append((by_name[d], iter(by_name[d].depends_on)))
+        level = derived_levels(pending)
+        if level is None:  # a cycle (SDS017: no IR has one): declaration order
+            return tuple(pending)
         index = {f.name: i for i, f in enumerate(pending)}
         return tuple(sorted(pending, key=lambda f: (level[f.name], index[f.name])))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import ast, ir
 from ..diagnostics import Diagnostic, Sources, Span, did_you_mean, problem_diagnostic, sort_key
 from . import feasible
-from ..limits import MAX_DEF_NESTING, MAX_EXPR_NODES
+from ..limits import MAX_DEF_NESTING, MAX_DERIVED_DEPTH, MAX_EXPR_NODES
 from ..evaluation import EVAL
 from .evaluation import EVAL_PER_HINTS, eval_bound_warnings
 from .expansion import ExpansionSizer
@@ -28,7 +28,6 @@ from .reference import ReferenceChecker
 
 
 
-MAX_DERIVED_DEPTH = 64  # derived fields reading derived fields: a real spec stays far below
 
 
 @dataclass

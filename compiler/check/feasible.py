@@ -54,23 +54,12 @@ def check_derived_depth(checker: "Checker", fields: list[ir.Field]) -> None:
     link nests every later pass's expression one level deeper (its SQL, its checks). Longest chains are
     counted in one pass over the fields in an order where inputs come first (no recursion); a spec with a
     cycle (SDS017) is left to that error."""
-    derived = {f.name: f for f in fields if f.role == "derived" and f.expr is not None}
-    depth: dict[str, int] = {}
-    for f in derived.values():
-        stack = [(f.name, iter(derived[f.name].depends_on))]
-        seen = {f.name}
-        while stack:
-            name, it = stack[-1]
-            d = next((d for d in it if d in derived and d not in depth), None)
-            if d is None:
-                stack.pop()
-                depth[name] = 1 + max((depth[x] for x in derived[name].depends_on if x in derived), default=0)
-            elif d in seen:
-                return  # a cycle: SDS017 says so
-            else:
-                seen.add(d)
-                stack.append((d, iter(derived[d].depends_on)))
-    for f in derived.values():  # declaration order: the first field past the limit
+    derived = [f for f in fields if f.role == "derived" and f.expr is not None]
+    level = ir.derived_levels(derived)
+    if level is None:
+        return  # a cycle: SDS017 says so
+    depth = {name: n + 1 for name, n in level.items()}  # fields in the chain, this one included
+    for f in derived:  # declaration order: the first field past the limit
         if depth[f.name] > MAX_DERIVED_DEPTH:
             checker.report(Diagnostic(
                 "SDS096", f"`{f.name}` is computed from a chain of {depth[f.name]:,} derived fields; the limit is "
