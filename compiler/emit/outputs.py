@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import duckdb
 
@@ -87,3 +89,66 @@ def write_copies(spec: Spec, jsonl: Path, targets: Mapping[str, Path]) -> None:
                 raise
     finally:
         con.close()
+
+
+class DatasetFile(Sequence):
+    """The dataset's canonical JSONL, written as a stream of rows to a temp file beside its output (hashed as it
+    is written) and renamed over the output by `install`. As a Sequence it reads the rows back from the file:
+    len(), iteration (one row at a time) and a slice from the start, which is what the report page and the
+    evaluation read, so no list of every row is held."""
+
+    def __init__(self, target: Path, rows: Iterable[Mapping]):
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=f".tmp{self.target.suffix}",
+                                   dir=self.target.parent)
+        self.path = Path(tmp)
+        digest, n = hashlib.sha256(), 0
+        try:
+            os.fchmod(fd, atomic.file_mode())
+            with os.fdopen(fd, "wb") as f:
+                buf = []
+                for row in rows:
+                    buf.append(canonical_line(row) + "\n")
+                    n += 1
+                    if len(buf) == 1024:
+                        _write(f, digest, buf)
+                        buf = []
+                _write(f, digest, buf)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            self.path.unlink(missing_ok=True)
+            raise
+        self.sha256, self.rows = digest.hexdigest(), n
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __iter__(self) -> Iterator[dict]:
+        with self.path.open("rb") as f:
+            for line in f:
+                yield json.loads(line)
+
+    def __getitem__(self, at):
+        if isinstance(at, slice) and at.start in (None, 0) and at.step in (None, 1):
+            return list(itertools.islice(self, at.stop if at.stop is not None else self.rows))
+        if isinstance(at, int) and 0 <= at < self.rows:
+            return next(itertools.islice(self, at, None))
+        raise IndexError(at)
+
+    def install(self) -> Path:
+        """Renames the temp file over the output (it was fsynced when written)."""
+        os.replace(self.path, self.target)
+        self.path = self.target
+        return self.target
+
+    def discard(self) -> None:
+        if self.path != self.target:
+            self.path.unlink(missing_ok=True)
+
+
+def _write(f, digest, lines: list[str]) -> None:
+    data = "".join(lines).encode("utf-8")
+    digest.update(data)
+    f.write(data)

@@ -52,6 +52,7 @@ from .guard import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, CallGuard, Stopped
 from .repair import near_copies, near_unique_repairs, real_copies, real_copy_repairs, repeats, unique_repairs
 from .select import full_row
 from .source import UNKNOWN, ClientSource, offline_client
+from .spool import Spool
 from .tally import Acceptance, Counters
 
 __all__ = ["DEFAULT_MAX_ROUNDS", "MIN_YIELD", "Budget", "Counters", "Executor", "Outcome", "Stopped",
@@ -76,14 +77,14 @@ class _Quiet:
 
 @dataclass
 class Outcome:
-    accepted: dict[int, dict[int, dict]]  # stratum number -> row index -> generated values
+    accepted: Spool  # the accepted rows (spool.py): stratum number, row index -> generated values
     counters: Counters
     calls: dict[str, str]  # request key -> answer sha256 (the lock's `calls`)
     rejected: Rejections
     acceptance: AcceptanceStats
     shortfall: dict[str, int]  # stratum key -> rows still missing
     stopped: Optional[Stopped] = None
-    new_rows: dict[str, dict] = field(default_factory=dict)  # row store entries this build's calls produced
+    # row store entries this build's calls produced are in `accepted.entries()` (spool.py)
     carried: int = 0  # (row, prompt) answers taken from the row store instead of a call
     by_position: int = 0  # rows matched to their request by position (run.salvage)
     carried_by_prompt: dict[str, int] = field(default_factory=dict)
@@ -126,13 +127,14 @@ class Executor:
     the endpoint in cache keys), or `offline_client(identity)`; or `source=` any answer source (source.py), as
     predict.py passes a CacheSource. `real`: the reference's rows (evaluation.checks.RealData) for the repair of
     `max_similarity_to_real` (repair.py); predictions leave it out. `real_rows`: the real rows a completed
-    dataset keeps (complete mode), which the unique(...) repair counts as earlier rows."""
+    dataset keeps (complete mode), which the unique(...) repair counts as earlier rows. `spool`: where accepted
+    rows and row store entries go (spool.py; an in-memory one by default); the caller closes it."""
 
     def __init__(self, spec: ir.Spec, plan: Plan, client, cache: Optional[AnswerCache], *,
                  budget: Budget = Budget(), progress: Optional[Progress] = None,
                  prior: Optional[AcceptanceStats] = None, offline: bool = False, workers: int = 8,
                  store: Optional[RowStore] = None, source=None, locked: frozenset[str] = frozenset(),
-                 real=None, real_rows: Sequence[dict] = ()):
+                 real=None, real_rows: Sequence[dict] = (), spool: Optional[Spool] = None):
         spec = engine_spec(spec)  # judges run as prompts (plan.judges)
         self.spec, self.plan, self.cache, self.store = spec, plan, cache, store
         self.real_rows = real_rows  # rows the dataset holds besides the generated ones (complete mode)
@@ -148,7 +150,7 @@ class Executor:
         self.tally = Acceptance(prior or AcceptanceStats())
         self.calls: dict[str, str] = {}
         self.rejected = Rejections()
-        self.accepted: dict[int, dict[int, dict]] = {}
+        self.accepted = spool if spool is not None else Spool([s.key for s in plan.strata])
         self._toward = 0  # accepted rows that count toward a quota, kept as a running total for the progress bar
         self.requested = {s.key: s.requested for s in plan.strata}
         self._constraints = row_constraints(spec, plan)
@@ -156,7 +158,6 @@ class Executor:
         self._near = near_unique_repairs(spec)
         self.judged = JudgeTally.of(spec, plan)
         self._real = real, real_copy_repairs(spec, real)  # the reference's rows (evaluation.checks.RealData)
-        self.new_rows: dict[str, dict] = {}
         self.carried = 0
         self.carried_by_prompt: dict[str, int] = {}
         self._carried_from: dict[str, ModelProfile] = {}  # request key -> its profile
@@ -187,7 +188,7 @@ class Executor:
                                     self.counters.rounds)
         self._count_carried()
         return Outcome(self.accepted, self.counters, dict(sorted(self.calls.items())), self.rejected,
-                       self.estimates(), self.shortfall(), stop, self.new_rows, self.carried, self.by_position,
+                       self.estimates(), self.shortfall(), stop, self.carried, self.by_position,
                        self.carried_by_prompt, self.judged.to_json(self.plan))
 
     def _count_carried(self) -> None:
@@ -208,7 +209,8 @@ class Executor:
         plan = self.plan
         if not plan.prompts:  # nothing to generate: the planned rows are the dataset
             for si, s in enumerate(plan.strata):
-                self.accepted[si] = {i: {} for i in range(s.rows)}
+                for i in range(s.rows):
+                    self.accepted.accept(si, i, {})
             return
         number, pps = 1, plan.prompts
         while True:
@@ -247,8 +249,8 @@ class Executor:
         """Repairs `unique(...)` over generated text (repair.py): repeats are rejected under the constraint and
         their strata top up in the next round."""
         found = repeats(self.spec, self.plan, self.rows, self.accepted, self._unique, self.real_rows)
+        self.accepted.remove((si, i) for si, i, _, _ in found)
         for si, i, full, bad in found:
-            del self.accepted[si][i]
             self._verdict(si, False)
             self._lost(self._last)
             for c in bad:
@@ -256,25 +258,25 @@ class Executor:
         near = near_copies(self.spec, self.plan, self.accepted, self._near)
         real, hooks = self._real
         near += real_copies(self.plan, self.accepted, hooks, real, frozenset((si, i) for si, i, _ in near))
-        for si, i, c in near:
-            full = full_row(self.spec, self.rows.row(si, i), self.accepted[si][i])
-            del self.accepted[si][i]
+        for si, i, c, values in near:
+            full = full_row(self.spec, self.rows.row(si, i), values)
             self._verdict(si, False)
             self._lost(self._last)
             self.rejected.constraint(c, full, (self.plan.strata[si].key, i))
+        self.accepted.remove((si, i) for si, i, _, _ in near)
         if found or near:
             self._toward = self.toward_quota()
             self.progress.rows(self._toward, self.plan.rows)  # the round's line counts rows after the repair
 
     def accepted_counts(self) -> dict[str, int]:
-        return {self.plan.strata[si].key: len(rows) for si, rows in self.accepted.items()}
+        return {s.key: n for s, n in zip(self.plan.strata, self.accepted.counts) if n}
 
     def shortfall(self) -> dict[str, int]:
         counts = self.accepted_counts()
         return {s.key: s.rows - counts.get(s.key, 0) for s in self.plan.strata if counts.get(s.key, 0) < s.rows}
 
     def toward_quota(self) -> int:
-        return sum(min(len(self.accepted.get(si, {})), s.rows) for si, s in enumerate(self.plan.strata))
+        return sum(min(n, s.rows) for n, s in zip(self.accepted.counts, self.plan.strata))
 
     def estimates(self) -> AcceptanceStats:
         return self.tally.estimates()
@@ -514,7 +516,7 @@ class Executor:
         for r, rid, row in zip(alive, ids, asked_rows):
             values = found.rows.get(rid)
             kind, why = found.failed.get(rid, (MISSING, "no row for it in the answer"))
-            self.new_rows[entry_key(rid, stage.digest(row))] = entry(values, key, sha, why[:300], kind)
+            self.accepted.entry(entry_key(rid, stage.digest(row)), entry(values, key, sha, why[:300], kind))
             self._asked_one(stage)
             if self._take(stage, r, rid, values, why, kind):
                 got.append(r)
@@ -586,10 +588,9 @@ class Executor:
                 self._verdict(si, False)
                 self._lost(stage)
             elif last:
-                kept = self.accepted.setdefault(si, {})
-                if i not in kept and len(kept) < self.plan.strata[si].rows:
+                if self.accepted.count(si) < self.plan.strata[si].rows:
                     self._toward += 1
-                kept[i] = dict(self._state[r])
+                self.accepted.accept(si, i, self._state[r])
                 self._verdict(si, True)
         if last:
             self.progress.rows(self._toward, self.plan.rows)  # re-summing every stratum per flush was quadratic

@@ -7,14 +7,20 @@ a kept row whose text is above x to any real text is rejected and written again.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
 
 from .. import ir
 from ..evaluate import NO_VALUE, value_of
 from ..plan import Plan, RowSource
 from ..plan.dims import generation_fields, read_layout
-from .select import full_row
+from .select import by_stratum, full_row
+from .spool import Spool
+
+RUN = 4096  # planned rows drawn at once
 
 
 def unique_repairs(spec: ir.Spec) -> list[ir.Constraint]:
@@ -42,51 +48,91 @@ def near_unique_repairs(spec: ir.Spec) -> list[ir.Constraint]:
             if c.kind == "dataset" and c.expr.kind == "call" and c.expr.fn == "near_unique"]
 
 
-def near_copies(spec: ir.Spec, plan: Plan, accepted: Mapping[int, Mapping[int, dict]],
-                repairs: list[ir.Constraint]) -> list[tuple[int, int, ir.Constraint]]:
-    """The accepted rows to reject as near-copies: (stratum number, index, constraint). Rows are visited as
-    `repeats` visits them (strata by key, rows by index); a stratum stops once it keeps its quota."""
+def near_copies(spec: ir.Spec, plan: Plan, accepted: Spool, repairs: list[ir.Constraint]
+                ) -> list[tuple[int, int, ir.Constraint, dict]]:
+    """The accepted rows to reject as near-copies: (stratum number, index, constraint, generated values). Rows
+    are visited as `repeats` visits them (strata by key, rows by index); a stratum stops once it keeps its quota.
+    The texts are read from the spool as a stream (quality.neardup reads them twice above its exact size)."""
     if not repairs:
         return []
     from ..quality.neardup import near_duplicate_rejects
 
-    order = [(si, i) for si in sorted(accepted, key=lambda k: plan.strata[k].key) for i in sorted(accepted[si])]
-    out, dropped = [], set()
+    order = accepted.order()
+    out, dropped = [], np.zeros(len(order[0]), dtype=bool)
     for c in repairs:
         name, threshold = c.expr.args[0].field, float(c.expr.args[1].value)
-        live = [r for r in order if r not in dropped]
-        texts = [accepted[si][i].get(name) for si, i in live]
-        flagged = {live[n] for n, _, _ in near_duplicate_rejects(texts, threshold, spec.dataset.seed)}
-        kept: dict[int, int] = {}
-        for si, i in live:
-            if kept.get(si, 0) == plan.strata[si].rows:
-                continue
-            if (si, i) in flagged:
-                out.append((si, i, c))
-                dropped.add((si, i))
-            else:
-                kept[si] = kept.get(si, 0) + 1
+        live = np.flatnonzero(~dropped)
+        flagged = {int(live[n]) for n, _, _ in near_duplicate_rejects(_Texts(accepted, name, dropped), threshold,
+                                                                       spec.dataset.seed)}
+        out += [(p, c) for p in _kept_walk(plan, order, live, flagged)]
+        for p, _ in out:
+            dropped[p] = True
+    return _with_values(accepted, order, out)
+
+
+def _kept_walk(plan: Plan, order, live: np.ndarray, flagged: set[int]) -> list[int]:
+    """Positions (in `order`) of the flagged rows a stratum still visits: each stratum stops once it keeps its
+    quota of unflagged rows."""
+    kept: dict[int, int] = {}
+    out = []
+    for p in live.tolist():
+        si = int(order[0][p])
+        if kept.get(si, 0) == plan.strata[si].rows:
+            continue
+        if p in flagged:
+            out.append(p)
+        else:
+            kept[si] = kept.get(si, 0) + 1
     return out
 
 
-def repeats(spec: ir.Spec, plan: Plan, source: RowSource, accepted: Mapping[int, Mapping[int, dict]],
+def _with_values(accepted: Spool, order, found: list[tuple[int, ir.Constraint]]
+                 ) -> list[tuple[int, int, ir.Constraint, dict]]:
+    """(stratum number, index, constraint, values) of the rows found, in the order found."""
+    rows = [(int(order[0][p]), int(order[1][p]), c) for p, c in found]
+    values = accepted.values([(si, i) for si, i, _ in rows])
+    return [(si, i, c, values[(si, i)]) for si, i, c in rows]
+
+
+class _Texts:
+    """One field's text of the accepted rows not `dropped`, in visiting order: len() and re-iterable."""
+
+    def __init__(self, accepted: Spool, name: str, dropped: np.ndarray):
+        self.accepted, self.name, self.dropped = accepted, name, dropped
+        self.n = int((~dropped).sum())
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        for p, (_, _, v) in enumerate(self.accepted.scan(fields=self.name)):
+            if not self.dropped[p]:
+                yield v.get(self.name)
+
+
+def repeats(spec: ir.Spec, plan: Plan, source: RowSource, accepted: Spool,
             repairs: list[ir.Constraint], prior: Sequence[Mapping] = ()
             ) -> list[tuple[int, int, dict, list[ir.Constraint]]]:
     """The accepted rows to reject as repeats: (stratum number, index, full row, constraints it repeats), in
     the order they are found (strata by key, rows by index, up to each stratum's quota of kept rows).
     prior: rows the dataset holds before any generated one (complete mode's real rows): a generated row that
-    repeats one of them is a repeat too."""
+    repeats one of them is a repeat too. The rows are read from the spool a stratum at a time; each
+    constraint's seen tuples are kept as 64-bit digests (`_Seen`), not as text."""
     if not repairs:
         return []
-    seen: list[set] = [{k for r in prior for k in [_unique_key(c.expr, r)] if k is not None} for c in repairs]
+    seen = [_Seen() for _ in repairs]
+    for n, c in enumerate(repairs):
+        for r in prior:
+            k = _unique_key(c.expr, r)
+            if k is not None:
+                seen[n].add(k)
     out = []
-    for si in sorted(accepted, key=lambda i: plan.strata[i].key):
-        rows, quota = accepted[si], plan.strata[si].rows
-        kept = 0
-        for i in sorted(rows):
+    for si, rows in by_stratum(plan, accepted):
+        quota, kept = plan.strata[si].rows, 0
+        for i, planned, values in _planned(source, si, rows):
             if kept == quota:
                 break
-            full = full_row(spec, source.row(si, i), rows[i])
+            full = full_row(spec, planned, values)
             keys = [_unique_key(c.expr, full) for c in repairs]
             bad = [n for n, k in enumerate(keys) if k is not None and k in seen[n]]
             if bad:
@@ -97,6 +143,47 @@ def repeats(spec: ir.Spec, plan: Plan, source: RowSource, accepted: Mapping[int,
                     seen[n].add(k)
             kept += 1
     return out
+
+
+def _planned(source: RowSource, si: int, rows: list[tuple[int, dict]]) -> Iterator[tuple[int, dict, dict]]:
+    """(index, planned row, values) for rows sorted by index, the planned rows drawn per run of indices."""
+    at = 0
+    while at < len(rows):
+        end = at + 1
+        while end < len(rows) and rows[end][0] == rows[end - 1][0] + 1 and end - at < RUN:
+            end += 1
+        planned = source.rows(si, rows[at][0], end - at)
+        for (i, values), p in zip(rows[at:end], planned):
+            yield i, p, values
+        at = end
+
+
+class _Seen:
+    """A set of unique(...) tuples as 64-bit digests: recent ones in a Python set, merged every MERGE into one
+    sorted numpy array (8 bytes a tuple)."""
+
+    MERGE = 1 << 16
+
+    def __init__(self):
+        self.recent: set[int] = set()
+        self.old = np.zeros(0, dtype=np.uint64)
+
+    @staticmethod
+    def _digest(key: str) -> int:
+        return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
+
+    def add(self, key: str) -> None:
+        self.recent.add(self._digest(key))
+        if len(self.recent) >= self.MERGE:
+            self.old = np.union1d(self.old, np.fromiter(self.recent, dtype=np.uint64, count=len(self.recent)))
+            self.recent = set()
+
+    def __contains__(self, key: str) -> bool:
+        d = self._digest(key)
+        if d in self.recent:
+            return True
+        at = int(np.searchsorted(self.old, np.uint64(d)))
+        return at < len(self.old) and int(self.old[at]) == d
 
 
 def _unique_key(call: ir.Expr, row: dict):
@@ -117,25 +204,25 @@ def real_copy_repairs(spec: ir.Spec, real) -> list[tuple[ir.Constraint, str, flo
     return [(c, *b) for c in spec.constraints for b in [similarity_bound(c)] if b is not None]
 
 
-def real_copies(plan: Plan, accepted: Mapping[int, Mapping[int, dict]], repairs: list, real,
-                skip: frozenset = frozenset()) -> list[tuple[int, int, ir.Constraint]]:
-    """The accepted rows (not in `skip`) to reject as copies of real rows, visited as `near_copies` visits them."""
+def real_copies(plan: Plan, accepted: Spool, repairs: list, real,
+                skip: frozenset = frozenset()) -> list[tuple[int, int, ir.Constraint, dict]]:
+    """The accepted rows (not in `skip`) to reject as copies of real rows, visited as `near_copies` visits them:
+    (stratum number, index, constraint, values)."""
     if not repairs:
         return []
     from ..evaluation.private import too_similar
 
-    order = [(si, i) for si in sorted(accepted, key=lambda k: plan.strata[k].key) for i in sorted(accepted[si])
-             if (si, i) not in skip]
+    rows = [(si, i, v) for si, i, v in accepted.scan() if (si, i) not in skip]
     out, dropped = [], set()
     for c, name, threshold, strict in repairs:
-        live = [r for r in order if r not in dropped]
-        sims, _ = real.texts(name).nearest([accepted[si][i].get(name) for si, i in live])
+        live = [r for r in rows if (r[0], r[1]) not in dropped]
+        sims, _ = real.texts(name).nearest([v.get(name) for _, _, v in live])
         kept: dict[int, int] = {}
-        for (si, i), bad in zip(live, too_similar(sims, threshold, strict)):
+        for (si, i, v), bad in zip(live, too_similar(sims, threshold, strict)):
             if kept.get(si, 0) == plan.strata[si].rows:
                 continue
             if bad:
-                out.append((si, i, c))
+                out.append((si, i, c, v))
                 dropped.add((si, i))
             else:
                 kept[si] = kept.get(si, 0) + 1

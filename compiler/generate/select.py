@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from itertools import groupby
+from typing import Iterator, Mapping
 
 from .. import ir
 from ..evaluate import EVAL_ERRORS, Unknown, evaluate
@@ -38,20 +39,45 @@ def full_row(spec: ir.Spec, planned: Mapping, generated: Mapping) -> dict:
     return out
 
 
-def select_rows(spec: ir.Spec, plan: Plan, accepted: Mapping[int, Mapping[int, Mapping]],
-                source: RowSource | None = None) -> list[dict]:
-    """accepted: stratum number -> row index -> generated values. Rows in `_id` order (stratum key, index)."""
+def select_rows(spec: ir.Spec, plan: Plan, accepted, source: RowSource | None = None) -> list[dict]:
+    """accepted: a Spool (spool.py) or a mapping stratum number -> row index -> generated values. Rows in `_id`
+    order (stratum key, index)."""
+    return list(iter_rows(spec, plan, accepted, source))
+
+
+def iter_rows(spec: ir.Spec, plan: Plan, accepted, source: RowSource | None = None) -> Iterator[dict]:
+    """select_rows as a stream, a stratum at a time: only a split plan (`Plan.split`, whose `finish` deals values
+    over every kept row) holds all the rows at once."""
     source = source or RowSource(spec, plan)
-    kept: list[tuple[int, int, dict]] = []
-    for si in sorted(range(len(plan.strata)), key=lambda i: plan.strata[i].key):
-        chosen = sorted(accepted.get(si, {}))[: plan.strata[si].rows]
+    if plan.split:
+        kept = [(row, values) for row, values in _kept(plan, source, accepted)]
+        source.finish([row for row, _ in kept])
+        yield from (full_row(spec, row, values) for row, values in kept)
+        return
+    for row, values in _kept(plan, source, accepted):
+        yield full_row(spec, row, values)
+
+
+def _kept(plan: Plan, source: RowSource, accepted) -> Iterator[tuple[dict, Mapping]]:
+    """(planned row, generated values) of each stratum's first `quota` accepted rows, strata by key."""
+    for si, rows in by_stratum(plan, accepted):
+        chosen = rows[: plan.strata[si].rows]
         if not chosen:
             continue
-        planned = source.rows(si, 0, chosen[-1] + 1)
-        picked = [planned[i] for i in chosen]
+        planned = source.rows(si, 0, chosen[-1][0] + 1)
+        picked = [planned[i] for i, _ in chosen]
         if plan.strata[si].cells:
             source.deal(si, picked)
-        kept += [(si, i, row) for i, row in zip(chosen, picked)]
-    if plan.split:
-        source.finish([row for _, _, row in kept])
-    return [full_row(spec, row, accepted[si][i]) for si, i, row in kept]
+        yield from zip(picked, (v for _, v in chosen))
+
+
+def by_stratum(plan: Plan, accepted) -> Iterator[tuple[int, list[tuple[int, Mapping]]]]:
+    """(stratum number, [(index, values)] by index), strata by key: from a mapping, or from one ordered scan of a
+    spool (spool.py)."""
+    if isinstance(accepted, Mapping):
+        for si in sorted(range(len(plan.strata)), key=lambda i: plan.strata[i].key):
+            got = accepted.get(si, {})
+            yield si, [(i, got[i]) for i in sorted(got)]
+        return
+    for si, group in groupby(accepted.scan(), key=lambda r: r[0]):
+        yield si, [(i, v) for _, i, v in group]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from itertools import groupby
-from typing import Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -24,29 +24,42 @@ EXACT_MAX = 5000
 NUM_PERM = 64
 LSH_SLACK = 0.15
 LSH_WEIGHTS = (0.1, 0.9)  # false positives, false negatives
+BATCH = 4096  # texts hashed at once
 
 
 def near_pairs(texts: Sequence[str | None], threshold: float, seed: int = 1,
                exact_max: int = EXACT_MAX) -> list[tuple[int, int, float]]:
-    """Every pair (later index, earlier index, overlap) above `threshold`, sorted by later then earlier."""
-    sets = [copy_words(t) for t in texts]
-    if len(sets) <= exact_max:
-        return OverlapIndex(sets).pairs(threshold)
-    return _lsh_pairs(sets, threshold, seed)
+    """Every pair (later index, earlier index, overlap) above `threshold`, sorted by later then earlier.
+    `texts` needs only len() and iteration (twice, above exact_max): a re-iterable stream of texts read from disk
+    (generate.spool) holds in memory only the signatures and the candidates' word sets."""
+    if len(texts) <= exact_max:
+        return OverlapIndex([copy_words(t) for t in texts]).pairs(threshold)
+    return _lsh_pairs(texts, threshold, seed, copy_words)
 
 
-def _lsh_pairs(sets: list[frozenset], threshold: float, seed: int) -> list[tuple[int, int, float]]:
+def _lsh_pairs(items: Iterable, threshold: float, seed: int,
+               words: Callable[[Any], frozenset] = lambda s: s) -> list[tuple[int, int, float]]:
     """MinHash LSH's candidates verified: the pairs of texts whose signatures agree on a whole band (datasketch
     picks the bands for the threshold and weights). The bands are matched for all texts at once (numpy: equal
     rows of each band grouped by np.unique), which proposes exactly the pairs that inserting the texts in order
-    into a datasketch MinHashLSH and querying each before its insertion proposes, at a fraction of the cost."""
+    into a datasketch MinHashLSH and querying each before its insertion proposes, at a fraction of the cost.
+    `items` (word sets, or texts with `words` = copy_words) is read twice, BATCH at a time: once for the
+    signatures (kept as uint32: datasketch's hash values are below 2^32), once for the candidates' word sets."""
     bands = MinHashLSH(threshold=max(0.05, threshold / (2 - threshold) - LSH_SLACK), num_perm=NUM_PERM, weights=LSH_WEIGHTS).hashranges
-    present = [i for i, s in enumerate(sets) if s]
+    present: list[int] = []
+    parts = []
+    for batch in _batches(enumerate(items)):
+        sets = [(n, s) for n, s in ((n, words(t)) for n, t in batch) if s]
+        if not sets:
+            continue
+        present += [n for n, _ in sets]
+        hashes = MinHash.bulk([[x.encode("utf-8") for x in s] for _, s in sets], num_perm=NUM_PERM,
+                              seed=seed & 0xFFFFFFFF, hashfunc=zlib.crc32)
+        parts.append(np.stack([m.hashvalues for m in hashes]).astype(np.uint32))
     if len(present) < 2:
         return []
-    hashes = MinHash.bulk([[x.encode("utf-8") for x in sets[i]] for i in present], num_perm=NUM_PERM,
-                          seed=seed & 0xFFFFFFFF, hashfunc=zlib.crc32)
-    signatures = np.stack([m.hashvalues for m in hashes])
+    signatures = np.concatenate(parts)
+    del parts
     candidates: set[tuple[int, int]] = set()
     for start, end in bands:
         band = np.ascontiguousarray(signatures[:, start:end])
@@ -60,12 +73,26 @@ def _lsh_pairs(sets: list[frozenset], threshold: float, seed: int) -> list[tuple
             if len(members) > 1:
                 rows = [present[k] for k in members]  # ascending: the sort was stable over text order
                 candidates.update((rows[b], rows[a]) for b in range(1, len(rows)) for a in range(b))
+    del signatures
+    needed = {n for pair in candidates for n in pair}
+    sets = {n: words(t) for batch in _batches(enumerate(items)) for n, t in batch if n in needed}
     out = []
     for i, j in sorted(candidates):
         s = overlap(sets[i], sets[j])
         if s > threshold:
             out.append((i, j, s))
     return out
+
+
+def _batches(pairs: Iterable, size: int = BATCH) -> Iterator[list]:
+    batch = []
+    for p in pairs:
+        batch.append(p)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def near_duplicate_rejects(texts: Sequence[str | None], threshold: float, seed: int = 1,

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from .. import atomic
 from .cache import canonical_bytes
@@ -68,12 +70,42 @@ class RowStore:
 
     def add(self, entries: Mapping[str, dict]) -> Optional[Path]:
         """Write the entries the store does not hold yet (keyed by `entry_key`) as one file; its path, or None."""
+        return self.add_stream((k, canonical_bytes(v).decode("utf-8")) for k, v in sorted(entries.items()))
+
+    def add_stream(self, entries: Iterable[tuple[str, str]]) -> Optional[Path]:
+        """`add` for entries given as (key, the entry's canonical JSON) sorted by key, as a build's spool gives
+        them (generate.spool): the file is written as they come, its bytes and name those `add` gives the same
+        entries, so nothing holds them all. The store read so far is not updated (it is read again if asked)."""
         have = self._load()
-        new = {k: v for k, v in sorted(entries.items()) if k not in have}
-        if not new:
-            return None
-        path = self._write(new)
-        have.update(new)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".tmp", dir=self.dir)
+        digest, n = hashlib.sha256(), 0
+        try:
+            os.fchmod(fd, atomic.file_mode())
+            with os.fdopen(fd, "wb") as f:
+                def put(text: str) -> None:
+                    data = text.encode("utf-8")
+                    digest.update(data)
+                    f.write(data)
+
+                put('{"rows":{')
+                for key, e in entries:
+                    if key in have:
+                        continue
+                    put(("," if n else "") + json.dumps(key) + ":" + e)
+                    n += 1
+                put('},"version":%d}\n' % STORE_VERSION)
+                f.flush()
+                os.fsync(f.fileno())
+            if not n:
+                Path(tmp).unlink()
+                return None
+            path = self.dir / f"{digest.hexdigest()}.json"
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._entries = None  # read again, with the new file, if asked
         return path
 
     def _write(self, entries: Mapping[str, dict]) -> Path:

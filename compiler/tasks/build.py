@@ -11,7 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from .. import ir
 from ..plan import AcceptanceStats, Plan, PlanProblem, build_plan
@@ -21,10 +21,10 @@ from ..run.checkstore import CheckStore, checks_key
 from ..run.client import CallError, ChatClient, RetryPolicy
 from ..run import embedded
 from ..run.rowstore import RowStore
-from ..validate import ValidationReport, validate_rows
+from ..validate import ValidationReport, validate_written
 from ..emit.lock import (LockError, call_keys, lock_path, make_lock, plan_stats, read_lock, reference_changed,
                          reference_entry, write_lock)
-from ..emit.outputs import jsonl_bytes, sha256, write_atomic, write_copies
+from ..emit.outputs import DatasetFile, write_atomic, write_copies
 from ..emit.partial import partial_report, remove_partial, write_partial
 from ..emit.paths import first_problem
 from ..emit.reference import completed, real_rows, reference_file
@@ -33,7 +33,8 @@ from ..emit.html import report_page
 from ..emit.report import RunFacts, json_bytes, planned_shares, report_json, report_md
 from ..endpoint import Endpoint, EndpointError, choose
 from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor, Outcome, offline_client
-from ..generate.select import select_rows
+from ..generate.select import iter_rows, select_rows
+from ..generate.spool import WORK, Spool
 from ..generate.source import ClientSource
 from ..plan.cost import cost_usd
 from ..generate.predict import write_batch
@@ -204,7 +205,8 @@ def ledger_of(spec: ir.Spec, spec_path: Path, prep: "Prepared") -> Ledger:
 
 async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real=None, kept=(),
                    ledger: Optional[Ledger] = None, box: Optional[list] = None,
-                   pending: Optional[list] = None) -> Outcome:
+                   pending: Optional[list] = None, store: Optional[RowStore] = None,
+                   spool: Optional[Spool] = None) -> Outcome:
     ep = prep.endpoint
     policy = retry_policy()
     offline = opts.offline or opts.batch
@@ -220,9 +222,9 @@ async def _execute(spec, prep: Prepared, opts: BuildOptions, progress, say, real
     source = ClientSource(client, prep.cache, offline, ledger, pending)
     executor = Executor(spec, prep.plan, client, prep.cache, budget=budget, progress=progress,
                         prior=prep.stats, offline=offline, workers=max(4, 2 * ep.concurrency),
-                        store=RowStore(prep.cache.root), real=real, real_rows=kept,
+                        store=store if store is not None else RowStore(prep.cache.root), real=real, real_rows=kept,
                         locked=prep.locked | (paid.batch if paid else frozenset()),  # a batch's: not interrupted
-                        source=source)
+                        source=source, spool=spool)
     if box is not None:
         box.append(executor)  # the rows accepted so far stay reachable after Ctrl-C (a partial result)
     try:
@@ -240,10 +242,20 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     real = _real_rows(spec, spec_path)
     kept = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
     ledger = ledger_of(spec, spec_path, prep)
+    store = RowStore(prep.cache.root)
+    with Spool.create(prep.cache.root / WORK, [s.key for s in prep.plan.strata]) as spool:
+        return _run(spec, spec_path, prep, opts, progress, say, real, kept, ledger, store, spool)
+
+
+def _run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, progress, say, real, kept,
+         ledger: Ledger, store: RowStore, spool: Spool) -> BuildResult:
+    """`run` with the build's spool (generate.spool): accepted rows and row store entries go there as they come,
+    and the dataset, its checks and the reports read them from there (or from the written dataset file)."""
     box: list = []
     pending: Optional[list] = [] if opts.batch else None
     try:
-        outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept, ledger, box, pending))
+        outcome = asyncio.run(_execute(spec, prep, opts, progress, say, real, kept, ledger, box, pending, store,
+                                       spool))
     except KeyboardInterrupt:
         if box:
             ex = box[0]
@@ -262,13 +274,22 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         result.written += _partial(spec, prep, opts, outcome.accepted, outcome.shortfall, st.kind, st.message,
                                    st.details)
         return result
-    RowStore(prep.cache.root).add(outcome.new_rows)  # before the lock: the next build may carry these rows
-    rows = select_rows(spec, prep.plan, outcome.accepted)
+    store.add_stream(outcome.accepted.entries())  # before the lock: the next build may carry these rows
     extra: dict = {}
-    if prep.plan.real is not None:  # complete mode: the real rows first (emit.reference)
-        rows, checks, extra = completed(spec, prep.plan.real, kept, rows, real)
-    else:
-        checks = _checks(spec, rows, real, prep)
+    dataset = None
+    try:
+        if prep.plan.real is not None:  # complete mode: the real rows first (emit.reference)
+            rows, checks, extra = completed(spec, prep.plan.real, kept, select_rows(spec, prep.plan, outcome.accepted),
+                                            real)
+            dataset = DatasetFile(output_files(spec, opts)[0], rows)
+        else:  # the rows streamed from the spool into the dataset file; the checks read that file
+            dataset = DatasetFile(output_files(spec, opts)[0], iter_rows(spec, prep.plan, outcome.accepted))
+            rows = select_rows(spec, prep.plan, outcome.accepted) if real is not None else dataset  # the evaluation's
+            checks = _checks(spec, dataset, real, prep)
+    except OSError as e:
+        if dataset is not None:
+            dataset.discard()
+        return _unwritten(result, e, opts)
     if any(p.real_examples is not None for p in spec.prompts):
         extra["examples_nearest"] = nearest_calls(spec, prep.plan)
     evaluated = None
@@ -279,30 +300,36 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         evaluated = evaluation(spec, synthetic_rows(spec, rows, f"{spec.dataset.name}.jsonl"), real)
     try:
         result.report = write_outputs(spec, spec_path, prep, opts, outcome, rows, checks, result.written, evaluated,
-                                      extra)
-    except OSError as e:  # checked before the calls, so a full disk or a race: the answers are in the cache
-        result.exit_code = EXIT_STOPPED
-        result.message = (f"could not write {e.filename or opts.out}: {e.strerror or e}; the answers are kept, so "
-                          "the same command, once that is fixed, writes the outputs without new calls")
-        return result
+                                      extra, dataset)
+    except OSError as e:
+        dataset.discard()
+        return _unwritten(result, e, opts)
     ledger.clear()  # the build finished: what it paid for is in its lock
     remove_partial(Path(opts.out), spec.dataset.name)
     result.exit_code = EXIT_OK if checks.passed else EXIT_FAILED
     return result
 
 
-def _checks(spec: ir.Spec, rows: list[dict], real, prep: Prepared) -> ValidationReport:
-    """validate_rows, or the report stored for the same rows, spec and real data (run.checkstore): a no-op
-    rebuild measures nothing again."""
+def _unwritten(result: BuildResult, e: OSError, opts: BuildOptions) -> BuildResult:
+    """Checked before the calls, so a full disk or a race: the answers are in the cache."""
+    result.exit_code = EXIT_STOPPED
+    result.message = (f"could not write {e.filename or opts.out}: {e.strerror or e}; the answers are kept, so "
+                      "the same command, once that is fixed, writes the outputs without new calls")
+    return result
+
+
+def _checks(spec: ir.Spec, dataset: DatasetFile, real, prep: Prepared) -> ValidationReport:
+    """validate_written over the dataset file, or the report stored for the same rows, spec and real data
+    (run.checkstore): a no-op rebuild measures nothing again."""
     store = CheckStore(prep.cache.root)
-    key = checks_key(sha256(jsonl_bytes(rows)), prep.ir_sha256, spec.reference.sha256 if spec.reference else None)
+    key = checks_key(dataset.sha256, prep.ir_sha256, spec.reference.sha256 if spec.reference else None)
     stored = store.get(key)
     if stored is not None:
         try:
             return ValidationReport.model_validate(stored)
         except ValueError:  # a damaged entry: measure again and replace it
             pass
-    report = validate_rows(spec, rows, real)
+    report = validate_written(spec, dataset.path, real)
     store.put(key, report.model_dump(mode="json"))
     return report
 def _next_batch(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, stop, pending: list[dict]) -> list[Path]:
@@ -353,15 +380,17 @@ def _unwritable(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptio
 
 
 def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, outcome: Outcome,
-                  rows: list[dict], checks: ValidationReport, written: list[Path],
-                  evaluated: Optional[dict] = None, extra: dict | None = None) -> dict:
-    """The dataset, then the reports, then the lock (last: a lock says a build finished)."""
+                  rows: Sequence[dict], checks: ValidationReport, written: list[Path],
+                  evaluated: Optional[dict] = None, extra: dict | None = None,
+                  dataset: Optional[DatasetFile] = None) -> dict:
+    """The dataset, then the reports, then the lock (last: a lock says a build finished). `dataset`: the rows
+    already written to a temp file (a DatasetFile, renamed into place here); else `rows` are written."""
     out = Path(opts.out)
     name = spec.dataset.name
     batch = ledger_of(spec, spec_path, prep).paid().batch  # read before the finished build clears the ledger
-    data = jsonl_bytes(rows)
     jsonl, *rest = output_files(spec, opts)
-    write_atomic(jsonl, data)
+    dataset = dataset or DatasetFile(jsonl, rows)
+    dataset.install()
     written.append(jsonl)
     copies = {p.suffix[1:]: p for p in rest if p.suffix in (".parquet", ".csv")}
     write_copies(spec, jsonl, copies)
@@ -388,7 +417,7 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
     if not opts.frozen:
         lock = make_lock(spec_sha256=_file_sha256(spec_path), ir_sha256=prep.ir_sha256, model=prep.endpoint.model,
                          endpoint=prep.endpoint.identity, seed=spec.dataset.seed, calls=outcome.calls,
-                         dataset_sha256=sha256(data), acceptance=outcome.acceptance, planned_with=prep.stats,
+                         dataset_sha256=dataset.sha256, acceptance=outcome.acceptance, planned_with=prep.stats,
                          profile=prep.endpoint.profile.name,
                          reference=reference_entry(spec.reference) if spec.reference is not None else None,
                          previous=prep.lock)

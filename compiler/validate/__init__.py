@@ -21,10 +21,10 @@ from .checks import run_checks
 from .completed import validate_completed
 from .load import DataError, load_file, load_rows
 from .models import CheckResult, MarginalResult, MarginalValue, ValidationReport
-from .rows import validate_rows
+from .rows import validate_rows, validate_written
 from .targets import target_shares
 
-__all__ = ["validate_rows", "validate_file", "target_shares", "DataError", "CheckResult", "MarginalResult",
+__all__ = ["validate_rows", "validate_written", "validate_file", "target_shares", "DataError", "CheckResult", "MarginalResult",
            "MarginalValue", "ValidationReport"]
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..ir import Spec
 from ..quality.report import content
 from .checks import run_checks
-from .load import load_rows
+from .load import load_file, load_rows
 from .models import ValidationReport
 
 
@@ -16,6 +17,18 @@ def validate_rows(spec: Spec, rows: Iterable[Mapping], real=None) -> ValidationR
     (evaluation.checks.RealData) measures the evaluation aggregates."""
     rows = list(rows)
     loaded = load_rows(spec, rows)
+    try:
+        return run_checks(spec, loaded, real=real).model_copy(update={"content": content(spec, loaded.con)})
+    finally:
+        loaded.con.close()
+
+
+def validate_written(spec: Spec, path: Path, real=None) -> ValidationReport:
+    """validate_rows for rows already written as the dataset's canonical JSONL (emit.outputs.DatasetFile): DuckDB
+    reads the file, so no list of rows is held; the report is the one validate_rows gives for the same rows (no
+    load SQL: the file is a temporary one)."""
+    loaded = load_file(spec, path)
+    loaded.load_sql = ""
     try:
         return run_checks(spec, loaded, real=real).model_copy(update={"content": content(spec, loaded.con)})
     finally:
