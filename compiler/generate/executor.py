@@ -257,7 +257,7 @@ class Executor:
                 self.rejected.constraint(c, full, (self.plan.strata[si].key, i))
         near = near_copies(self.spec, self.plan, self.accepted, self._near)
         real, hooks = self._real
-        near += real_copies(self.plan, self.accepted, hooks, real, frozenset((si, i) for si, i, _ in near))
+        near += real_copies(self.plan, self.accepted, hooks, real, frozenset((si, i) for si, i, _, _ in near))
         for si, i, c, values in near:
             full = full_row(self.spec, self.rows.row(si, i), values)
             self._verdict(si, False)
