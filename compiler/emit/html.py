@@ -19,6 +19,7 @@ from typing import Any, Mapping, Optional, Sequence
 from .. import ir
 from ..evaluation import EVAL_VERSION
 from .charts import bars, histogram
+from .report import JUDGE_CHART_STRATA, weakest_strata
 
 ROWS_SHOWN = 2000  # rows in the row browser (the dataset file has them all)
 _TEXT = 300  # characters of a text cell
@@ -186,11 +187,15 @@ def _judges(judges: dict) -> list[str]:
                   [[_e(n), f"<code>{_e(j.get('model') or '')}</code>", _num(j["judged"]), _num(j["passed"]),
                     "\x00n" + _pct(j["pass_rate"])] for n, j in judges.items()])]
     for name, j in judges.items():
-        strata = j.get("by_stratum") or []
-        if not strata:
+        every = j.get("by_stratum") or []
+        if not every:
             continue
+        # a chart of every stratum took 38 s of matplotlib at 4,000 strata: the weakest are the ones to look at
+        strata = every if len(every) <= JUDGE_CHART_STRATA else weakest_strata(every)[:JUDGE_CHART_STRATA]
+        title = (f"{name}: pass rate per stratum" if len(strata) == len(every) else
+                 f"{name}: the {len(strata)} strata with the lowest pass rate, of {len(every):,}")
         labels = [", ".join(f"{k}={v}" for k, v in s["values"].items()) or "all rows" for s in strata]
-        out.append(_chart(bars(f"{name}: pass rate per stratum", labels,
+        out.append(_chart(bars(title, labels,
                                {"pass rate": [s["pass_rate"] for s in strata]}, xlabel="pass rate", xmax=1.0)))
     return out
 

@@ -20,6 +20,12 @@ from ..validate.models import ValidationReport, number_text, worst_first
 
 REPORT_VERSION = 4  # 2: the content section (quality.report); 3: judges; 4: eval (a spec with a reference)
 JUDGE_STRATA = 10  # strata shown per judge in report.md (report.json has them all)
+JUDGE_CHART_STRATA = 30  # strata charted per judge in report.html
+
+
+def weakest_strata(by_stratum: list[dict]) -> list[dict]:
+    """A judge's strata, the lowest pass rate first (ties in the report's order)."""
+    return sorted(by_stratum, key=lambda s: s["pass_rate"] if s["pass_rate"] is not None else 2.0)
 
 
 @dataclass(frozen=True)
@@ -296,7 +302,7 @@ def _judges_md(judges: Optional[dict]) -> list[str]:
         fields = list(dict.fromkeys(k for s in j["by_stratum"] for k in s["values"]))
         if not fields or fields == list(j.get("by_value") or {}):  # one stratum field: its table said it all
             continue
-        weakest = sorted(j["by_stratum"], key=lambda s: s["pass_rate"] if s["pass_rate"] is not None else 2.0)
+        weakest = weakest_strata(j["by_stratum"])
         shown = weakest[:JUDGE_STRATA]
         title = (f"### {cell(name)} per stratum" if len(shown) == len(weakest) else
                  f"### {cell(name)}: the {len(shown)} strata with the lowest pass rate, of {len(weakest):,}")

@@ -34,6 +34,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol, Sequence
 
+import duckdb
+
 from .. import ir
 from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row_id, top_up
 from ..plan.batch import repack
@@ -58,8 +60,9 @@ from .tally import Acceptance, Counters
 __all__ = ["DEFAULT_MAX_ROUNDS", "MIN_YIELD", "Budget", "Counters", "Executor", "Outcome", "Stopped",
            "offline_client", "unique_repairs"]
 
-FLUSH_ROWS = 64  # rows judged per DuckDB batch while answers arrive ...
-FLUSH_SECONDS = 0.02  # ... or after this long: a chunk waits at most this for its verdicts
+FLUSH_ROWS = 256  # rows judged per DuckDB batch while answers arrive ...
+FLUSH_SECONDS = 0.1  # ... or after this long: a chunk waits at most this for its verdicts
+# (a batch costs about 12 ms however small, bench/RESULTS.md "The spool": 64 rows made it 0.2 ms a row a stage)
 BOUND_FACTOR = 2  # rows in flight at most BOUND_FACTOR x workers x the round's largest k (one chunk always fits)
 
 
@@ -171,6 +174,7 @@ class Executor:
         self.rows_bound = 0  # the most rows a round may hold in flight (set per round)
         self.rows_in_flight = 0  # rows of the chunks admitted and not yet through the last stage
         self.peak_rows_in_flight = 0  # the most rows held in flight at once, over the build
+        self._duck = None  # the DuckDB connection verdicts are judged on
 
     # ---- rounds ---------------------------------------------------------------------------------------
 
@@ -180,6 +184,10 @@ class Executor:
             await self._rounds()
         except Stopped as s:
             stop = s
+        finally:
+            if self._duck is not None:
+                self._duck.close()
+                self._duck = None
         stop = stop or self.guard.stop
         if stop is not None:
             from .diagnosis import diagnose
@@ -574,7 +582,9 @@ class Executor:
         if not rows:
             return
         full = {r: full_row(self.spec, self._planned[r], self._state[r]) for r in rows}
-        verdicts = broken(self.spec, list(full.values()), list(constraints)) if constraints else {}
+        if constraints and self._duck is None:
+            self._duck = duckdb.connect()  # one connection for every batch of verdicts (accept.broken)
+        verdicts = broken(self.spec, list(full.values()), list(constraints), self._duck) if constraints else {}
         if stage is not None:
             self.judged.record(stage.prompt, rows, full, verdicts)
         for r in rows:

@@ -8,7 +8,7 @@ sample.py (every row up to SAMPLE); near_unique reads the whole column, as it bo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from ..ir import Expr
 from . import QUALITY
@@ -23,10 +23,40 @@ def calls(e: Expr) -> list[Expr]:
     return out
 
 
-def column(con, table: str, name: str) -> list:
-    q = '"' + name.replace('"', '""') + '"'
-    t = '"' + table.replace('"', '""') + '"'
-    return [r[0] for r in con.execute(f"SELECT {q} FROM {t} ORDER BY rowid").fetchall()]
+class Column:
+    """One text column of a DuckDB table in row order, read FETCH rows at a time: len(), iteration (as often as
+    asked: neardup reads a large column twice) and [i]; a number in a text field reads as None (`_text`). No
+    list of every text is held (a million texts were about 600 MB)."""
+
+    FETCH = 4096
+
+    def __init__(self, con, table: str, name: str):
+        self.con = con
+        self.q = '"' + name.replace('"', '""') + '"'
+        self.t = '"' + table.replace('"', '""') + '"'
+        self.n = con.execute(f"SELECT count(*) FROM {self.t}").fetchone()[0]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        cur = self.con.cursor()
+        try:
+            cur.execute(f"SELECT {self.q} FROM {self.t} ORDER BY rowid")
+            while True:
+                batch = cur.fetchmany(self.FETCH)
+                if not batch:
+                    return
+                for (t,) in batch:
+                    yield _text(t)
+        finally:
+            cur.close()
+
+    def __getitem__(self, i: int):
+        found = self.con.execute(f"SELECT {self.q} FROM {self.t} ORDER BY rowid LIMIT 1 OFFSET ?", [i]).fetchone()
+        if found is None:
+            raise IndexError(i)
+        return _text(found[0])
 
 
 def measure(expr: Expr, con, table: str, seed: int) -> tuple[dict[str, Any], list[dict]]:
@@ -48,7 +78,7 @@ def measure(expr: Expr, con, table: str, seed: int) -> tuple[dict[str, Any], lis
             out[key] = shortcut_lift([r[0] for r in rows], [_text(r[1]) for r in rows], seed)
             continue
         if call.fn == "near_unique":
-            text = [_text(t) for t in column(con, table, call.args[0].field)]
+            text = Column(con, table, call.args[0].field)
             rejects = near_duplicate_rejects(text, float(call.args[1].value), seed)
             out[key] = not rejects
             pairs = pair_examples(text, rejects)
@@ -67,7 +97,7 @@ def _text(t):
     return t if isinstance(t, str) else None  # a number in a text field is the type check's finding
 
 
-def pair_examples(text: list, rejects: list[tuple[int, int, float]], shown: int = _SHOWN) -> list[dict]:
+def pair_examples(text: Sequence, rejects: list[tuple[int, int, float]], shown: int = _SHOWN) -> list[dict]:
     """near_duplicate_rejects' pairs as report rows: rows counted from 1, texts cut to `shown` characters."""
     return [{"row": i + 1, "copies_row": j + 1, "similarity": round(s, 4), "text": _short(text[i], shown),
              "copied_text": _short(text[j], shown)} for i, j, s in rejects]

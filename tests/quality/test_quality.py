@@ -412,8 +412,8 @@ def test_a_no_op_rebuild_reads_its_checks_instead_of_measuring_them(tmp_path, mo
                            if k in ("checks", "marginals", "tvd", "content", "passed")}
         first = figures()
         measured = []
-        real_validate = build_task.validate_rows
-        monkeypatch.setattr(build_task, "validate_rows", lambda *a, **k: measured.append(1) or real_validate(*a, **k))
+        real_validate = build_task.validate_written
+        monkeypatch.setattr(build_task, "validate_written", lambda *a, **k: measured.append(1) or real_validate(*a, **k))
         assert main([*args, "--endpoint", fake.base_url]) == 0
         assert measured == [] and figures() == first and len(first) == 5  # run counters differ, figures do not
         spec.write_text(BUILD_SPEC.replace(">= 0.7", ">= 0.6"))  # another spec, the same rows: measured again
