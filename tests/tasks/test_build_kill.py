@@ -136,6 +136,7 @@ def test_kill_9_at_random_points_then_resume(tmp_path, fake):
             assert (out / name).read_bytes() == reference[name], (trial, name)
         lock = json.loads((spec.parent / "notes.sds.lock").read_text())
         assert lock == reference_lock
+        assert not list((cache / "work").glob("spool-*")), trial  # the killed build's spool went, and this one's
 
 
 def test_kill_9_during_an_incremental_build_then_resume(tmp_path, fake):

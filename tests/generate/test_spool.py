@@ -1,0 +1,126 @@
+"""The spool (docs/BUILD.md "The round engine", "The spool"): accepted rows and row store entries on disk in
+DuckDB, read back equal and in (stratum key, index) order; stale spools of dead builds removed; the repairs'
+digest set; the row store file streamed from the spool equal to the one `add` writes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from synthc.generate import repair
+from synthc.generate.spool import Spool, remove_stale
+from synthc.run.rowstore import RowStore, entry, entry_key
+
+KEYS = ["b", "a", "c"]  # stratum numbers 0, 1, 2; key order is 1, 0, 2
+
+
+def test_rows_read_back_equal_in_key_then_index_order_after_removals(monkeypatch):
+    monkeypatch.setattr("synthc.generate.spool.FLUSH", 3)  # several flushes, and rows still buffered at a read
+    spool = Spool(KEYS)
+    values = {(0, 5): {"z": 1, "a": "é ✓", "f": 0.1 + 0.2}, (1, 2): {"t": None, "l": [1, "x"]}, (0, 1): {},
+              (2, 0): {"n": -3}, (1, 0): {"b": True}, (0, 3): {"d": {"k": 1.5e-300}}, (1, 9): {"x": "y"}}
+    for (si, i), v in values.items():
+        spool.accept(si, i, v)
+    spool.remove([(0, 3), (1, 9)])
+    got = list(spool.scan())
+    assert [(si, i) for si, i, _ in got] == [(1, 0), (1, 2), (0, 1), (0, 5), (2, 0)]
+    for si, i, v in got:
+        assert v == values[(si, i)] and list(v) == list(values[(si, i)])  # equal, keys in their own order
+    assert spool.counts == [2, 2, 1] and len(spool) == 5
+    assert list(spool.scan(fields="a")) == [(1, 0, {"a": None}), (1, 2, {"a": None}), (0, 1, {"a": None}),
+                                            (0, 5, {"a": "é ✓"}), (2, 0, {"a": None})]
+    si, idx = spool.order()
+    assert list(zip(si.tolist(), idx.tolist())) == [(1, 0), (1, 2), (0, 1), (0, 5), (2, 0)]
+    assert spool.values([(0, 5), (2, 0)]) == {(0, 5): values[(0, 5)], (2, 0): values[(2, 0)]}
+
+
+def test_a_spool_file_lives_in_work_and_is_deleted_on_close(tmp_path):
+    work = tmp_path / "work"
+    with Spool.create(work, KEYS) as spool:
+        spool.accept(0, 0, {"a": 1})
+        assert list(spool.scan()) == [(0, 0, {"a": 1})]
+        assert (work / f"spool-{os.getpid()}.duckdb").exists()
+    assert not list(work.iterdir())
+
+
+def test_the_spools_of_dead_builds_are_removed_and_live_ones_kept(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # a process that has exited
+    stale = [work / f"spool-{pid}.duckdb", work / f"spool-{pid}.duckdb.wal"]
+    (work / f"spool-{pid}.tmp").mkdir()
+    (work / f"spool-{pid}.tmp" / "spill.block").write_bytes(b"x")
+    live = work / f"spool-{os.getppid()}.duckdb"  # the test runner's parent is alive
+    for p in [*stale, live]:
+        p.write_bytes(b"x")
+    with Spool.create(work, KEYS):
+        mine = f"spool-{os.getpid()}."
+        assert [p.name for p in work.iterdir() if not p.name.startswith(mine)] == [live.name]
+    assert [p.name for p in work.iterdir()] == [live.name]
+    assert remove_stale(work) == []
+
+
+def test_entries_come_back_sorted_the_last_under_a_key_and_stream_into_the_file_add_writes(tmp_path):
+    spool = Spool(KEYS)
+    entries = {entry_key(f"r-{n}", "d"): entry({"body": f"text {n} ✓"} if n % 3 else None, f"call{n}", "sha",
+                                                "no row", "missing") for n in range(50)}
+    first = next(iter(entries))
+    spool.entry(first, entry({"body": "replaced"}, "c", "s"))
+    for k, e in entries.items():
+        spool.entry(k, e)
+    got = list(spool.entries())
+    assert [k for k, _ in got] == sorted(entries) and spool.entry_count() == 50
+    assert {k: json.loads(e) for k, e in got} == entries
+    streamed = RowStore(tmp_path / "a").add_stream(got)
+    written = RowStore(tmp_path / "b")._write(dict(sorted(entries.items())))
+    assert streamed.name == written.name and streamed.read_bytes() == written.read_bytes()
+    store = RowStore(tmp_path / "a")
+    assert store.add_stream(got) is None  # nothing new: no file
+    assert store.get("r-1", "d") == entries[entry_key("r-1", "d")]
+
+
+def test_the_seen_digests_answer_as_a_set_across_merges(monkeypatch):
+    monkeypatch.setattr(repair._Seen, "MERGE", 7)
+    seen, plain = repair._Seen(), set()
+    rng = np.random.default_rng(3)
+    for n in rng.integers(0, 400, 600).tolist():
+        key = json.dumps(["body", n])
+        assert (key in seen) == (key in plain)
+        seen.add(key)
+        plain.add(key)
+    assert len(seen.old) > 0 and all(k in seen for k in plain)
+
+
+class _Stream:
+    """Texts with len() and iteration only (no indexing), counting the passes made over them."""
+
+    def __init__(self, texts):
+        self.texts, self.passes = texts, 0
+
+    def __len__(self):
+        return len(self.texts)
+
+    def __iter__(self):
+        self.passes += 1
+        return iter(list(self.texts))
+
+
+def test_near_pairs_over_a_stream_equal_those_over_a_list_in_two_passes(monkeypatch):
+    from synthc.quality import neardup
+
+    monkeypatch.setattr(neardup, "BATCH", 5)  # several batches of signatures
+    rng = np.random.default_rng(11)
+    words = [f"w{n}" for n in range(300)]
+    base = [" ".join(rng.choice(words, 30).tolist()) for _ in range(40)]
+    texts = base + [t + " extra" for t in base[:12]] + [None, "", base[3]]
+    stream = _Stream(texts)
+    got = neardup.near_pairs(stream, 0.8, seed=5, exact_max=0)
+    assert got == neardup.near_pairs(texts, 0.8, seed=5, exact_max=0) and len(got) >= 13
+    assert stream.passes == 2
