@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
+from datasketch import minhash as minhash_module
 
 from .overlap import OverlapIndex, copy_words, overlap
 
@@ -24,7 +25,7 @@ EXACT_MAX = 5000
 NUM_PERM = 64
 LSH_SLACK = 0.15
 LSH_WEIGHTS = (0.1, 0.9)  # false positives, false negatives
-BATCH = 4096  # texts hashed at once
+BATCH = 1024  # texts hashed at once (their words x NUM_PERM x 4 bytes: about 16 MB)
 
 
 def near_pairs(texts: Sequence[str | None], threshold: float, seed: int = 1,
@@ -53,9 +54,7 @@ def _lsh_pairs(items: Iterable, threshold: float, seed: int,
         if not sets:
             continue
         present += [n for n, _ in sets]
-        hashes = MinHash.bulk([[x.encode("utf-8") for x in s] for _, s in sets], num_perm=NUM_PERM,
-                              seed=seed & 0xFFFFFFFF, hashfunc=zlib.crc32)
-        parts.append(np.stack([m.hashvalues for m in hashes]).astype(np.uint32))
+        parts.append(signatures_of([t for _, t in sets], seed))
     if len(present) < 2:
         return []
     signatures = np.concatenate(parts)
@@ -82,6 +81,28 @@ def _lsh_pairs(items: Iterable, threshold: float, seed: int,
         if s > threshold:
             out.append((i, j, s))
     return out
+
+
+def signatures_of(sets: Sequence[frozenset], seed: int) -> np.ndarray:
+    """The MinHash signatures (NUM_PERM uint32 per set) datasketch's `MinHash.bulk` gives these non-empty word sets
+    (CRC-32 of each word, seed & 0xFFFFFFFF), computed for all of them at once: datasketch's affine32 scheme (the
+    MurmurHash3 finalizer, then a x h + b modulo 2^32, the minimum per permutation) over one array of every word,
+    each set's minimum by np.minimum.reduceat. A test compares it with MinHash.bulk; another datasketch scheme
+    falls back to it."""
+    m = MinHash(num_perm=NUM_PERM, seed=seed & 0xFFFFFFFF, hashfunc=zlib.crc32)
+    fmix = getattr(minhash_module, "_fmix", None)
+    if m.scheme != "affine32" or fmix is None:
+        hashes = MinHash.bulk([[x.encode("utf-8") for x in s] for s in sets], num_perm=NUM_PERM,
+                              seed=seed & 0xFFFFFFFF, hashfunc=zlib.crc32)
+        return np.stack([h.hashvalues for h in hashes]).astype(np.uint32)
+    a, b = (np.asarray(p, dtype=np.uint32) for p in m.permutations)
+    sizes = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
+    crc = zlib.crc32
+    hv = np.fromiter((crc(x.encode("utf-8")) for s in sets for x in s), dtype=np.uint32, count=int(sizes.sum()))
+    with np.errstate(over="ignore"):
+        phv = fmix(hv, 32)[:, None] * a + b  # uint32 arithmetic wraps: modulo 2^32, as datasketch's does
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    return np.minimum.reduceat(phv, starts, axis=0)
 
 
 def _batches(pairs: Iterable, size: int = BATCH) -> Iterator[list]:

@@ -34,13 +34,14 @@ def copy_words(text: str | None) -> frozenset[str]:
     """The word occurrences of a text: `word` for the first, `word\\x002` for the second, ..."""
     if not isinstance(text, str):
         return frozenset()
-    seen: Counter = Counter()
+    seen: dict[str, int] = {}
     out = []
+    strip = _EDGE.sub
     for raw in text.lower().split():
-        w = _EDGE.sub("", raw)
+        w = raw if raw.isalnum() else strip("", raw)  # an all-alphanumeric word has no edge to strip
         if w:
-            seen[w] += 1
-            out.append(w if seen[w] == 1 else f"{w}\x00{seen[w]}")
+            n = seen[w] = seen.get(w, 0) + 1
+            out.append(w if n == 1 else f"{w}\x00{n}")
     return frozenset(out)
 
 

@@ -124,3 +124,21 @@ def test_near_pairs_over_a_stream_equal_those_over_a_list_in_two_passes(monkeypa
     got = neardup.near_pairs(stream, 0.8, seed=5, exact_max=0)
     assert got == neardup.near_pairs(texts, 0.8, seed=5, exact_max=0) and len(got) >= 13
     assert stream.passes == 2
+
+
+def test_signatures_at_once_equal_datasketchs_minhash_bulk():
+    import zlib
+
+    from datasketch import MinHash
+    from synthc.quality import neardup
+    from synthc.quality.overlap import copy_words
+
+    rng = np.random.default_rng(2)
+    words = [f"w{n}" for n in range(500)] + ["é", "日本", "x\x002"]
+    sets = [copy_words(" ".join(rng.choice(words, int(rng.integers(1, 90))).tolist())) for _ in range(300)]
+    for seed in (1, 7, 2 ** 40 + 3):
+        got = neardup.signatures_of(sets, seed)
+        want = np.stack([m.hashvalues for m in MinHash.bulk([[x.encode() for x in s] for s in sets],
+                                                           num_perm=neardup.NUM_PERM, seed=seed & 0xFFFFFFFF,
+                                                           hashfunc=zlib.crc32)])
+        assert got.dtype == np.uint32 and np.array_equal(got, want.astype(np.uint32))
