@@ -26,6 +26,7 @@ from scipy import sparse
 
 FREQUENT = 128  # occurrences kept as bits (two 64-bit words per text)
 CHUNK = 2048
+VERIFY = 1 << 16  # candidate pairs verified at once (their rows of words: about 64 MB at 60 words a text)
 BATCH = 64  # query texts compared with every indexed text at once (BATCH x indexed x 2 words of memory)
 _EDGE = re.compile(r"^\W+|\W+$")
 
@@ -174,8 +175,10 @@ class OverlapIndex:
             rows, cols = rows[lower], cols[lower]
             if not len(rows):
                 continue
-            shared = np.asarray(full[rows].multiply(full[cols]).sum(axis=1)).ravel()
-            sim = (shared + 1) / (np.maximum(self.sizes[rows], self.sizes[cols]) + 1)
-            hit = (shared > 0) & (sim > threshold)
-            out += [(int(r), int(c), float(x)) for r, c, x in zip(rows[hit], cols[hit], sim[hit])]
+            for at in range(0, len(rows), VERIFY):  # the candidates verified a slice at a time: bounded memory
+                r, c = rows[at:at + VERIFY], cols[at:at + VERIFY]
+                shared = np.asarray(full[r].multiply(full[c]).sum(axis=1)).ravel()
+                sim = (shared + 1) / (np.maximum(self.sizes[r], self.sizes[c]) + 1)
+                hit = (shared > 0) & (sim > threshold)
+                out += [(int(i), int(j), float(x)) for i, j, x in zip(r[hit], c[hit], sim[hit])]
         return sorted(out)
