@@ -9,7 +9,7 @@ from typing import Iterator, Mapping
 
 from .. import ir
 from ..evaluate import EVAL_ERRORS, Unknown, evaluate
-from ..plan import Plan, RowSource
+from ..plan import Plan, RowSource, row_id
 
 ID = "_id"
 
@@ -46,16 +46,32 @@ def select_rows(spec: ir.Spec, plan: Plan, accepted, source: RowSource | None = 
 
 
 def iter_rows(spec: ir.Spec, plan: Plan, accepted, source: RowSource | None = None) -> Iterator[dict]:
-    """select_rows as a stream, a stratum at a time: only a split plan (`Plan.split`, whose `finish` deals values
-    over every kept row) holds all the rows at once."""
+    """select_rows as a stream, a stratum at a time. A split plan (`Plan.split`) deals values over every kept row:
+    the deal is made from the rows' ids first (RowSource.dealt_cells), then each row is finished as it streams."""
     source = source or RowSource(spec, plan)
-    if plan.split:
-        kept = [(row, values) for row, values in _kept(plan, source, accepted)]
-        source.finish([row for row, _ in kept])
-        yield from (full_row(spec, row, values) for row, values in kept)
+    if not plan.split:
+        for row, values in _kept(plan, source, accepted):
+            yield full_row(spec, row, values)
         return
-    for row, values in _kept(plan, source, accepted):
+    cells = source.dealt_cells(list(_kept_ids(plan, accepted)))  # the deal needs every id first, not every row
+    for n, (row, values) in enumerate(_kept(plan, source, accepted)):
+        source.finish_row(row, int(cells[n]))
         yield full_row(spec, row, values)
+
+
+def _kept_ids(plan: Plan, accepted) -> Iterator[str]:
+    """The ids of the rows `_kept` gives, in its order, without reading any row's values."""
+    if isinstance(accepted, Mapping):
+        for si in sorted(range(len(plan.strata)), key=lambda i: plan.strata[i].key):
+            for i in sorted(accepted.get(si, {}))[: plan.strata[si].rows]:
+                yield row_id(plan.strata[si].key, i)
+        return
+    strata, indices = accepted.order()
+    taken: dict[int, int] = {}
+    for si, i in zip(strata.tolist(), indices.tolist()):
+        if taken.get(si, 0) < plan.strata[si].rows:
+            taken[si] = taken.get(si, 0) + 1
+            yield row_id(plan.strata[si].key, i)
 
 
 def _kept(plan: Plan, source: RowSource, accepted) -> Iterator[tuple[dict, Mapping]]:

@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
+import numpy as np
+
 from .. import ir
 from ..evaluate import NO_VALUE, value_of
 from .dims import Bin, generation_fields, read_layout
@@ -117,18 +119,43 @@ class RowSource:
         as `deal` does within a stratum, draw the numeric fields no prompt reads (one point per row, from a
         hash of its id, inside its bin and condition: stable whatever other rows come and go), then compute
         the derived fields that read them."""
-        _deal(self.plan.dealt, rows, self.plan.seed)
+        for row, cell in zip(rows, self.dealt_cells([row["id"] for row in rows])):
+            self.finish_row(row, int(cell))
+
+    def dealt_cells(self, ids: Sequence[str]) -> np.ndarray:
+        """`finish`'s deal from the kept rows' ids alone (in any order): for each, the index in `Plan.dealt` of the
+        cell it is dealt into, -1 for none. So a caller can stream the rows: their ids first, then each row through
+        `finish_row` (generate.select.iter_rows)."""
+        digests = np.empty(len(ids), dtype="S32")
+        for n, rid in enumerate(ids):
+            digests[n] = _deal_key(self.plan.seed, rid)
+        order = np.argsort(digests, kind="stable")  # equal-length byte strings: numpy's order is bytes order
+        cells = np.full(len(ids), -1, dtype=np.int32)
+        at = 0
+        for n, c in enumerate(self.plan.dealt):
+            cells[order[at: at + c.rows]] = n
+            at += c.rows
+        return cells
+
+    def finish_row(self, row: dict, cell: int) -> None:
+        """`finish` on one row dealt into `Plan.dealt[cell]` (-1: none): its cell's values, the numeric fields no
+        prompt reads, the derived fields that read them."""
+        if cell >= 0:
+            row.update(self.plan.dealt[cell].values)
         for f in self.by_cell:
-            for row in rows:
-                row[f.name] = self._draw(f, row, [shift(self.plan.seed, f.name, row["id"])])[0]
-        self._derive(rows)
+            row[f.name] = self._draw(f, row, [shift(self.plan.seed, f.name, row["id"])])[0]
+        self._derive([row])
 
     def row(self, stratum_index: int, index: int, fields: Iterable[str] | None = None) -> dict:
         return self.rows(stratum_index, index, 1, fields)[0]
 
 
+def _deal_key(seed: int, rid: str) -> bytes:
+    return hashlib.sha256(f"{seed}\x1f{rid}".encode()).digest()
+
+
 def _deal(cells, rows: list[dict], seed: int) -> None:
-    order = sorted(rows, key=lambda r: hashlib.sha256(f"{seed}\x1f{r['id']}".encode()).digest())
+    order = sorted(rows, key=lambda r: _deal_key(seed, r["id"]))
     at = 0
     for c in cells:
         for row in order[at: at + c.rows]:

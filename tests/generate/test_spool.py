@@ -142,3 +142,21 @@ def test_signatures_at_once_equal_datasketchs_minhash_bulk():
                                                            num_perm=neardup.NUM_PERM, seed=seed & 0xFFFFFFFF,
                                                            hashfunc=zlib.crc32)])
         assert got.dtype == np.uint32 and np.array_equal(got, want.astype(np.uint32))
+
+
+def test_the_deal_from_ids_alone_equals_the_deal_over_rows():
+    """iter_rows streams a split plan's rows: RowSource.dealt_cells deals from the ids first; rows._deal (the
+    deal of `deal` and, before, of `finish`) sorts the rows themselves."""
+    from types import SimpleNamespace
+
+    from synthc.plan.rows import RowSource, _deal
+
+    cells = tuple(SimpleNamespace(rows=n, values={"split": name}) for n, name in ((37, "train"), (9, "test"), (3, "x")))
+    ids = [f"k{n % 7}-{n}" for n in range(60)]  # more rows than the cells hold: the last ones get none
+    for seed in (0, 42, 2 ** 40):
+        source = RowSource.__new__(RowSource)
+        source.plan = SimpleNamespace(dealt=cells, seed=seed)
+        rows = [{"id": i} for i in ids]
+        _deal(cells, rows, seed)
+        got = source.dealt_cells(ids)
+        assert [r.get("split") for r in rows] == [cells[c].values["split"] if c >= 0 else None for c in got]
