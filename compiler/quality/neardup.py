@@ -16,10 +16,11 @@ from itertools import groupby
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
+from scipy import sparse
 from datasketch import MinHash, MinHashLSH
 from datasketch import minhash as minhash_module
 
-from .overlap import OverlapIndex, copy_words, overlap
+from .overlap import VERIFY, OverlapIndex, copy_words
 
 EXACT_MAX = 5000
 NUM_PERM = 64
@@ -59,27 +60,60 @@ def _lsh_pairs(items: Iterable, threshold: float, seed: int,
         return []
     signatures = np.concatenate(parts)
     del parts
-    candidates: set[tuple[int, int]] = set()
+    present_at = np.asarray(present, dtype=np.int64)
+    del present
+    found = []  # per band and group size: (later, earlier) text positions of the texts sharing that band
     for start, end in bands:
         band = np.ascontiguousarray(signatures[:, start:end])
         _, group, sizes = np.unique(band.view(np.dtype((np.void, band.dtype.itemsize * (end - start)))).ravel(),
                                     return_inverse=True, return_counts=True)
         group = group.ravel()
         shared = np.flatnonzero(sizes[group] > 1)  # texts whose band another text has (most have none)
-        order = shared[np.argsort(group[shared], kind="stable")]
-        cuts = np.flatnonzero(np.diff(group[order])) + 1
-        for members in np.split(order, cuts):
-            if len(members) > 1:
-                rows = [present[k] for k in members]  # ascending: the sort was stable over text order
-                candidates.update((rows[b], rows[a]) for b in range(1, len(rows)) for a in range(b))
+        order = shared[np.argsort(group[shared], kind="stable")]  # by group, ascending within: the sort is stable
+        if not len(order):
+            continue
+        first = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+        count = np.diff(np.r_[first, len(order)])
+        for size in np.unique(count).tolist():  # every group of one size at once
+            members = present_at[order[first[count == size][:, None] + np.arange(size)]]
+            b, a = np.tril_indices(size, -1)
+            found.append(np.stack([members[:, b].ravel(), members[:, a].ravel()], axis=1))
     del signatures
-    needed = {n for pair in candidates for n in pair}
-    sets = {n: words(t) for batch in _batches(enumerate(items)) for n, t in batch if n in needed}
+    if not found:
+        return []
+    pairs = np.unique(np.concatenate(found), axis=0)  # sorted by later, then earlier; each pair once
+    del found
+    return _verified(items, words, pairs, threshold)
+
+
+def _verified(items: Iterable, words: Callable[[Any], frozenset], pairs: np.ndarray, threshold: float
+              ) -> list[tuple[int, int, float]]:
+    """The candidate pairs whose overlap (overlap.overlap) is above `threshold`. The candidates' word sets are read
+    (a second pass over `items`) into one sparse matrix of word ids (5 bytes a word, not a Python set) and the
+    pairs are verified VERIFY at a time by its row products: the same counts as set intersections, so the same
+    figures."""
+    needed = np.unique(pairs)
+    wanted = np.zeros(int(needed[-1]) + 1, dtype=bool)
+    wanted[needed] = True
+    vocab: dict[str, int] = {}
+    indptr, indices = [0], []
+    for batch in _batches(enumerate(items)):
+        for n, t in batch:
+            if n < len(wanted) and wanted[n]:
+                indices.extend(sorted(vocab.setdefault(x, len(vocab)) for x in words(t)))
+                indptr.append(len(indices))
+    matrix = sparse.csr_matrix((np.ones(len(indices), dtype=np.int8), np.asarray(indices, dtype=np.int32),
+                                np.asarray(indptr, dtype=np.int64)), shape=(len(needed), max(len(vocab), 1)))
+    del indices, vocab
+    sizes = np.diff(matrix.indptr)
+    rows = np.searchsorted(needed, pairs)  # each text's row in the matrix
     out = []
-    for i, j in sorted(candidates):
-        s = overlap(sets[i], sets[j])
-        if s > threshold:
-            out.append((i, j, s))
+    for at in range(0, len(pairs), VERIFY):
+        r, c = rows[at:at + VERIFY, 0], rows[at:at + VERIFY, 1]
+        shared = np.asarray(matrix[r].multiply(matrix[c]).sum(axis=1, dtype=np.int64)).ravel()
+        sim = (shared + 1) / (np.maximum(sizes[r], sizes[c]) + 1)
+        hit = (shared > 0) & (sim > threshold)
+        out += [(int(i), int(j), float(x)) for (i, j), x in zip(pairs[at:at + VERIFY][hit].tolist(), sim[hit])]
     return out
 
 
