@@ -160,3 +160,43 @@ def test_the_deal_from_ids_alone_equals_the_deal_over_rows():
         _deal(cells, rows, seed)
         got = source.dealt_cells(ids)
         assert [r.get("split") for r in rows] == [cells[c].values["split"] if c >= 0 else None for c in got]
+
+
+WRITTEN_SPEC = """dataset notes {
+  rows = 40
+  seed = 3
+}
+field topic: category ~ {"a": 50%, "b": 50%}
+field size: int in 1..9
+field when: date in 2024-01-01..2024-12-31
+field note: text from write { words = 2..6 }
+prompt write {
+  user = "Write a note about {topic}."
+}
+constraint short: word_count(note) <= 5
+constraint mid: mean(size) in 3..7
+constraint varied: distinct_n(note, 2) >= 0.7
+constraint no_near_copies: near_unique(note, 0.8)
+constraint no_shortcut: shortcut_lift(topic, note) <= 0.5
+"""
+
+
+def test_the_checks_of_the_written_file_equal_those_of_the_rows_in_memory(tmp_path):
+    """The build checks its dataset from the streamed JSONL (validate_written), not from a list of rows: the same
+    report, near-copies and broken rows included."""
+    from synthc.check import check_file
+    from synthc.emit.outputs import DatasetFile
+    from synthc.validate import validate_rows, validate_written
+
+    (tmp_path / "notes.sds").write_text(WRITTEN_SPEC)
+    spec = check_file(tmp_path / "notes.sds").spec
+    words = ["red", "blue", "green", "quiet", "loud", "fast", "slow", "ripe"]
+    rows = [{"topic": "ab"[n % 2], "size": n % 9 + 1, "when": f"2024-0{n % 9 + 1}-1{n % 10}",
+             "note": " ".join(words[(n * k) % 8] for k in range(1, 3 + n % 5)), "_id": f"r-{n}"} for n in range(40)]
+    rows[7]["note"] = rows[3]["note"]  # a copy
+    rows[9]["size"] = None
+    dataset = DatasetFile(tmp_path / "out" / "notes.jsonl", iter(rows))
+    assert len(dataset) == 40 and dataset[:2] == [json.loads(json.dumps(r, sort_keys=True)) for r in rows[:2]]
+    written = validate_written(spec, dataset.path)
+    assert written.model_dump() == validate_rows(spec, rows).model_dump()
+    assert not {c.name: c.passed for c in written.checks}["no_near_copies"]
