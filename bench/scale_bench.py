@@ -3,7 +3,7 @@ build process alone: its CPU, CPU per row, peak RSS, and the wall and CPU after 
 no-op rebuild of each (0 calls) and `synthc plan` with the full cache.
 
     .venv/bin/python bench/scale_bench.py [--rows 10000 100000] [--concurrency 16] [--latency 0.01]
-                                          [--profile DIR] [--python PATH] [--no-plan]
+                                          [--profile DIR] [--python PATH] [--no-plan] [--no-noop]
 
 The task is bench/build_bench.py's: the reviews example with `model = "gpt-4o-mini"` (25 rows per call), its
 judge, and every constraint but the two that need the row's `length` category; the fake writes texts of the
@@ -92,7 +92,8 @@ def run_synthc(fake: TimedFake, args: list[str], env: dict, python: str, prof: P
     return Run(p.returncode, t1 - t0, cpu, usage.ru_maxrss / 1024, fake.calls - c0, after_wall, after_cpu, stdout)
 
 
-def bench(rows: int, conc: int, latency: float, python: str, profile: Path | None, plan: bool = True) -> dict:
+def bench(rows: int, conc: int, latency: float, python: str, profile: Path | None, plan: bool = True,
+          noop: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="synthc-scale-") as tmp, TimedFake() as fake:
         fake.latency = latency
         work = Path(tmp)
@@ -103,7 +104,7 @@ def bench(rows: int, conc: int, latency: float, python: str, profile: Path | Non
                 "--concurrency", str(conc), "--json"]
         prof = (lambda step: profile / f"{rows}-{step}.prof") if profile else (lambda step: None)
         first = run_synthc(fake, args, env, python, prof("build"))
-        noop = run_synthc(fake, args, env, python, prof("noop"))
+        noop = run_synthc(fake, args, env, python, prof("noop")) if noop else None
         plan = run_synthc(fake, ["plan", str(spec), "--endpoint", fake.base_url, "--model", MODEL, "--json"], env,
                           python, prof("plan")) if plan else None
         report = json.loads(first.stdout) if first.exit in (0, 1) else {}
@@ -123,7 +124,7 @@ def table(results: list[dict]) -> str:
     for r in results:
         b, n, p = r["build"], r["noop"], r["plan"]
         out.append(f"| {r['rows']:,} | {b.calls:,} | {b.cpu:.1f} | {1000 * b.cpu / r['rows']:.3f} | {b.peak_rss_mib:.0f} "
-                   f"| {_f(b.after_wall, '.2f')} / {_f(b.after_cpu, '.2f')} | {n.calls}, {n.cpu:.1f}, {n.peak_rss_mib:.0f} "
+                   f"| {_f(b.after_wall, '.2f')} / {_f(b.after_cpu, '.2f')} | {f'{n.calls}, {n.cpu:.1f}, {n.peak_rss_mib:.0f}' if n else 'not run'} "
                    f"| {f'{p.wall:.2f}, {p.peak_rss_mib:.0f}' if p else 'not run'} |")
     return "\n".join(out)
 
@@ -136,16 +137,17 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable, help="the interpreter that runs synthc")
     ap.add_argument("--profile", type=Path, help="write a cProfile file per synthc process into this folder")
     ap.add_argument("--no-plan", action="store_true", help="skip `synthc plan` with the full cache (issue 21 item 3)")
+    ap.add_argument("--no-noop", action="store_true", help="skip the no-op rebuild")
     a = ap.parse_args()
     if a.profile:
         a.profile.mkdir(parents=True, exist_ok=True)
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", file=sys.stderr)
     results = []
     for n in a.rows:
-        r = bench(n, a.concurrency, a.latency, a.python, a.profile, not a.no_plan)
+        r = bench(n, a.concurrency, a.latency, a.python, a.profile, not a.no_plan, not a.no_noop)
         b = r["build"]
         print(f"rows={n}: exit {b.exit} ({r['written']} rows written, failed checks: {r['checks_failed']}), no-op "
-              f"exit {r['noop'].exit}, plan exit {r['plan'].exit if r['plan'] else '-'}; load average {os.getloadavg()[0]:.2f}",
+              f"exit {r['noop'].exit if r['noop'] else '-'}, plan exit {r['plan'].exit if r['plan'] else '-'}; load average {os.getloadavg()[0]:.2f}",
               file=sys.stderr, flush=True)
         results.append(r)
     print(table(results))
