@@ -62,59 +62,75 @@ def _lsh_pairs(items: Iterable, threshold: float, seed: int,
     del parts
     present_at = np.asarray(present, dtype=np.int64)
     del present
-    found = []  # per band and group size: (later, earlier) text positions of the texts sharing that band
-    for start, end in bands:
-        band = np.ascontiguousarray(signatures[:, start:end])
-        _, group, sizes = np.unique(band.view(np.dtype((np.void, band.dtype.itemsize * (end - start)))).ravel(),
-                                    return_inverse=True, return_counts=True)
-        group = group.ravel()
-        shared = np.flatnonzero(sizes[group] > 1)  # texts whose band another text has (most have none)
-        order = shared[np.argsort(group[shared], kind="stable")]  # by group, ascending within: the sort is stable
-        if not len(order):
-            continue
-        first = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
-        count = np.diff(np.r_[first, len(order)])
-        for size in np.unique(count).tolist():  # every group of one size at once
-            members = present_at[order[first[count == size][:, None] + np.arange(size)]]
-            b, a = np.tril_indices(size, -1)
-            found.append(np.stack([members[:, b].ravel(), members[:, a].ravel()], axis=1))
-    del signatures
-    if not found:
+    groupings = [_groups(signatures, start, end) for start, end in bands]
+    wanted = np.zeros(len(present_at), dtype=bool)  # texts (by row of `signatures`) sharing some band
+    for order, _, _ in groupings:
+        wanted[order] = True
+    if not wanted.any():
         return []
-    pairs = np.unique(np.concatenate(found), axis=0)  # sorted by later, then earlier; each pair once
-    del found
-    return _verified(items, words, pairs, threshold)
+    matrix = _word_matrix(items, words, present_at, wanted)
+    row_of = np.cumsum(wanted) - 1  # a signature row's row in `matrix`
+    sizes = np.diff(matrix.indptr)
+    hits: list[tuple[int, int, float]] = []
+    for k, (order, first, count) in enumerate(groupings):
+        for later, earlier in _pairs(order, first, count):
+            if k:  # a pair an earlier band proposed was verified there
+                again = np.zeros(len(later), dtype=bool)
+                for start, end in bands[:k]:
+                    again |= (signatures[later, start:end] == signatures[earlier, start:end]).all(axis=1)
+                later, earlier = later[~again], earlier[~again]
+            r, c = row_of[later], row_of[earlier]
+            shared = np.asarray(matrix[r].multiply(matrix[c]).sum(axis=1, dtype=np.int64)).ravel()
+            sim = (shared + 1) / (np.maximum(sizes[r], sizes[c]) + 1)
+            hit = (shared > 0) & (sim > threshold)
+            hits += zip(present_at[later[hit]].tolist(), present_at[earlier[hit]].tolist(), sim[hit].tolist())
+    return sorted(hits)
 
 
-def _verified(items: Iterable, words: Callable[[Any], frozenset], pairs: np.ndarray, threshold: float
-              ) -> list[tuple[int, int, float]]:
-    """The candidate pairs whose overlap (overlap.overlap) is above `threshold`. The candidates' word sets are read
-    (a second pass over `items`) into one sparse matrix of word ids (5 bytes a word, not a Python set) and the
-    pairs are verified VERIFY at a time by its row products: the same counts as set intersections, so the same
-    figures."""
-    needed = np.unique(pairs)
-    wanted = np.zeros(int(needed[-1]) + 1, dtype=bool)
-    wanted[needed] = True
+def _groups(signatures: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One band's groups of two or more texts with equal band values: the texts' rows in `signatures`, grouped and
+    ascending within a group (`order`), where each group starts in `order` (`first`) and its size (`count`)."""
+    band = np.ascontiguousarray(signatures[:, start:end])
+    _, group, sizes = np.unique(band.view(np.dtype((np.void, band.dtype.itemsize * (end - start)))).ravel(),
+                                return_inverse=True, return_counts=True)
+    group = group.ravel()
+    shared = np.flatnonzero(sizes[group] > 1)  # texts whose band another text has (most have none)
+    order = shared[np.argsort(group[shared], kind="stable")]  # by group, ascending within: the sort is stable
+    if not len(order):
+        return order, order, order
+    first = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    return order, first, np.diff(np.r_[first, len(order)])
+
+
+def _pairs(order: np.ndarray, first: np.ndarray, count: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every (later, earlier) pair of rows within each group, about VERIFY pairs at a time, so a band whose
+    groups are large (texts sharing many words) never holds all its pairs at once."""
+    for size in np.unique(count).tolist():  # every group of one size at once
+        b, a = np.tril_indices(size, -1)
+        starts = first[count == size]
+        per = max(1, VERIFY // len(b))
+        for at in range(0, len(starts), per):
+            members = order[starts[at:at + per][:, None] + np.arange(size)]
+            for lo in range(0, len(b), VERIFY):  # one group above VERIFY pairs: a slice of its pairs at a time
+                yield members[:, b[lo:lo + VERIFY]].ravel(), members[:, a[lo:lo + VERIFY]].ravel()
+
+
+def _word_matrix(items: Iterable, words: Callable[[Any], frozenset], present_at: np.ndarray, wanted: np.ndarray
+                 ) -> sparse.csr_matrix:
+    """The wanted texts' word sets (a second pass over `items`) as one sparse matrix of word ids, a row per wanted
+    text in order (5 bytes a word, not a Python set): row products count shared words exactly as set
+    intersections do."""
+    want = np.zeros(int(present_at[-1]) + 1, dtype=bool)
+    want[present_at[wanted]] = True
     vocab: dict[str, int] = {}
     indptr, indices = [0], []
     for batch in _batches(enumerate(items)):
         for n, t in batch:
-            if n < len(wanted) and wanted[n]:
+            if n < len(want) and want[n]:
                 indices.extend(sorted(vocab.setdefault(x, len(vocab)) for x in words(t)))
                 indptr.append(len(indices))
-    matrix = sparse.csr_matrix((np.ones(len(indices), dtype=np.int8), np.asarray(indices, dtype=np.int32),
-                                np.asarray(indptr, dtype=np.int64)), shape=(len(needed), max(len(vocab), 1)))
-    del indices, vocab
-    sizes = np.diff(matrix.indptr)
-    rows = np.searchsorted(needed, pairs)  # each text's row in the matrix
-    out = []
-    for at in range(0, len(pairs), VERIFY):
-        r, c = rows[at:at + VERIFY, 0], rows[at:at + VERIFY, 1]
-        shared = np.asarray(matrix[r].multiply(matrix[c]).sum(axis=1, dtype=np.int64)).ravel()
-        sim = (shared + 1) / (np.maximum(sizes[r], sizes[c]) + 1)
-        hit = (shared > 0) & (sim > threshold)
-        out += [(int(i), int(j), float(x)) for (i, j), x in zip(pairs[at:at + VERIFY][hit].tolist(), sim[hit])]
-    return out
+    return sparse.csr_matrix((np.ones(len(indices), dtype=np.int8), np.asarray(indices, dtype=np.int32),
+                              np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, max(len(vocab), 1)))
 
 
 def signatures_of(sets: Sequence[frozenset], seed: int) -> np.ndarray:

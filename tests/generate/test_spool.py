@@ -200,3 +200,17 @@ def test_the_checks_of_the_written_file_equal_those_of_the_rows_in_memory(tmp_pa
     written = validate_written(spec, dataset.path)
     assert written.model_dump() == validate_rows(spec, rows).model_dump()
     assert not {c.name: c.passed for c in written.checks}["no_near_copies"]
+
+
+def test_candidates_verified_a_slice_at_a_time_give_the_same_pairs(monkeypatch):
+    """quality.neardup generates and verifies each band's candidate pairs VERIFY at a time (a large group's too),
+    skipping pairs an earlier band proposed: any slice size gives the same pairs."""
+    from synthc.quality import neardup
+
+    rng = np.random.default_rng(4)
+    words = [f"w{n}" for n in range(60)]  # few words: large groups of texts share bands
+    texts = [" ".join(rng.choice(words, 12).tolist()) for _ in range(300)]
+    texts += [t.replace(" ", " and ", 1) for t in texts[:40]]
+    whole = neardup.near_pairs(texts, 0.8, seed=2, exact_max=0)
+    monkeypatch.setattr(neardup, "VERIFY", 3)
+    assert neardup.near_pairs(texts, 0.8, seed=2, exact_max=0) == whole and len(whole) >= 40
