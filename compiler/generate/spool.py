@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
@@ -73,8 +74,11 @@ class Spool:
         self.con = duckdb.connect(str(path) if path else ":memory:")
         self.con.execute(f"SET memory_limit = '{MEMORY}'")
         self.con.execute("SET preserve_insertion_order = false")
-        if temp is not None:
-            self.con.execute(f"SET temp_directory = '{temp}'")
+        # where DuckDB spills: beside the file, or (in memory) a temp folder removed with the spool, never the
+        # working directory's `.tmp` that an in-memory database would use by default
+        self._spill = tempfile.TemporaryDirectory(prefix="synthc-spool-") if temp is None else None
+        spill = str(temp if temp is not None else self._spill.name).replace("'", "''")
+        self.con.execute(f"SET temp_directory = '{spill}'")
         self.con.execute("CREATE TABLE accepted (rank INTEGER, stratum INTEGER, idx BIGINT, row VARCHAR)")
         self.con.execute("CREATE TABLE entries (seq BIGINT, key VARCHAR, entry VARCHAR)")
         order = sorted(range(len(keys)), key=lambda si: keys[si])
@@ -232,6 +236,8 @@ class Spool:
             self.con.close()
         except duckdb.Error:
             pass
+        if self._spill is not None:
+            self._spill.cleanup()
         if self.path is not None:
             for p in (self.path, Path(f"{self.path}.wal")):
                 p.unlink(missing_ok=True)
