@@ -99,7 +99,9 @@ def _groups(signatures: np.ndarray, start: int, end: int) -> tuple[np.ndarray, n
     if not len(order):
         return order, order, order
     first = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
-    return order, first, np.diff(np.r_[first, len(order)])
+    count = np.diff(np.r_[first, len(order)])
+    small = np.int32 if len(signatures) < 2 ** 31 else np.int64  # kept for every band: half the bytes
+    return order.astype(small), first.astype(small), count.astype(small)
 
 
 def _pairs(order: np.ndarray, first: np.ndarray, count: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -123,14 +125,19 @@ def _word_matrix(items: Iterable, words: Callable[[Any], frozenset], present_at:
     want = np.zeros(int(present_at[-1]) + 1, dtype=bool)
     want[present_at[wanted]] = True
     vocab: dict[str, int] = {}
-    indptr, indices = [0], []
+    parts, lengths = [], []  # numpy per batch: a Python list of every word id was 36 bytes a word
     for batch in _batches(enumerate(items)):
+        ids: list[int] = []
         for n, t in batch:
             if n < len(want) and want[n]:
-                indices.extend(sorted(vocab.setdefault(x, len(vocab)) for x in words(t)))
-                indptr.append(len(indices))
-    return sparse.csr_matrix((np.ones(len(indices), dtype=np.int8), np.asarray(indices, dtype=np.int32),
-                              np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, max(len(vocab), 1)))
+                got = sorted(vocab.setdefault(x, len(vocab)) for x in words(t))
+                ids += got
+                lengths.append(len(got))
+        parts.append(np.asarray(ids, dtype=np.int32))
+    indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+    indptr = np.concatenate(([0], np.cumsum(np.asarray(lengths, dtype=np.int64))))
+    return sparse.csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr),
+                             shape=(len(lengths), max(len(vocab), 1)))
 
 
 def signatures_of(sets: Sequence[frozenset], seed: int) -> np.ndarray:
