@@ -37,6 +37,7 @@ from typing import Any, Optional, Protocol, Sequence
 from .. import ir
 from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row_id, top_up
 from ..plan.batch import repack
+from ..plan.carry import contexts
 from ..plan.judges import engine_spec
 from ..plan.requests import RowDigest, request_body
 from ..plan.rows import Call, call_id
@@ -44,7 +45,7 @@ from ..plan.stages import asked, schedule
 from ..profiles import ModelProfile
 from ..run.cache import AnswerCache, canonical_bytes, request_key
 from ..run.client import Answer
-from ..run.rowstore import RowStore, entry, entry_key
+from ..run.rowstore import IndexRecorder, RowStore, entry, entry_key
 from ..run.salvage import MISSING, row_model, salvage
 from .accept import Rejections, broken, row_constraints
 from .judge import JudgeTally
@@ -88,6 +89,7 @@ class Outcome:
     by_position: int = 0  # rows matched to their request by position (run.salvage)
     carried_by_prompt: dict[str, int] = field(default_factory=dict)
     judges: dict[str, dict] = field(default_factory=dict)  # report.json's `judges` (generate.judge)
+    index: Optional[IndexRecorder] = None  # what the rounds decided, for the row store's index (run.rowstore)
 
 
 def answer_sha256(answer: Answer) -> str:
@@ -104,6 +106,7 @@ class _Stage:
     newly: Sequence[ir.Constraint]  # row constraints decidable once this prompt's outputs are in
     last: bool
     digest: RowDigest
+    ctx: Optional[str] = None  # the stage's context in the row store's index (plan.carry)
     asked: int = 0  # rows whose answer (a call's or the row store's) this stage judged
     lost: int = 0  # of those, rows the answer lacked or this stage's constraints rejected
     pending: list = field(default_factory=list)  # (rows, future) waiting for one DuckDB batch of verdicts
@@ -167,6 +170,8 @@ class Executor:
         self._planned: dict[tuple[int, int], dict] = {}
         self._state: dict[tuple[int, int], Optional[dict]] = {}  # generated values so far (None: rejected)
         self._unknown: dict[tuple[int, int], set[str]] = {}  # outputs whose answer no source has (predictions)
+        self.index = IndexRecorder()  # the verdicts per stage context, for the row store's index
+        self._ready_ctx: Optional[str] = None
         self.rows_bound = 0  # the most rows a round may hold in flight (set per round)
         self.rows_in_flight = 0  # rows of the chunks admitted and not yet through the last stage
         self.peak_rows_in_flight = 0  # the most rows held in flight at once, over the build
@@ -188,7 +193,7 @@ class Executor:
         self._count_carried()
         return Outcome(self.accepted, self.counters, dict(sorted(self.calls.items())), self.rejected,
                        self.estimates(), self.shortfall(), stop, self.new_rows, self.carried, self.by_position,
-                       self.carried_by_prompt, self.judged.to_json(self.plan))
+                       self.carried_by_prompt, self.judged.to_json(self.plan), self.index)
 
     def _count_carried(self) -> None:
         """The earlier calls that answered carried rows count toward what the dataset cost in all (`full_*`),
@@ -284,11 +289,13 @@ class Executor:
         self.progress.round(number, sum(pp.calls for pp in pps))
         self._planned, self._state, self._unknown = {}, {}, {}
         plan = schedule(self.spec, pps, self._constraints)
+        ctx = contexts(self.spec, self.plan, self.identity, plan)
+        self._ready_ctx = ctx.ready
         stages = []
-        for st in plan.stages:
+        for st, c in zip(plan.stages, ctx.stages):
             prompt = self.spec.prompt(st.pp.prompt)
             stages.append(_Stage(st.pp, prompt, row_model([self.spec.field(o) for o in prompt.outputs]), st.newly,
-                                 st.last, RowDigest(self.spec, self.plan, st.pp, self.identity)))
+                                 st.last, RowDigest(self.spec, self.plan, st.pp, self.identity), c))
         self._last = stages[-1]
         self.rows_bound = BOUND_FACTOR * self.workers * max(pp.rows_per_call for pp in pps)
         pool, room = asyncio.Semaphore(self.workers), asyncio.Condition()
@@ -472,6 +479,7 @@ class Executor:
               kind: str = MISSING) -> bool:
         """Row r's answer for this stage: its values go to judging (True), or the row is out (`why` it had none,
         of which kind: run.salvage)."""
+        self.index.took(stage.ctx, (r,))
         if values is None:
             self._state[r] = None
             self._verdict(r[0], False)
@@ -575,6 +583,9 @@ class Executor:
         verdicts = broken(self.spec, list(full.values()), list(constraints)) if constraints else {}
         if stage is not None:
             self.judged.record(stage.prompt, rows, full, verdicts)
+        record = self.index.rejected if stage is None else self.index.passed
+        record(self._ready_ctx if stage is None else stage.ctx,
+               [r for r in rows if bool(verdicts.get(full[r]["_id"])) == (stage is None)])
         for r in rows:
             si, i = r
             bad = verdicts.get(full[r]["_id"], [])

@@ -262,7 +262,8 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
         result.written += _partial(spec, prep, opts, outcome.accepted, outcome.shortfall, st.kind, st.message,
                                    st.details)
         return result
-    RowStore(prep.cache.root).add(outcome.new_rows)  # before the lock: the next build may carry these rows
+    index = outcome.index.to_json(prep.plan.strata) if outcome.index is not None else None
+    RowStore(prep.cache.root).add(outcome.new_rows, index)  # before the lock: the next build may carry these rows
     rows = select_rows(spec, prep.plan, outcome.accepted)
     extra: dict = {}
     if prep.plan.real is not None:  # complete mode: the real rows first (emit.reference)
