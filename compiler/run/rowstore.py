@@ -116,8 +116,7 @@ class RowStore:
                 continue
             if not isinstance(data, dict) or data.get("index_version") != INDEX_VERSION:
                 continue
-            files = data.get("files") or {}
-            if any(sizes.get(name) != size for name, size in files.items()):
+            if not _rests_on(data.get("files"), sizes):
                 continue
             out.merge(data)
         return out
@@ -153,11 +152,16 @@ class RowStore:
         sizes = {p.name: p.stat().st_size for p in self._files()}
         for path in folder.iterdir():
             try:
-                files = json.loads(path.read_bytes()).get("files") or {}
+                files = json.loads(path.read_bytes()).get("files")
             except (OSError, ValueError, AttributeError):
                 files = None
-            if files is None or any(sizes.get(name) != size for name, size in files.items()):
+            if not _rests_on(files, sizes):
                 path.unlink(missing_ok=True)
+
+
+def _rests_on(files, sizes: Mapping[str, int]) -> bool:
+    """Whether an index's entries files (name -> size) are all in the store as they were when it was written."""
+    return isinstance(files, dict) and all(sizes.get(name) == size for name, size in files.items())
 
 
 def _read(path: Path) -> dict[str, dict]:
