@@ -1,0 +1,119 @@
+"""`synthc plan` and `synthc diff` with a full cache (issue 21 item 3): round 1 priced from the row store's index
+against the same round replayed row by row, in one run.
+
+    .venv/bin/python bench/plan_cache_bench.py [--rows 10000 100000] [--concurrency 16] [--latency 0.005]
+                                               [--no-replay-above N]
+
+For each row count: bench/scale_bench.py's reviews task is built against the loopback fake (the build writes the
+answers, the row store and its index), then each of these runs as its own synthc process, timed from outside
+(wall) and by wait4 (CPU, peak RSS):
+
+- `plan --json` with no cache folder, and with an empty one;
+- `plan --json` and `diff SPEC SPEC --json` with the full cache: read from the index;
+- the same two with the index moved aside: the replay (`generate.predict.replayed`, the engine over every row),
+  which is what both did before the index. Skipped above `--no-replay-above` rows (default: never).
+
+The figures the two print (`this_build`, the diff's `plan` object) must be equal; the script says so and stops
+if they differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_bench import MODEL, spec_copy  # noqa: E402
+from scale_bench import Run, TimedFake, run_synthc  # noqa: E402
+
+
+def bench(rows: int, conc: int, latency: float, python: str, replay: bool) -> dict:
+    with tempfile.TemporaryDirectory(prefix="synthc-plan-") as tmp, TimedFake() as fake:
+        fake.latency = latency
+        work = Path(tmp)
+        cache = work / "cache"
+        env = dict(os.environ, OPENAI_API_KEY="dummy", SYNTHC_CACHE=str(cache))
+        env.pop("OPENAI_BASE_URL", None)
+        spec = spec_copy(work, rows)
+        named = ["--endpoint", fake.base_url, "--model", MODEL]
+        build = run_synthc(fake, ["build", str(spec), "--out", str(work / "out"), *named, "--concurrency",
+                                  str(conc), "--json"], env, python, None)
+        plan_args, diff_args = ["plan", str(spec), *named, "--json"], ["diff", str(spec), str(spec), *named, "--json"]
+        out: dict = {"rows": rows, "build": build}
+        out["no_cache"] = run_synthc(fake, plan_args, dict(env, SYNTHC_CACHE=str(work / "none")), python, None)
+        (work / "empty").mkdir()
+        out["empty_cache"] = run_synthc(fake, plan_args, dict(env, SYNTHC_CACHE=str(work / "empty")), python, None)
+        out["plan_index"] = run_synthc(fake, plan_args, env, python, None)
+        out["diff_index"] = run_synthc(fake, diff_args, env, python, None)
+        if replay:
+            shutil.move(cache / "rows" / "index", work / "index-aside")
+            out["plan_replay"] = run_synthc(fake, plan_args, env, python, None)
+            out["diff_replay"] = run_synthc(fake, diff_args, env, python, None)
+            shutil.move(work / "index-aside", cache / "rows" / "index")
+            same_plan = _this_build(out["plan_index"]) == _this_build(out["plan_replay"])
+            same_diff = _diff_plan(out["diff_index"]) == _diff_plan(out["diff_replay"])
+            out["same"] = same_plan and same_diff
+        out["this_build"] = _this_build(out["plan_index"])
+        return out
+
+
+def _this_build(run: Run):
+    return json.loads(run.stdout).get("this_build") if run.exit == 0 else f"exit {run.exit}"
+
+
+def _diff_plan(run: Run):
+    try:
+        return json.loads(run.stdout)["plan"]
+    except (ValueError, KeyError):
+        return f"exit {run.exit}"
+
+
+def _cell(r: dict, key: str) -> str:
+    run = r.get(key)
+    return "–" if run is None else f"{run.wall:.2f} / {run.cpu:.2f} / {run.peak_rss_mib:.0f}"
+
+
+def table(results: list[dict]) -> str:
+    cols = [("no_cache", "plan, no cache"), ("empty_cache", "plan, empty cache"), ("plan_index", "plan, index"),
+            ("plan_replay", "plan, replay"), ("diff_index", "diff, index"), ("diff_replay", "diff, replay")]
+    out = ["| rows | build calls | " + " | ".join(f"{name}: wall / CPU (s) / RSS (MiB)" for _, name in cols)
+           + " | plan replay / index (wall) | same figures |",
+           "|---:|---:|" + "---:|" * len(cols) + "---:|---|"]
+    for r in results:
+        ratio = (f"{r['plan_replay'].wall / r['plan_index'].wall:.0f}x" if "plan_replay" in r else "–")
+        out.append(f"| {r['rows']:,} | {r['build'].calls:,} | " + " | ".join(_cell(r, k) for k, _ in cols)
+                   + f" | {ratio} | {r.get('same', '–')} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--latency", type=float, default=0.005, help="seconds the fake waits before each answer")
+    ap.add_argument("--python", default=sys.executable, help="the interpreter that runs synthc")
+    ap.add_argument("--no-replay-above", type=int, default=None, metavar="N",
+                    help="skip the replay (minutes at 10^5 rows and more) above N rows")
+    a = ap.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", file=sys.stderr)
+    results = []
+    for n in a.rows:
+        replay = a.no_replay_above is None or n <= a.no_replay_above
+        r = bench(n, a.concurrency, a.latency, a.python, replay)
+        print(f"rows={n}: build exit {r['build'].exit}, {r['build'].calls} calls; this_build {r['this_build']}; "
+              f"same figures: {r.get('same', 'not compared')}; load average {os.getloadavg()[0]:.2f}",
+              file=sys.stderr, flush=True)
+        results.append(r)
+        if r.get("same") is False:
+            print(table(results))
+            sys.exit("the index and the replay disagree")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
