@@ -2,7 +2,7 @@
 against the same round replayed row by row, in one run.
 
     .venv/bin/python bench/plan_cache_bench.py [--rows 10000 100000] [--concurrency 16] [--latency 0.005]
-                                               [--no-replay-above N]
+                                               [--no-replay-above N] [--in-process-above N]
 
 For each row count: bench/scale_bench.py's reviews task is built against the loopback fake (the build writes the
 answers, the row store and its index), then each of these runs as its own synthc process, timed from outside
@@ -12,6 +12,11 @@ answers, the row store and its index), then each of these runs as its own synthc
 - `plan --json` and `diff SPEC SPEC --json` with the full cache: read from the index;
 - the same two with the index moved aside: the replay (`generate.predict.replayed`, the engine over every row),
   which is what both did before the index. Skipped above `--no-replay-above` rows (default: never).
+
+`--in-process-above N`: above N rows the cache is written by the build's round engine in a process of its own
+with the fake answering in-process (no HTTP; `Executor.run`, then the row store's entries and index as `synthc
+build` writes them; no checks, reports or outputs, which `plan` does not read): a 10^6-row `synthc build` takes
+too long and too much memory on this machine (issue 21).
 
 The figures the two print (`this_build`, the diff's `plan` object) must be equal; the script says so and stops
 if they differ.
@@ -23,8 +28,10 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,7 +39,53 @@ from build_bench import MODEL, spec_copy  # noqa: E402
 from scale_bench import Run, TimedFake, run_synthc  # noqa: E402
 
 
-def bench(rows: int, conc: int, latency: float, python: str, replay: bool) -> dict:
+IN_PROCESS = """
+import asyncio, json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from build_bench import fake_openai
+from synthc.check import check_file
+from synthc.generate.executor import Budget, Executor
+from synthc.run.client import Answer
+from synthc.run.rowstore import RowStore
+from synthc.tasks.build import BuildOptions, prepare
+
+class InProcess:
+    def __init__(self, endpoint):
+        self.endpoint, self.fake, self.calls = endpoint, fake_openai.FakeOpenAI(), 0
+    async def complete(self, body):
+        self.calls += 1
+        _, _, p = self.fake.answer(body)
+        c = p["choices"][0]
+        return Answer(c["message"]["content"], c["finish_reason"], p["usage"]["prompt_tokens"],
+                      p["usage"]["completion_tokens"], p["model"])
+
+path = Path(sys.argv[2])
+spec = check_file(path, path.name).spec
+prep = prepare(spec, path, BuildOptions(offline=True, endpoint=sys.argv[3], model=sys.argv[4]))
+client = InProcess(prep.endpoint.identity)
+t0 = time.monotonic()
+out = asyncio.run(Executor(spec, prep.plan, client, prep.cache, budget=Budget(min_yield=0.0), workers=32,
+                           store=RowStore(prep.cache.root)).run())
+assert out.stopped is None, out.stopped
+RowStore(prep.cache.root).add(out.new_rows, out.index.to_json(prep.plan.strata))
+print(json.dumps({"calls": client.calls, "wall": time.monotonic() - t0,
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def build_in_process(spec: Path, endpoint: str, env: dict, python: str) -> Run:
+    """The cache of a finished build, written by the round engine with the fake in-process (see above)."""
+    t = time.monotonic()
+    done = subprocess.run([python, "-c", IN_PROCESS, str(Path(__file__).resolve().parent), str(spec), endpoint,
+                           MODEL], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(done.stderr[-3000:])
+    got = json.loads(done.stdout)
+    return Run(0, time.monotonic() - t, 0.0, got["rss"], got["calls"], None, None, done.stdout)
+
+
+def bench(rows: int, conc: int, latency: float, python: str, replay: bool, in_process: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="synthc-plan-") as tmp, TimedFake() as fake:
         fake.latency = latency
         work = Path(tmp)
@@ -41,8 +94,11 @@ def bench(rows: int, conc: int, latency: float, python: str, replay: bool) -> di
         env.pop("OPENAI_BASE_URL", None)
         spec = spec_copy(work, rows)
         named = ["--endpoint", fake.base_url, "--model", MODEL]
-        build = run_synthc(fake, ["build", str(spec), "--out", str(work / "out"), *named, "--concurrency",
-                                  str(conc), "--json"], env, python, None)
+        if in_process:
+            build = build_in_process(spec, fake.base_url, env, python)
+        else:
+            build = run_synthc(fake, ["build", str(spec), "--out", str(work / "out"), *named, "--concurrency",
+                                      str(conc), "--json"], env, python, None)
         plan_args, diff_args = ["plan", str(spec), *named, "--json"], ["diff", str(spec), str(spec), *named, "--json"]
         out: dict = {"rows": rows, "build": build}
         out["no_cache"] = run_synthc(fake, plan_args, dict(env, SYNTHC_CACHE=str(work / "none")), python, None)
@@ -81,12 +137,12 @@ def _cell(r: dict, key: str) -> str:
 def table(results: list[dict]) -> str:
     cols = [("no_cache", "plan, no cache"), ("empty_cache", "plan, empty cache"), ("plan_index", "plan, index"),
             ("plan_replay", "plan, replay"), ("diff_index", "diff, index"), ("diff_replay", "diff, replay")]
-    out = ["| rows | build calls | " + " | ".join(f"{name}: wall / CPU (s) / RSS (MiB)" for _, name in cols)
+    out = ["| rows | cache written by | build calls | " + " | ".join(f"{name}: wall / CPU (s) / RSS (MiB)" for _, name in cols)
            + " | plan replay / index (wall) | same figures |",
-           "|---:|---:|" + "---:|" * len(cols) + "---:|---|"]
+           "|---:|---|---:|" + "---:|" * len(cols) + "---:|---|"]
     for r in results:
         ratio = (f"{r['plan_replay'].wall / r['plan_index'].wall:.0f}x" if "plan_replay" in r else "–")
-        out.append(f"| {r['rows']:,} | {r['build'].calls:,} | " + " | ".join(_cell(r, k) for k, _ in cols)
+        out.append(f"| {r['rows']:,} | {r['built']} | {r['build'].calls:,} | " + " | ".join(_cell(r, k) for k, _ in cols)
                    + f" | {ratio} | {r.get('same', '–')} |")
     return "\n".join(out)
 
@@ -99,12 +155,16 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable, help="the interpreter that runs synthc")
     ap.add_argument("--no-replay-above", type=int, default=None, metavar="N",
                     help="skip the replay (minutes at 10^5 rows and more) above N rows")
+    ap.add_argument("--in-process-above", type=int, default=None, metavar="N",
+                    help="above N rows, write the cache with the round engine in-process (no synthc build)")
     a = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", file=sys.stderr)
     results = []
     for n in a.rows:
         replay = a.no_replay_above is None or n <= a.no_replay_above
-        r = bench(n, a.concurrency, a.latency, a.python, replay)
+        in_process = a.in_process_above is not None and n > a.in_process_above
+        r = bench(n, a.concurrency, a.latency, a.python, replay, in_process)
+        r["built"] = "in-process engine" if in_process else "synthc build"
         print(f"rows={n}: build exit {r['build'].exit}, {r['build'].calls} calls; this_build {r['this_build']}; "
               f"same figures: {r.get('same', 'not compared')}; load average {os.getloadavg()[0]:.2f}",
               file=sys.stderr, flush=True)

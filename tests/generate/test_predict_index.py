@@ -18,6 +18,7 @@ import pytest
 from diff_support import FakeModel, checked, identity_of
 from fake_openai import FakeOpenAI
 
+from synthc.check import check_file
 from synthc.cli import main
 from synthc.generate import predict
 from synthc.generate.executor import Budget, Executor
@@ -89,8 +90,6 @@ def spec_at(tmp_path: Path, text: str):
 
 @pytest.mark.parametrize("name", SPECS)
 def test_the_index_prices_round_one_as_the_replay_does(tmp_path, name):
-    from synthc.check import check_file
-
     path = ROOT / name
     spec = check_file(path, path.name).spec
     prep, identity, outcome = built(spec, path, tmp_path / "cache")
