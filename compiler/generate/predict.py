@@ -105,10 +105,11 @@ def from_index(spec: ir.Spec, plan: Plan, identity: str, store: RowStore) -> Opt
     index = store.index()
     if not index.stages:
         return None
-    alive: dict[int, Runs] = {}
+    segments: dict[int, Runs] = {}
     for b in sched.stages[0].pp.batches:
         for seg in b.segments:
-            alive[seg.stratum] = union(alive.get(seg.stratum, []), [[seg.start, seg.start + seg.count]])
+            segments.setdefault(seg.stratum, []).append([seg.start, seg.start + seg.count])
+    alive = {si: union(runs, []) for si, runs in segments.items()}
     digests = {si: stratum_digest(plan.strata[si]) for si in alive}
     dead = index.dead.get(ctx.ready, {}) if ctx.ready is not None else {}
     for si, runs in alive.items():

@@ -97,14 +97,26 @@ def _sha(value) -> str:
 Runs = list  # of [start, end) pairs
 
 
-def runs_of(indices: Iterable[int]) -> Runs:
-    out: Runs = []
-    for i in sorted(set(indices)):
-        if out and out[-1][1] == i:
-            out[-1][1] = i + 1
-        else:
-            out.append([i, i + 1])
-    return out
+class RunBuilder:
+    """Row indices added one by one, held as runs: memory grows with the runs, not the rows (rows mostly come in
+    order within a stratum; runs out of order are merged whenever they have doubled)."""
+
+    def __init__(self):
+        self._runs: Runs = []
+        self._merged = 64
+
+    def add(self, i: int) -> None:
+        runs = self._runs
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+            return
+        runs.append([i, i + 1])
+        if len(runs) > 2 * self._merged:
+            self._runs = union(runs, [])
+            self._merged = max(64, len(self._runs))
+
+    def runs(self) -> Runs:
+        return union(self._runs, [])
 
 
 def union(a: Runs, b: Runs) -> Runs:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from .. import atomic
-from ..plan.carry import Runs, runs_of, stratum_digest, union
+from ..plan.carry import RunBuilder, Runs, stratum_digest, union
 from ..plan.model import Stratum
 from .cache import canonical_bytes
 
@@ -206,9 +206,9 @@ class IndexRecorder:
     Rows are (stratum number, row index)."""
 
     def __init__(self):
-        self.held: dict[str, dict[int, list[int]]] = {}
-        self.ok: dict[str, dict[int, list[int]]] = {}
-        self.dead: dict[str, dict[int, list[int]]] = {}
+        self.held: dict[str, dict[int, RunBuilder]] = {}
+        self.ok: dict[str, dict[int, RunBuilder]] = {}
+        self.dead: dict[str, dict[int, RunBuilder]] = {}
 
     @staticmethod
     def _add(into: dict, ctx: Optional[str], rows: Sequence[tuple[int, int]]) -> None:
@@ -216,7 +216,10 @@ class IndexRecorder:
             return
         by = into.setdefault(ctx, {})
         for si, i in rows:
-            by.setdefault(si, []).append(i)
+            runs = by.get(si)
+            if runs is None:
+                runs = by[si] = RunBuilder()
+            runs.add(i)
 
     def took(self, ctx: Optional[str], rows: Sequence[tuple[int, int]]) -> None:
         self._add(self.held, ctx, rows)
@@ -235,9 +238,12 @@ class IndexRecorder:
                 digests[si] = stratum_digest(strata[si])
             return digests[si]
 
-        stages = {ctx: {strata[si].key: {"v": v(si), "held": runs_of(rows),
-                                         "ok": runs_of(self.ok.get(ctx, {}).get(si, ()))}
-                        for si, rows in sorted(by.items())} for ctx, by in sorted(self.held.items())}
-        dead = {ctx: {strata[si].key: {"v": v(si), "dead": runs_of(rows)} for si, rows in sorted(by.items())}
+        def ok(ctx: str, si: int) -> Runs:
+            runs = self.ok.get(ctx, {}).get(si)
+            return runs.runs() if runs is not None else []
+
+        stages = {ctx: {strata[si].key: {"v": v(si), "held": runs.runs(), "ok": ok(ctx, si)}
+                        for si, runs in sorted(by.items())} for ctx, by in sorted(self.held.items())}
+        dead = {ctx: {strata[si].key: {"v": v(si), "dead": runs.runs()} for si, runs in sorted(by.items())}
                 for ctx, by in sorted(self.dead.items())}
         return {"stages": stages, "dead": dead}

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 from diff_support import FakeModel, checked, identity_of
 from fake_openai import FakeOpenAI
 
@@ -24,6 +25,7 @@ from synthc.generate import predict
 from synthc.generate.executor import Budget, Executor
 from synthc.generate.predict import from_index, replayed, round_one
 from synthc.plan import build_plan
+from synthc.plan.carry import RunBuilder, count, intersect, subtract, union
 from synthc.run.cache import AnswerCache
 from synthc.run.rowstore import RowStore
 from synthc.tasks.build import BuildOptions, prepare
@@ -192,3 +194,24 @@ def test_plan_and_diff_print_the_same_figures_with_and_without_the_index(tmp_pat
     assert runs[0][2] == 0 and runs[1][2] > 0  # the first plan and diff read the index, the second replayed
     assert runs[0][:2] == runs[1][:2]
     assert runs[0][0]["calls"] == 0 and runs[0][0]["rows_carried"] > 0
+
+
+@given(st.lists(st.integers(0, 200)), st.lists(st.integers(0, 200)))
+def test_runs_are_sets_of_row_indices(a, b):
+    ra, rb = _runs(a), _runs(b)
+    assert _indices(union(ra, rb)) == set(a) | set(b)
+    assert _indices(intersect(ra, rb)) == set(a) & set(b)
+    assert _indices(subtract(ra, rb)) == set(a) - set(b)
+    assert count(ra) == len(set(a))
+    assert all(r[0] < r[1] for r in ra) and all(x[1] < y[0] for x, y in zip(ra, ra[1:]))  # disjoint, apart
+
+
+def _runs(indices) -> list:
+    builder = RunBuilder()
+    for i in indices:  # in the order given, repeats too, as a round's chunks hand rows in
+        builder.add(i)
+    return builder.runs()
+
+
+def _indices(runs) -> set:
+    return {i for s, e in runs for i in range(s, e)}
