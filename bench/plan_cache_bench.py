@@ -3,6 +3,7 @@ against the same round replayed row by row, in one run.
 
     .venv/bin/python bench/plan_cache_bench.py [--rows 10000 100000] [--concurrency 16] [--latency 0.005]
                                                [--no-replay-above N] [--in-process-above N]
+                                               [--synthetic-above N]
 
 For each row count: bench/scale_bench.py's reviews task is built against the loopback fake (the build writes the
 answers, the row store and its index), then each of these runs as its own synthc process, timed from outside
@@ -17,6 +18,12 @@ answers, the row store and its index), then each of these runs as its own synthc
 with the fake answering in-process (no HTTP; `Executor.run`, then the row store's entries and index as `synthc
 build` writes them; no checks, reports or outputs, which `plan` does not read): a 10^6-row `synthc build` takes
 too long and too much memory on this machine (issue 21).
+
+`--synthetic-above N`: above N rows nothing is built: the row store gets one placeholder entries file and the index
+that a build of this task writes when the fake's answers all pass (every prompt holds and passes round 1's rows;
+`synthetic_index` below). `plan` and `diff` read only the index on that path, never the entries, so their time is
+what it would be after a real build, but the replay cannot run (there are no entries) and is skipped. At the row
+counts that are built, the script compares the synthetic index with the one the build wrote ("synthetic = built").
 
 The figures the two print (`this_build`, the diff's `plan` object) must be equal; the script says so and stops
 if they differ.
@@ -36,6 +43,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_bench import MODEL, spec_copy  # noqa: E402
+
+from synthc.check import check_file  # noqa: E402
+from synthc.generate.accept import row_constraints  # noqa: E402
+from synthc.plan.carry import contexts, stratum_digest, union  # noqa: E402
+from synthc.plan.judges import engine_spec  # noqa: E402
+from synthc.plan.stages import schedule  # noqa: E402
+from synthc.run.rowstore import RowStore  # noqa: E402
+from synthc.tasks.build import BuildOptions, prepare  # noqa: E402
 from scale_bench import Run, TimedFake, run_synthc  # noqa: E402
 
 
@@ -85,7 +100,39 @@ def build_in_process(spec: Path, endpoint: str, env: dict, python: str) -> Run:
     return Run(0, time.monotonic() - t, 0.0, got["rss"], got["calls"], None, None, done.stdout)
 
 
-def bench(rows: int, conc: int, latency: float, python: str, replay: bool, in_process: bool) -> dict:
+def synthetic_index(spec_path: Path, endpoint: str) -> dict:
+    """The index a finished build of this task writes when every answer passes: at every stage, each stratum holds
+    and passes the rows round 1 asks (the first prompt's segments); no constraint over planned values."""
+    spec = check_file(spec_path, spec_path.name).spec
+    prep = prepare(spec, spec_path, BuildOptions(offline=True, endpoint=endpoint, model=MODEL))
+    espec = engine_spec(spec)
+    sched = schedule(espec, prep.plan.prompts, row_constraints(espec, prep.plan))
+    ctx = contexts(espec, prep.plan, prep.endpoint.identity, sched)
+    rows: dict[int, list] = {}
+    for b in sched.stages[0].pp.batches:
+        for seg in b.segments:
+            rows.setdefault(seg.stratum, []).append([seg.start, seg.start + seg.count])
+    strata = {prep.plan.strata[si].key: {"v": stratum_digest(prep.plan.strata[si]), "held": union(r, []),
+                                         "ok": union(r, [])} for si, r in sorted(rows.items())}
+    return {"stages": {c: strata for c in ctx.stages}, "dead": {}}
+
+
+def write_synthetic(cache: Path, index: dict) -> None:
+    store = RowStore(cache)
+    store.dir.mkdir(parents=True)
+    (store.dir / "placeholder.json").write_text('{"version": 1, "rows": {}}\n')
+    store.add({}, index)
+
+
+def built_index(cache: Path) -> dict:
+    merged = RowStore(cache).index()
+    return {"stages": {c: {k: {"v": v, "held": h, "ok": o} for k, (v, h, o) in by.items()}
+                       for c, by in merged.stages.items()},
+            "dead": {c: {k: {"v": v, "dead": d} for k, (v, d) in by.items()} for c, by in merged.dead.items()}}
+
+
+def bench(rows: int, conc: int, latency: float, python: str, replay: bool, in_process: bool,
+          synthetic: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="synthc-plan-") as tmp, TimedFake() as fake:
         fake.latency = latency
         work = Path(tmp)
@@ -94,13 +141,19 @@ def bench(rows: int, conc: int, latency: float, python: str, replay: bool, in_pr
         env.pop("OPENAI_BASE_URL", None)
         spec = spec_copy(work, rows)
         named = ["--endpoint", fake.base_url, "--model", MODEL]
-        if in_process:
+        out: dict = {"rows": rows}
+        if synthetic:
+            write_synthetic(cache, synthetic_index(spec, fake.base_url))
+            build, replay = Run(0, 0.0, 0.0, 0.0, 0, None, None, ""), False
+        elif in_process:
             build = build_in_process(spec, fake.base_url, env, python)
         else:
             build = run_synthc(fake, ["build", str(spec), "--out", str(work / "out"), *named, "--concurrency",
                                       str(conc), "--json"], env, python, None)
         plan_args, diff_args = ["plan", str(spec), *named, "--json"], ["diff", str(spec), str(spec), *named, "--json"]
-        out: dict = {"rows": rows, "build": build}
+        out["build"] = build
+        if not synthetic:
+            out["synthetic_same"] = synthetic_index(spec, fake.base_url) == built_index(cache)
         out["no_cache"] = run_synthc(fake, plan_args, dict(env, SYNTHC_CACHE=str(work / "none")), python, None)
         (work / "empty").mkdir()
         out["empty_cache"] = run_synthc(fake, plan_args, dict(env, SYNTHC_CACHE=str(work / "empty")), python, None)
@@ -138,12 +191,12 @@ def table(results: list[dict]) -> str:
     cols = [("no_cache", "plan, no cache"), ("empty_cache", "plan, empty cache"), ("plan_index", "plan, index"),
             ("plan_replay", "plan, replay"), ("diff_index", "diff, index"), ("diff_replay", "diff, replay")]
     out = ["| rows | cache written by | build calls | " + " | ".join(f"{name}: wall / CPU (s) / RSS (MiB)" for _, name in cols)
-           + " | plan replay / index (wall) | same figures |",
-           "|---:|---|---:|" + "---:|" * len(cols) + "---:|---|"]
+           + " | plan replay / index (CPU) | same figures | synthetic = built |",
+           "|---:|---|---:|" + "---:|" * len(cols) + "---:|---|---|"]
     for r in results:
-        ratio = (f"{r['plan_replay'].wall / r['plan_index'].wall:.0f}x" if "plan_replay" in r else "–")
+        ratio = (f"{r['plan_replay'].cpu / r['plan_index'].cpu:.1f}x" if "plan_replay" in r else "–")
         out.append(f"| {r['rows']:,} | {r['built']} | {r['build'].calls:,} | " + " | ".join(_cell(r, k) for k, _ in cols)
-                   + f" | {ratio} | {r.get('same', '–')} |")
+                   + f" | {ratio} | {r.get('same', '–')} | {r.get('synthetic_same', '–')} |")
     return "\n".join(out)
 
 
@@ -155,6 +208,8 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable, help="the interpreter that runs synthc")
     ap.add_argument("--no-replay-above", type=int, default=None, metavar="N",
                     help="skip the replay (minutes at 10^5 rows and more) above N rows")
+    ap.add_argument("--synthetic-above", type=int, default=None, metavar="N",
+                    help="above N rows, no build: a placeholder row store and the index an all-passing build writes")
     ap.add_argument("--in-process-above", type=int, default=None, metavar="N",
                     help="above N rows, write the cache with the round engine in-process (no synthc build)")
     a = ap.parse_args()
@@ -163,10 +218,12 @@ def main() -> None:
     for n in a.rows:
         replay = a.no_replay_above is None or n <= a.no_replay_above
         in_process = a.in_process_above is not None and n > a.in_process_above
-        r = bench(n, a.concurrency, a.latency, a.python, replay, in_process)
-        r["built"] = "in-process engine" if in_process else "synthc build"
+        synthetic = a.synthetic_above is not None and n > a.synthetic_above
+        r = bench(n, a.concurrency, a.latency, a.python, replay, in_process, synthetic)
+        r["built"] = "synthetic index" if synthetic else "in-process engine" if in_process else "synthc build"
         print(f"rows={n}: build exit {r['build'].exit}, {r['build'].calls} calls; this_build {r['this_build']}; "
-              f"same figures: {r.get('same', 'not compared')}; load average {os.getloadavg()[0]:.2f}",
+              f"same figures: {r.get('same', 'not compared')}; synthetic index = built: "
+              f"{r.get('synthetic_same', 'not compared')}; load average {os.getloadavg()[0]:.2f}",
               file=sys.stderr, flush=True)
         results.append(r)
         if r.get("same") is False:
