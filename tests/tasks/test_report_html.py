@@ -105,7 +105,7 @@ sys.stdout.write(report_page(spec, json.loads((out / "report.json").read_text())
 
 
 def test_the_page_is_the_same_bytes_in_another_process(built):
-    # charts included: matplotlib's SVG ids are salted by a fixed string, and no date is written
+    # charts included: the SVG has no ids and no date (emit.charts)
     import subprocess
     import sys
 
