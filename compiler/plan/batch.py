@@ -9,8 +9,9 @@ prompt as long as its shared part, so filling the pool never pays the shared pro
 (< k rows each) are packed best-fit decreasing into exactly ceil(remainder rows / k) calls, splitting a remainder
 over the roomiest calls only when no call has room for it whole. Spare rows only fill the free room of the calls
 the quota needs (`fit_spares`), so the round's first prompt makes ceil(Q / k) calls per system-message group. A
-prompt after the first (in stage order) is packed per call of the first prompt (a chunk, which flows through the
-stages on its own): ceil(rows of the chunk / k) calls each.
+writer after the first prompt (in stage order) asks at most half a chunk per call (`later_k`). A prompt after the
+first is packed per chunk: `chunk_calls` consecutive calls of the first prompt (enough to hold a full call of every
+later prompt), which flow through the stages on their own: ceil(rows of the chunk / k) calls each.
 """
 
 from __future__ import annotations
