@@ -14,7 +14,6 @@ from .. import ir
 from ..evaluate import NO_VALUE, value_of
 from ..plan import Plan, RowSource
 from ..plan.dims import generation_fields, read_layout
-from ..quality.neardup import near_duplicate_rejects
 from .select import full_row
 
 
@@ -49,6 +48,8 @@ def near_copies(spec: ir.Spec, plan: Plan, accepted: Mapping[int, Mapping[int, d
     `repeats` visits them (strata by key, rows by index); a stratum stops once it keeps its quota."""
     if not repairs:
         return []
+    from ..quality.neardup import near_duplicate_rejects
+
     order = [(si, i) for si in sorted(accepted, key=lambda k: plan.strata[k].key) for i in sorted(accepted[si])]
     out, dropped = [], set()
     for c in repairs:

@@ -12,10 +12,7 @@ from typing import Any
 
 from ..ir import Expr
 from . import QUALITY
-from .diversity import compression_ratio, distinct_n, self_similarity
-from .neardup import near_duplicate_rejects
 from .sample import sampled
-from .shortcuts import shortcut_lift
 _SHOWN = 200  # characters of each text shown in a near-duplicate example
 
 
@@ -35,7 +32,10 @@ def column(con, table: str, name: str) -> list:
 def measure(expr: Expr, con, table: str, seed: int) -> tuple[dict[str, Any], list[dict]]:
     """Each content-quality call of `expr` (by spec text) and its figure; with the near-duplicate pairs of a
     near_unique call as report examples (rows count from 1): the rows the build would reject, in row order."""
-    from ..validate.sql import expr_text  # as before: validate's package imports this module
+    from ..validate.sql import expr_text
+    from .diversity import compression_ratio, distinct_n, self_similarity
+    from .neardup import near_duplicate_rejects
+    from .shortcuts import shortcut_lift
 
     out: dict[str, Any] = {}
     pairs: list[dict] = []

@@ -15,16 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-
 from .. import ir
 from ..markdown import bar
 from .checks import pair_examples
 from . import sample
-from .diversity import compression_ratio, distinct_n_words, self_similarity_sets
-from .neardup import near_duplicate_rejects
-from .shortcuts import shortcut_lift, top_words
-from .similarity import nearest_within
 from .tokens import shingles_of, words
 
 NEAR = 0.8
@@ -35,6 +29,8 @@ _SHOWN = 80
 
 def _figures(texts: Sequence, split: Sequence[list[str]], sets: Sequence[frozenset]) -> dict[str, Any]:
     """The diversity figures of texts given with their words and shingle sets (each text split once)."""
+    from .diversity import compression_ratio, distinct_n_words, self_similarity_sets
+
     out = {f"distinct_{n}": _r(distinct_n_words(split, n)) for n in (1, 2, 3)}
     out["compression_ratio"] = _r(compression_ratio(texts))
     out["self_similarity"] = _r(self_similarity_sets(sets))
@@ -46,6 +42,9 @@ def _r(v):
 
 
 def content(spec: ir.Spec, con, table: str = "data") -> dict:
+    from .neardup import near_duplicate_rejects
+    from .shortcuts import shortcut_lift, top_words
+
     fields = {f.name: f for f in spec.fields}
     texts = [f.name for f in spec.fields if f.role == "generated" and f.type.kind == "text"]
     labels = list(dict.fromkeys(n for p in spec.prompts for n in p.inputs
@@ -75,6 +74,11 @@ def _weakest(labels: list[str], rows: list[tuple], column: list, split: list, se
     """The STRATA strata (a value of a label: rows[i][1 + label's index]) with the highest self-similarity, then
     the lowest distinct-2, with their figures. Every stratum is ranked from one pass of the sparse products
     (similarity.nearest_within); only the ones shown are measured in full."""
+    import numpy as np
+
+    from .diversity import distinct_n_words
+    from .similarity import nearest_within
+
     best = nearest_within(sets, [[r[i] for r in rows] for i in range(1, len(labels) + 1)])
     ranked = []
     for i, lab in enumerate(labels, 1):
