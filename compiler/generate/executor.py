@@ -36,7 +36,7 @@ from typing import Any, Optional, Protocol, Sequence
 
 from .. import ir
 from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row_id, top_up
-from ..plan.batch import repack
+from ..plan.batch import chunk_calls, repack
 from ..plan.carry import contexts
 from ..plan.judges import engine_spec
 from ..plan.requests import RowDigest, request_body
@@ -92,6 +92,18 @@ class Outcome:
     index: Optional[IndexRecorder] = None  # what the rounds decided, for the row store's index (run.rowstore)
 
 
+def _groups(calls, m: int):
+    """Consecutive calls, m at a time (the last group may be shorter)."""
+    group: list[Call] = []
+    for call in calls:
+        group.append(call)
+        if len(group) == m:
+            yield tuple(group)
+            group = []
+    if group:
+        yield tuple(group)
+
+
 def answer_sha256(answer: Answer) -> str:
     return hashlib.sha256(canonical_bytes(answer.to_dict())).hexdigest()
 
@@ -115,11 +127,12 @@ class _Stage:
 
 @dataclass(frozen=True)
 class _Chunk:
-    """Rows that flow through the round's stages together: one call of the first prompt (`call`), or rows the
-    row store answers for it (`call` None); `ready`: the constraints over planned values were judged already."""
+    """Rows that flow through the round's stages together: `plan.batch.chunk_calls` calls of the first prompt
+    (`calls`), or rows the row store answers for it (no calls); `ready`: the constraints over planned values were
+    judged already."""
 
     rows: tuple[tuple[int, int], ...]
-    call: Optional[Call]
+    calls: tuple[Call, ...]
     ready: bool = False
     dead: frozenset = frozenset()  # rows a planned-values constraint rejected already
 
@@ -300,7 +313,7 @@ class Executor:
         self.rows_bound = BOUND_FACTOR * self.workers * max(pp.rows_per_call for pp in pps)
         pool, room = asyncio.Semaphore(self.workers), asyncio.Condition()
         flows: set[asyncio.Task] = set()
-        for chunk in self._chunks(stages[0], plan.ready):
+        for chunk in self._chunks(stages[0], plan.ready, chunk_calls(self.spec, pps)):
             async with room:
                 await room.wait_for(lambda: not self.rows_in_flight
                                     or self.rows_in_flight + len(chunk.rows) <= self.rows_bound)
@@ -361,12 +374,12 @@ class Executor:
             self._state.pop(r, None)
             self._unknown.pop(r, None)
 
-    def _chunks(self, first: _Stage, ready: Sequence[ir.Constraint]):
-        """The round's chunks: the first prompt's planned calls; or, when the row store answers some of its rows,
-        the other rows packed anew into the fewest calls, then the answered rows in runs of k."""
+    def _chunks(self, first: _Stage, ready: Sequence[ir.Constraint], m: int):
+        """The round's chunks of `m` calls: the first prompt's planned calls; or, when the row store answers some
+        of its rows, the other rows packed anew into the fewest calls, then the answered rows in runs of m x k."""
         planned = iter_calls(first.pp, self.plan.strata)
         if self.store is None or not len(self.store):
-            yield from (_Chunk(call.rows, call) for call in planned)
+            yield from (_Chunk(sum((c.rows for c in calls), ()), calls) for calls in _groups(planned, m))
             return
         fresh, carried, dead = [], [], set()
         for call in planned:  # judged here already: a row a planned-values constraint rejects is in no chunk
@@ -382,14 +395,15 @@ class Executor:
                 (carried if hit is not None else fresh).append(r)
             self._leave(call.rows)
         if not carried:  # the plan's calls, as planned
-            for call in iter_calls(first.pp, self.plan.strata):
-                yield _Chunk(call.rows, call, True, frozenset(r for r in call.rows if r in dead))
+            for calls in _groups(iter_calls(first.pp, self.plan.strata), m):
+                rows = sum((c.rows for c in calls), ())
+                yield _Chunk(rows, calls, True, frozenset(r for r in rows if r in dead))
             return
-        for call in iter_calls(repack(self.spec, first.pp, self.plan.strata, fresh), self.plan.strata):
-            yield _Chunk(call.rows, call, ready=True)
-        k = first.pp.rows_per_call
+        for calls in _groups(iter_calls(repack(self.spec, first.pp, self.plan.strata, fresh), self.plan.strata), m):
+            yield _Chunk(sum((c.rows for c in calls), ()), calls, ready=True)
+        k = first.pp.rows_per_call * m
         for n in range(0, len(carried), k):
-            yield _Chunk(tuple(carried[n: n + k]), None, ready=True)
+            yield _Chunk(tuple(carried[n: n + k]), (), ready=True)
 
     async def _flow(self, chunk: _Chunk, stages: Sequence[_Stage], ready: Sequence[ir.Constraint],
                     pool: asyncio.Semaphore, room: asyncio.Condition, number: int) -> None:
@@ -407,8 +421,8 @@ class Executor:
                 alive = [r for r in chunk.rows if self._state.get(r) is not None]
                 if not alive:
                     return
-                if n == 0 and chunk.call is not None:
-                    calls = [chunk.call]
+                if n == 0 and chunk.calls:
+                    calls = list(chunk.calls)
                 else:
                     fresh = await self._carry(stage, alive)
                     calls = list(iter_calls(repack(self.spec, stage.pp, self.plan.strata, fresh), self.plan.strata)) \

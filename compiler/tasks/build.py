@@ -36,6 +36,7 @@ from ..generate.executor import DEFAULT_MAX_ROUNDS, MIN_YIELD, Budget, Executor,
 from ..generate.select import select_rows
 from ..generate.source import ClientSource
 from ..plan.cost import cost_usd
+from ..quality.preload import load_measures
 from ..generate.predict import write_batch
 from ..run.batches import write_manifest
 from ..run.ledger import Ledger, Paid
@@ -240,6 +241,7 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     real = _real_rows(spec, spec_path)
     kept = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
     ledger = ledger_of(spec, spec_path, prep)
+    load_measures()  # the checks' libraries load now, not after the last answer
     box: list = []
     pending: Optional[list] = [] if opts.batch else None
     try:
