@@ -139,6 +139,11 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
     for name, x in f.items():
         if x.get("by_design"):
             out.append(f"- `{name}`: no TVD: {x['by_design']}.")
+        if x.get("completed"):
+            c = x["completed"]
+            out.append(f"- `{name}`, the completed dataset ({c['rows']:,} rows, real and synthetic) against its "
+                       f"targets: TVD {_n(c['tvd'])} (" + ", ".join(
+                           f"{cell(v, 30)} {s['dataset']:.1%} for {s['target']:.1%}" for v, s in c["shares"].items()) + ").")
     out.append("")
     for name, x in f.items():
         if x.get("tells_synthetic"):

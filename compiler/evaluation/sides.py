@@ -9,7 +9,7 @@ has the mapped column, else by the field's own name. Rows keep their 1-based row
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -33,6 +33,9 @@ class Side:
     skipped: int = 0  # rows of the file left out (`_origin` real, on the synthetic side)
     keys: tuple[int, ...] = ()  # real rows: each row's content key (check.reference.content_sql), for the holdout
     missing: tuple[str, ...] = ()  # real rows: fields the reference maps that the file lacks (the keys differ)
+    # a completed dataset (its file has real rows): per categorical field, each value's rows over every row of the
+    # file, real and synthetic (key(value) -> rows), for the comparison with the targets; empty otherwise
+    whole: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -55,10 +58,27 @@ def _fields(spec: ir.Spec) -> list[str]:
 
 
 def _side(path: str, names: list[str], records: Sequence[Mapping], numbers: Sequence[int], skipped: int = 0,
-          keys: Sequence[int] = (), missing: Sequence[str] = ()) -> Side:
+          keys: Sequence[int] = (), missing: Sequence[str] = (), whole: Mapping | None = None) -> Side:
     cols = {n: tuple(r.get(n) for r in records) for n in names}
     _finite(path, cols, numbers)
-    return Side(path, tuple(numbers), cols, skipped, tuple(keys), tuple(missing))
+    return Side(path, tuple(numbers), cols, skipped, tuple(keys), tuple(missing), whole or {})
+
+
+def _categorical(spec: ir.Spec, names: Sequence[str]) -> list[str]:
+    return [f.name for f in spec.fields if f.name in names and (f.categorical or f.type.kind in ("enum", "bool"))]
+
+
+def _whole(spec: ir.Spec, rows: Sequence[Mapping], names: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Side.whole of rows held in memory: {} unless some row is real (a completed dataset)."""
+    if not any(r.get("_origin") == "real" for r in rows):
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    for n in _categorical(spec, names):
+        counts = out.setdefault(n, {})
+        for r in rows:
+            if r.get(n) is not None:
+                counts[key(r[n])] = counts.get(key(r[n]), 0) + 1
+    return out
 
 
 def _finite(path: str, cols: Mapping[str, tuple], numbers: Sequence[int]) -> None:
@@ -85,10 +105,16 @@ def synthetic_file(spec: ir.Spec, path: str | Path) -> Side:
         select = ", ".join(['rowid + 1', *(_q(n) for n in names)])
         where = f" WHERE {_q('_origin')} IS DISTINCT FROM 'real'" if "_origin" in loaded.columns else ""
         got = loaded.con.execute(f"SELECT {select} FROM {_q(TABLE)}{where} ORDER BY rowid").fetchall()
+        whole: dict[str, dict[str, int]] = {}
+        if where and len(got) < loaded.rows:  # a completed dataset: every row's values, for the targets
+            for n in _categorical(spec, names):
+                counts = loaded.con.execute(f"SELECT {_q(n)}, count(*) FROM {_q(TABLE)} WHERE {_q(n)} IS NOT NULL "
+                                            "GROUP BY ALL").fetchall()
+                whole[n] = {key(v): c for v, c in counts}
     finally:
         loaded.con.close()
     records = [dict(zip(names, r[1:])) for r in got]
-    return _side(str(path), names, records, [r[0] for r in got], loaded.rows - len(got))
+    return _side(str(path), names, records, [r[0] for r in got], loaded.rows - len(got), whole=whole)
 
 
 def synthetic_rows(spec: ir.Spec, rows: Iterable[Mapping], path: str = "") -> Side:
@@ -96,7 +122,8 @@ def synthetic_rows(spec: ir.Spec, rows: Iterable[Mapping], path: str = "") -> Si
     rows = list(rows)
     keep = [(n, r) for n, r in enumerate(rows, 1) if r.get("_origin") != "real"]
     names = [n for n in _fields(spec) if keep and n in keep[0][1]]
-    return _side(path, names, [r for _, r in keep], [n for n, _ in keep], len(rows) - len(keep))
+    return _side(path, names, [r for _, r in keep], [n for n, _ in keep], len(rows) - len(keep),
+                 whole=_whole(spec, rows, names))
 
 
 def reference_file(spec: ir.Spec, spec_path: str | Path) -> Path | None:
