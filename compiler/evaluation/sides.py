@@ -18,11 +18,27 @@ import duckdb
 from .. import ir
 
 DEFAULT_HOLDOUT = 0.2  # held out for the evaluation only when the spec declares no holdout (docs/EVAL.md)
+SAMPLE_ROWS = 100_000  # real rows read into Python at most (docs/EVAL.md, "Real files of any size")
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
 class EvalError(Exception):
     """The evaluation cannot run on this input (a missing or unreadable file, no real rows, ...): exit 2."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """The real file a real side was read from, for what reads all of it (quality.realindex)."""
+
+    path: str
+    format: str
+    columns: Mapping[str, str]  # field -> the file's column
+    rows: int  # the file's rows
+
+    def reader(self) -> str:
+        from ..check.reference import reader
+
+        return reader(self.format)
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,11 @@ class Side:
     # a completed dataset (its file has real rows): per categorical field, each value's rows over every row of the
     # file, real and synthetic (key(value) -> rows), for the comparison with the targets; empty otherwise
     whole: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    source: Source | None = None  # real rows: the file; its rows are a sample when source.rows > len(rows)
+
+    @property
+    def sampled(self) -> bool:
+        return self.source is not None and self.source.rows > len(self.rows)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -58,10 +79,11 @@ def _fields(spec: ir.Spec) -> list[str]:
 
 
 def _side(path: str, names: list[str], records: Sequence[Mapping], numbers: Sequence[int], skipped: int = 0,
-          keys: Sequence[int] = (), missing: Sequence[str] = (), whole: Mapping | None = None) -> Side:
+          keys: Sequence[int] = (), missing: Sequence[str] = (), whole: Mapping | None = None,
+          source: Source | None = None) -> Side:
     cols = {n: tuple(r.get(n) for r in records) for n in names}
     _finite(path, cols, numbers)
-    return Side(path, tuple(numbers), cols, skipped, tuple(keys), tuple(missing), whole or {})
+    return Side(path, tuple(numbers), cols, skipped, tuple(keys), tuple(missing), whole or {}, source)
 
 
 def _categorical(spec: ir.Spec, names: Sequence[str]) -> list[str]:
@@ -134,8 +156,11 @@ def reference_file(spec: ir.Spec, spec_path: str | Path) -> Path | None:
 
 
 def real_file(spec: ir.Spec, path: str | Path) -> Side:
-    """The real rows of a file, columns named as fields (raises EvalError when it cannot be read)."""
-    from ..check.reference import content_sql, reader
+    """The real rows of a file, columns named as fields (raises EvalError when it cannot be read). A file of more
+    than SAMPLE_ROWS rows is read in bounded memory (DuckDB spills past its limit) and only a sample of its rows
+    comes into Python: the SAMPLE_ROWS rows with the lowest content key salted `sample` (docs/EVAL.md), so any order
+    or copy of the file gives the same sample; the side's `source` names the file for what reads all of it."""
+    from ..check.reference import TABLE, content_sql, load
 
     p = Path(path)
     fmt = _FORMATS.get(p.suffix.lower())
@@ -145,8 +170,8 @@ def real_file(spec: ir.Spec, path: str | Path) -> Side:
         raise EvalError(f"{path}: no such file")
     con = duckdb.connect()
     try:
-        con.execute(f"CREATE TEMP TABLE real AS SELECT * FROM {reader(fmt)}", [str(p)])
-        have = [d[0] for d in con.execute("SELECT * FROM real LIMIT 0").description]
+        total = load(con, p, fmt)
+        have = [d[0] for d in con.execute(f"SELECT * FROM {TABLE} LIMIT 0").description]
         mapping = spec.reference.columns if spec.reference is not None else {}
         chosen = {}
         for n in _fields(spec):
@@ -157,16 +182,20 @@ def real_file(spec: ir.Spec, path: str | Path) -> Side:
                 chosen[n] = n
         keyed = list(mapping) if mapping else list(chosen)  # the fields whose values make a row's content key
         missing = [n for n in keyed if n not in chosen]
-        content = content_sql(spec.dataset.seed, [chosen[n] for n in keyed if n in chosen])
+        values = [chosen[n] for n in keyed if n in chosen]
+        content = content_sql(spec.dataset.seed, values)
+        pick = "" if total <= SAMPLE_ROWS else (
+            f" WHERE rowid IN (SELECT rowid FROM {TABLE} ORDER BY {content_sql(spec.dataset.seed, values, 'sample')}, "
+            f"rowid LIMIT {SAMPLE_ROWS})")
         select = ", ".join(["rowid + 1", content, *(f"{_q(c)} AS {_q(n)}" for n, c in chosen.items())])
-        got = con.execute(f"SELECT {select} FROM real ORDER BY rowid").fetchall()
+        got = con.execute(f"SELECT {select} FROM {TABLE}{pick} ORDER BY rowid").fetchall()
     except duckdb.Error as e:
         raise EvalError(f"{path}: cannot be read: {str(e).strip().splitlines()[0]}") from None
     finally:
         con.close()
     names = list(chosen)
     return _side(str(path), names, [dict(zip(names, r[2:])) for r in got], [r[0] for r in got],
-                 keys=[r[1] for r in got], missing=missing)
+                 keys=[r[1] for r in got], missing=missing, source=Source(str(p), fmt, dict(chosen), total))
 
 
 def split(spec: ir.Spec, real: Side) -> Split:
