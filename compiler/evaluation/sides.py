@@ -18,7 +18,7 @@ import duckdb
 from .. import ir
 
 DEFAULT_HOLDOUT = 0.2  # held out for the evaluation only when the spec declares no holdout (docs/EVAL.md)
-SAMPLE_ROWS = 100_000  # real rows read into Python at most (docs/EVAL.md, "Real files of any size")
+SAMPLE_ROWS = 20_000  # real rows read into Python at most (docs/EVAL.md, "Real files of any size")
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
