@@ -1,7 +1,7 @@
 """Real data of any size (issue 21, item 4): a reference file of 10^6 and 10^7 rows completed to a spec's targets
 and checked, against the loopback fake, measured per synthc process: wall, CPU and peak RSS (wait4's rusage).
 
-    .venv/bin/python bench/realdata_bench.py [--rows 1000000 10000000] [--keep DIR]
+    .venv/bin/python bench/realdata_bench.py [--rows 1000000 10000000] [--keep DIR] [--python PATH]
 
 The reference file is generated here (a scale test, not real data; it is written to a temporary folder and never
 to the repository): N rows of `section` (7 values; `text` has only 60 rows, so the completed dataset needs
@@ -81,7 +81,7 @@ def generate(path: Path, rows: int, seed: int = 21) -> None:
             out.write("\n".join(block) + "\n")
 
 
-def bench(rows: int, keep: Path | None) -> dict:
+def bench(rows: int, keep: Path | None, python: str = sys.executable) -> dict:
     tmp = tempfile.mkdtemp(prefix="synthc-reference-", dir=keep)
     work = Path(tmp)
     (work / "data").mkdir()
@@ -98,11 +98,11 @@ def bench(rows: int, keep: Path | None) -> dict:
     with TimedFake() as fake:
         build = ["build", str(spec), "--out", str(work / "out"), "--endpoint", fake.base_url, "--model", MODEL,
                  "--json"]
-        out["check"] = run_synthc(fake, ["check", str(spec)], env, sys.executable, None)
-        out["build"] = run_synthc(fake, build, env, sys.executable, None)
+        out["check"] = run_synthc(fake, ["check", str(spec)], env, python, None)
+        out["build"] = run_synthc(fake, build, env, python, None)
         out["eval"] = run_synthc(fake, ["eval", str(spec), str(work / "out" / "packages.jsonl"), "--out",
-                                        str(work / "eval"), "--json"], env, sys.executable, None)
-        out["noop"] = run_synthc(fake, build, env, sys.executable, None)
+                                        str(work / "eval"), "--json"], env, python, None)
+        out["noop"] = run_synthc(fake, build, env, python, None)
     report = json.loads(out["build"].stdout) if out["build"].exit in (0, 1) else {}
     out["written"] = report.get("rows")
     out["real"] = (report.get("real") or {}).get("rows_real"), (report.get("real") or {}).get("rows_synthetic")
@@ -124,13 +124,15 @@ def table(results: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    ap.add_argument("--python", default=sys.executable, help="the interpreter that runs synthc (PYTHONPATH may point "
+                                                              "it at another checkout: today's engine)")
     ap.add_argument("--keep", type=Path, help="make the work folders here and keep them (default: a temp folder, "
                                               "removed)")
     a = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", file=sys.stderr)
     results = []
     for n in a.rows:
-        r = bench(n, a.keep)
+        r = bench(n, a.keep, a.python)
         print(f"rows={n}: file {r['file_mib']:.0f} MiB generated in {r['generate_s']:.0f} s; build exit "
               f"{r['build'].exit}, {r['written']} rows written (real, synthetic: {r['real']}), failed checks "
               f"{r['failed']}; load average {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
