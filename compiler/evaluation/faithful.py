@@ -220,8 +220,9 @@ def faithful(spec: ir.Spec, syn, real, seed: int, strata_only: tuple[str, ...] =
             for t in texts:
                 st, rt = syn.column(t), real.column(t)
                 sub_s, sub_r = [st[i] for i in si], [rt[i] for i in ri]
+                disc = discriminator(sub_s, sub_r, seed, STRATUM_SAMPLE) if enough else {}
                 per[t] = {"length_ks": ks([len(words(x)) for x in sub_s if isinstance(x, str)],
                                           [len(words(x)) for x in sub_r if isinstance(x, str)])["ks"] if enough else None,
-                          "auc": discriminator(sub_s, sub_r, seed, STRATUM_SAMPLE)["auc"] if enough else None}
+                          "auc": disc.get("auc"), "auc_interval": disc.get("auc_interval")}
             strata.append({"field": f.name, "value": v, "synthetic_rows": len(si), "real_rows": len(ri), "texts": per})
     return {"fields": fields, "strata": strata}

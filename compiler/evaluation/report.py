@@ -129,8 +129,7 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
     for name, x in f.items():
         dist = x.get("tvd") if x["kind"] == "categorical" else x.get("ks") if x["kind"] == "numeric" else x.get("length_ks")
         what = "TVD" if x["kind"] == "categorical" else "KS" if x["kind"] == "numeric" else "KS of lengths"
-        auc = _n(x.get("auc")) + (f" [{x['auc_interval'][0]:.2f}, {x['auc_interval'][1]:.2f}]"
-                                   if x.get("auc_interval") else "")
+        auc = _auc(x)
         out.append(f"| `{name}` | {x['kind']} | {_n(dist)} ({what}) | {auc} | "
                    f"{_n((x.get('vocab') or {}).get('vocab_jaccard'))} |")
     out.append("")
@@ -161,7 +160,7 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
                 "| --- | ---: | ---: |" + " ---: | ---: |" * len(names)]
         for s in strata:
             out.append(f"| {s['field']} = {cell(s['value'], 40)} | {s['synthetic_rows']:,} | {s['real_rows']:,} | " +
-                       " | ".join(f"{_n(s['texts'][t]['length_ks'])} | {_n(s['texts'][t]['auc'])}" for t in names) + " |")
+                       " | ".join(f"{_n(s['texts'][t]['length_ks'])} | {_auc(s['texts'][t])}" for t in names) + " |")
     out += ["", f"{h}# Private", "", f"Similarity of each synthetic text to its nearest real text "
                                      f"({ev['private']['measure']}).", ""]
     for t, p in ev["private"]["texts"].items():
@@ -213,6 +212,12 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
             f"{_n(x['per_class_f1'][v])} {_bar(bar(x['per_class_f1'][v] or 0, 1.0))}" for x in u["models"].values()) + " |")
     out.append("")
     return out
+
+
+def _auc(x: dict) -> str:
+    """An AUC with its 95% interval, when it has one."""
+    iv = x.get("auc_interval")
+    return _n(x.get("auc")) + (f" [{iv[0]:.2f}, {iv[1]:.2f}]" if iv else "")
 
 
 def _sample(r: dict) -> str:

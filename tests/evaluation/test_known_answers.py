@@ -72,6 +72,11 @@ def test_other_real_rows_read_as_real_and_help(env, capsys):
     assert lo <= 0.5 <= hi and hi - lo < 0.15  # indistinguishable, and the interval says how sure
     lift = ev["useful"]["lift"]
     assert lift["low"] > 0 and ev["useful"]["gate"] == lift["low"]  # twice the real training rows help
+    # per stratum the same rule: each AUC with its interval, and real against real reads 0.5 within it
+    measured = [s["texts"]["synopsis"] for s in ev["faithful"]["strata"] if s["texts"]["synopsis"]["auc"] is not None]
+    assert len(measured) >= 5
+    assert all(m["auc_interval"][0] <= m["auc"] <= m["auc_interval"][1] for m in measured)
+    assert sum(m["auc_interval"][0] <= 0.5 <= m["auc_interval"][1] for m in measured) >= len(measured) - 1
     assert code == 0 and ev["constraints"][0]["passed"]
 
 
