@@ -135,6 +135,8 @@ class RealIndex:
         return best, where
 
     def _query(self, hashes: np.ndarray, n: int) -> tuple[float, int]:
+        if not len(self.vocab):  # no real text has a word
+            return 0.0, -1
         pos = np.minimum(np.searchsorted(self.vocab, hashes), len(self.vocab) - 1)
         ids = pos[self.vocab[pos] == hashes]
         # the query's prefix in the index's order: its unknown occurrences (document frequency 0) come first and

@@ -75,3 +75,10 @@ def test_the_index_is_built_once_and_reused(tmp_path):
     assert first.folder.name.startswith("abc-")  # keyed by the file's sha256
     sims, at = again.nearest(["one two three four five", "one two three four zzz", "nothing alike"])
     assert list(np.round(sims, 4)) == [1.0, round(5 / 6, 4), 0.0] and list(at) == [0, 0, -1]
+
+
+def test_real_texts_without_a_word_match_nothing(tmp_path):
+    path = _file(tmp_path / "real.jsonl", ["", "--", None])
+    index = realindex.open_or_build(tmp_path / "ix", SOURCE, [str(path)], "e", "t", 0.8)
+    sims, at = index.nearest(["one two", "", None])
+    assert list(sims) == [0.0, 0.0, 0.0] and list(at) == [-1, -1, -1]
