@@ -35,6 +35,7 @@ import numpy as np
 from .overlap import copy_words
 
 VERSION = 1
+FOLDER = "realindex"  # the indexes' folder in the cache root, beside the answers (docs/EVAL.md)
 CHUNK = 50_000  # texts tokenised at a time
 MERGE = 4_000_000  # distinct hashes of chunks gathered before they are merged into the vocabulary
 _MASK = np.uint64((1 << 32) - 1)

@@ -404,9 +404,10 @@ def _real_rows(spec: ir.Spec, spec_path: Path, cache: Path):
         return None
     from ..evaluation.checks import RealData
     from ..evaluation.sides import real_file, reference_file
+    from ..quality.realindex import FOLDER as INDEX_DIR
 
     path = reference_file(spec, spec_path)
-    return RealData(spec, real_file(spec, path), sha256=spec.reference.sha256, index_dir=Path(cache) / "realindex")
+    return RealData(spec, real_file(spec, path), sha256=spec.reference.sha256, index_dir=Path(cache) / INDEX_DIR)
 
 
 def _file_sha256(path: Path) -> str:

@@ -15,9 +15,8 @@ from ..evaluation.sides import EvalError, real_file, reference_file, synthetic_f
 from ..emit.html import eval_html
 from ..check.reference import file_sha256
 from ..exits import EXIT_FAILED, EXIT_OK
+from ..quality.realindex import FOLDER as INDEX_DIR
 from ..run.cache import cache_root
-
-INDEX_DIR = "realindex"  # beside the answers: quality.realindex's indexes of large real files, by sha256
 
 MAX_SEEDS = 20
 

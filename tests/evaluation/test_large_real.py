@@ -44,3 +44,23 @@ def test_a_sampled_real_file_gives_the_exact_private_figures_above_the_floor(env
     _, again, _ = evaluate(capsys, env, rows)
     assert again["useful"]["test_rows"] == big["useful"]["test_rows"]
     assert again["useful"]["lift"] == big["useful"]["lift"]
+
+
+def test_cache_gc_removes_the_indexes_of_files_no_lock_names(env, capsys, monkeypatch):
+    from synthc.check.reference import file_sha256
+    from synthc.cli import main
+    from synthc.emit.lock import LOCK_VERSION
+
+    (env / "pk.sds").write_text(SPEC + NO_COPIES, encoding="utf-8")
+    monkeypatch.setattr(sides, "SAMPLE_ROWS", 400)
+    evaluate(capsys, env, _rows()[:50])
+    folder = env / "cache" / "realindex"
+    (built,) = list(folder.iterdir())
+    sha = file_sha256(env / "data" / "packages.jsonl")
+    assert built.name.startswith(sha)
+    stale = folder / ("0" * 64 + "-abc")  # an index of a reference file no lock names
+    stale.mkdir()
+    lock = env / "pk.sds.lock"
+    lock.write_text(f'{{"lock_version": {LOCK_VERSION}, "calls": {{}}, "reference": {{"sha256": "{sha}"}}}}')
+    assert main(["cache", "gc", "--keep-lock", str(lock), "--older-than", "0"]) == 0
+    assert list(folder.iterdir()) == [built]
