@@ -238,7 +238,7 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     unwritable = _unwritable(spec, spec_path, prep, opts)
     if unwritable:  # before any call: answers the build could not write would be paid for and lost
         return BuildResult(EXIT_ERROR, unwritable)
-    real = _real_rows(spec, spec_path)
+    real = _real_rows(spec, spec_path, prep.cache.root)
     kept = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
     ledger = ledger_of(spec, spec_path, prep)
     load_measures()  # the checks' libraries load now, not after the last answer
@@ -400,16 +400,17 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
     return report
 
 
-def _real_rows(spec: ir.Spec, spec_path: Path):
+def _real_rows(spec: ir.Spec, spec_path: Path, cache: Path):
     """The reference's rows (evaluation.checks.RealData) for the repair of `max_similarity_to_real`, the evaluation
     aggregates and the report's evaluation; None for a spec without a reference."""
     if spec.reference is None:
         return None
     from ..evaluation.checks import RealData
     from ..evaluation.sides import real_file, reference_file
+    from ..quality.realindex import FOLDER as INDEX_DIR
 
     path = reference_file(spec, spec_path)
-    return RealData(spec, real_file(spec, path), sha256=spec.reference.sha256)
+    return RealData(spec, real_file(spec, path), sha256=spec.reference.sha256, index_dir=Path(cache) / INDEX_DIR)
 
 
 def _file_sha256(path: Path) -> str:
