@@ -20,7 +20,7 @@ _API = frozenset({"Checked", "Diagnostics", "Diff", "Evaluation", "Plan", "Repor
 
 
 def __getattr__(name: str):
-    # The API loads every pass (and matplotlib for the reports); `synthc check` and `synthc fmt` start from this
+    # The API loads every pass (and scikit-learn for the checks); `synthc check` and `synthc fmt` start from this
     # package too, so it is loaded on first use of a name (PEP 562), not when the package is imported.
     if name in _API:
         from . import api

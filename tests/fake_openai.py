@@ -182,18 +182,21 @@ def requests_of(user: str) -> list[str]:
     row's line, in the columns the rows' header names (a merged line, "2-4", gives each of its rows); k copies of
     the request when a call's rows all ask the same (no lines); for a one-row call, the text before its answer
     instruction. docs/BUILD.md "Request format"."""
-    same = re.search(r"^Write (\d+) rows, each different from the others, answering this request:\n(.*?)"
-                     r"\n\nAnswer with ", user, re.S | re.M)
+    same = re.search(r"^Write (\d+) different rows for this request:\n(.*?)\n\nAnswer \{", user, re.S | re.M)
     if same:
         return [same.group(2)] * int(same.group(1))
-    m = re.search(r"for the \{placeholders\}:\n(.*?)\n\nRows, one per line as \[([^\]\n]*)\][^\n]*:\n(.*?)"
+    m = re.search(r"\{placeholders\}:\n(.*?)\n\nRows(?: (\d+)-\d+)?, one per line as \[([^\]\n]*)\][^\n]*:\n(.*?)"
                   r"(?:\n\n|$)", user, re.S)
     if not m:
         return [user.split("\n\nAnswer with one JSON object with these fields:")[0]]
-    template, names, found = m.group(1), m.group(2).split(", "), {}
-    for line in m.group(3).splitlines():
-        handle, *values = json.loads(line)
-        filled = dict(zip(names[1:], values))
+    template, first, names, found = m.group(1), m.group(2), m.group(3).split(", "), {}
+    for n, line in enumerate(m.group(4).splitlines()):
+        values = json.loads(line)
+        if first is None:  # lines name their rows: [handle, values...]
+            handle, values, columns = values[0], values[1:], names[1:]
+        else:  # rows first..k, one line each, in order
+            handle, columns = int(first) + n, names
+        filled = dict(zip(columns, values))
         text = _PLACEHOLDER.sub(lambda p: _text(filled[p.group(1)]) if p.group(1) in filled else p.group(0), template)
         for h in _numbers(handle):
             found[h] = text

@@ -111,7 +111,7 @@ def _unparsed_hint(path: Path, fmt: str, e: Exception) -> str | None:
     return None
 
 
-def content_sql(seed: int, columns) -> str:
+def content_sql(seed: int, columns, salt: str = "") -> str:
     """A row's content key, 0 .. 2^32-1: int(sha256("SEED:" + its values)[:8], 16), the values those of `columns`
     (the reference's mapped columns, in field order) as DuckDB writes them as text, each as `BYTES:TEXT` (its
     length in bytes first) or `-` when missing, joined by `,`. The same row has the same key in any order or
@@ -119,7 +119,8 @@ def content_sql(seed: int, columns) -> str:
     parts = [f"coalesce(CAST(strlen(CAST({q(c)} AS VARCHAR)) AS VARCHAR) || ':' || CAST({q(c)} AS VARCHAR), '-')"
              for c in columns] or ["''"]
     values = " || ',' || ".join(parts)
-    return f"(('0x' || substr(sha256('{int(seed)}:' || {values}), 1, 8))::UBIGINT)"
+    prefix = f"{int(seed)}:{salt}:" if salt else f"{int(seed)}:"  # a salt draws another order (eval's sample)
+    return f"(('0x' || substr(sha256('{prefix}' || {values}), 1, 8))::UBIGINT)"
 
 
 def held_limit(share: float) -> int:

@@ -138,7 +138,7 @@ def plan_delta(old_spec: Optional[ir.Spec], old_plan: Optional[Plan], new_spec: 
         else:
             predicted = _unkeyed(new_plan)
     base_keys: set[str] = set()
-    if old_plan is not None and old_spec is not None and (old_identity or identity):
+    if old_plan is not None and old_spec is not None and (old_identity or identity) and any(c.key for c in predicted):
         base_keys = {c.key for c in round_one(old_spec, old_plan, old_identity or identity, cache).calls if c.key}
     prompts = []
     for pp in new_plan.prompts if new_plan is not None else ():

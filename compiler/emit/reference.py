@@ -51,26 +51,34 @@ def real_rows(spec: ir.Spec, real: RealPlan, path: Path, con: Optional[duckdb.Du
 
 
 def _select(spec: ir.Spec, real: RealPlan, con) -> list[dict]:
+    """The kept rows, chosen in SQL: with `downsample`, a stratum's rows past its `kept` (in keep_sql order) never
+    leave DuckDB, so a reference file of any size yields at most the completed dataset's real rows."""
     ref = spec.reference
     names = list(ref.columns)
     strata = list(ref.strata_fields)
     usable = " AND ".join([f"NOT {held_sql(spec.dataset.seed, ref.holdout, list(ref.columns.values()))}"]
                           + [f"{q(ref.columns[n])} IS NOT NULL" for n in strata])
     cols = ", ".join(f"{q(ref.columns[n])}" for n in names)
-    part = f"PARTITION BY {', '.join(q(ref.columns[n]) for n in strata)}" if strata else ""
-    got = con.execute(f"SELECT rowid + 1, row_number() OVER ({part} ORDER BY {keep_sql(spec.dataset.seed)}), {cols} "
-                      f"FROM {TABLE} WHERE {usable} ORDER BY rowid").fetchall()
     limit: dict[tuple, int] = {}
     for s in real.strata:
         combo = tuple(s.values.get(n) for n in strata)
         limit[combo] = limit.get(combo, 0) + s.kept
-    at = {n: 2 + i for i, n in enumerate(names)}
+    if ref.downsample:
+        part = f"PARTITION BY {', '.join(q(ref.columns[n]) for n in strata)}" if strata else ""
+        cases, params = [], []
+        for combo, n in limit.items():
+            cases.append("WHEN " + " AND ".join(f"{q(ref.columns[f])} = ?" for f in strata) + f" THEN {int(n)}"
+                         if strata else f"WHEN true THEN {int(n)}")
+            params += list(combo)
+        cap = f"CASE {' '.join(cases)} ELSE 0 END" if cases else "0"
+        got = con.execute(f"SELECT rowid + 1, {cols} FROM {TABLE} WHERE {usable} "
+                          f"QUALIFY row_number() OVER ({part} ORDER BY {keep_sql(spec.dataset.seed)}) <= {cap} "
+                          "ORDER BY rowid", params).fetchall()
+    else:  # every usable row is kept
+        got = con.execute(f"SELECT rowid + 1, {cols} FROM {TABLE} WHERE {usable} ORDER BY rowid").fetchall()
     out = []
     for r in got:
-        values = {n: _py(r[at[n]]) for n in names}
-        if r[1] > limit.get(tuple(values[n] for n in strata), 0):
-            continue
-        row = fill_derived(spec, values)
+        row = fill_derived(spec, {n: _py(v) for n, v in zip(names, r[1:])})
         row["_id"] = real_id(r[0])
         row[ORIGIN] = REAL
         out.append(row)

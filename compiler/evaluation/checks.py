@@ -8,17 +8,23 @@ computed), so `synthc eval`, `validate` and the build's checks and repair share 
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any, Optional
 
+from ..check.reference import file_sha256
 from ..ir import Constraint, Expr, Spec
+from ..quality.realindex import open_or_build
 from . import EVAL
 from .sides import Side, split
 from .useful import DEFAULT_SEEDS
 
 
 class RealData:
-    def __init__(self, spec: Spec, real: Side, seeds: int = DEFAULT_SEEDS, sha256: Optional[str] = None):
+    def __init__(self, spec: Spec, real: Side, seeds: int = DEFAULT_SEEDS, sha256: Optional[str] = None,
+                 index_dir: Optional[Path] = None):
         self.spec, self.side, self.seeds, self.sha256 = spec, real, seeds, sha256
+        self.index_dir = index_dir  # where the index of a large real file's texts is kept (quality.realindex)
         self.split = split(spec, real)
         self._texts: dict[str, Any] = {}
         self._held_texts: dict[str, Any] = {}
@@ -64,12 +70,29 @@ class RealData:
                               "text": _short(texts[i]), "real_text": _short(col[where[i]])} for i in bad[:CLOSEST]]}
 
     def texts(self, field: str):
-        """The real column `field` indexed for nearest-real queries (private.RealTexts), built once."""
+        """The real column `field` indexed for nearest-real queries, built once: private.RealTexts over the rows in
+        memory, or, when they are a sample of a larger file, quality.realindex's index of every row of the file,
+        exact from the lowest bound the spec sets on `field` (at most DEFAULT_THRESHOLD) up, kept in `index_dir`
+        (a temporary folder without one) under the file's sha256 and reused."""
         from .private import RealTexts
 
         if field not in self._texts:
-            self._texts[field] = RealTexts(self.side.column(field) if field in self.side.columns else [])
+            src = self.side.source
+            if self.side.sampled and field in src.columns:
+                self._texts[field] = open_or_build(
+                    self.index_dir or Path(tempfile.gettempdir()) / "synthc-realindex", src.reader(), [src.path],
+                    self.sha256 or file_sha256(Path(src.path)), src.columns[field], self.floor(field))
+            else:
+                self._texts[field] = RealTexts(self.side.column(field) if field in self.side.columns else [],
+                                               self.side.rows)
         return self._texts[field]
+
+    def floor(self, field: str) -> float:
+        """The lowest similarity a figure of `field` must get exactly: the spec's bounds on it and the report's."""
+        from .private import DEFAULT_THRESHOLD
+
+        bounds = [b[1] for c in self.spec.constraints for b in [similarity_bound(c)] if b is not None and b[0] == field]
+        return min([DEFAULT_THRESHOLD, *bounds])
 
     def useful(self, labels: list, texts: list, rows: list, label: str, text: str) -> dict:
         from .useful import useful
@@ -127,12 +150,13 @@ def copies(c: Constraint, con, table: str, real: Optional[RealData], shown: int 
         return 0, []
     name, x, strict = bound
     rows, cols = synthetic_columns(con, table, [name])
-    sims, where = real.texts(name).nearest(cols[name])
+    index = real.texts(name)
+    sims, where = index.nearest(cols[name])
     bad = [i for i in range(len(rows)) if too_similar(sims[i:i + 1], x, strict)[0]]
     bad.sort(key=lambda i: (-sims[i], i))
-    side = real.side
+    texts = index.texts_of([int(where[i]) for i in bad[:shown]])
     return len(bad), [{"row": rows[i], "similarity": round(float(sims[i]), 4), "text": cols[name][i],
-                       "real_row": side.rows[where[i]], "real_text": side.column(name)[where[i]]} for i in bad[:shown]]
+                       "real_row": index.row(int(where[i])), "real_text": t} for i, t in zip(bad[:shown], texts)]
 
 
 def measure(expr: Expr, con, table: str, real: Optional[RealData]) -> dict[str, Any]:

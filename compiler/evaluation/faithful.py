@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import ir
 from ..quality.tokens import words
+from ..validate.targets import target_shares
 from .sides import key, rounded as _r
 
 SAMPLE = 2000  # rows of each side the discriminator sees at most
@@ -45,6 +46,19 @@ def tvd(syn: Sequence, real: Sequence) -> dict:
     shares = {v: {"synthetic": _r(a[v] / na if na else 0), "real": _r(b[v] / nb if nb else 0)} for v in values}
     d = 0.5 * sum(abs((a[v] / na if na else 0) - (b[v] / nb if nb else 0)) for v in values)
     return {"kind": "categorical", "tvd": _r(d), "shares": shares}
+
+
+def completed(counts, target) -> dict | None:
+    """Complete mode: a stratum field's shares over every row of a completed dataset (counts: key(value) -> rows)
+    against its target shares (validate.targets); None without the dataset's rows or a target."""
+    if not counts or target is None:
+        return None
+    want = {key(v): s for v, s in target.items()}
+    n = sum(counts.values())
+    values = [*want, *sorted(v for v in counts if v not in want)]
+    d = 0.5 * sum(abs(counts.get(v, 0) / n - want.get(v, 0.0)) for v in values)
+    return {"rows": n, "tvd": _r(d),
+            "shares": {v: {"dataset": _r(counts.get(v, 0) / n), "target": _r(want.get(v, 0.0))} for v in values}}
 
 
 def ks(syn: Sequence, real: Sequence) -> dict:
@@ -183,8 +197,9 @@ def faithful(spec: ir.Spec, syn, real, seed: int, strata_only: tuple[str, ...] =
             fields[f.name] = {"kind": "categorical", "tvd": None,
                               "by_design": "complete mode: the synthetic rows fill what each stratum of the real "
                                            "file lacks, so their shares differ from the real file's by design; "
-                                           "the completed dataset is checked against its targets by the build, "
-                                           "and synthetic rows are compared with real ones within each stratum"}
+                                           "the completed dataset is compared with its targets (completed), "
+                                           "and synthetic rows with real ones within each stratum",
+                              "completed": completed(syn.whole.get(f.name), target_shares(spec, f.name))}
         elif k == "categorical":
             fields[f.name] = tvd(a, b)
         elif k == "numeric":
@@ -205,8 +220,9 @@ def faithful(spec: ir.Spec, syn, real, seed: int, strata_only: tuple[str, ...] =
             for t in texts:
                 st, rt = syn.column(t), real.column(t)
                 sub_s, sub_r = [st[i] for i in si], [rt[i] for i in ri]
+                disc = discriminator(sub_s, sub_r, seed, STRATUM_SAMPLE) if enough else {}
                 per[t] = {"length_ks": ks([len(words(x)) for x in sub_s if isinstance(x, str)],
                                           [len(words(x)) for x in sub_r if isinstance(x, str)])["ks"] if enough else None,
-                          "auc": discriminator(sub_s, sub_r, seed, STRATUM_SAMPLE)["auc"] if enough else None}
+                          "auc": disc.get("auc"), "auc_interval": disc.get("auc_interval")}
             strata.append({"field": f.name, "value": v, "synthetic_rows": len(si), "real_rows": len(ri), "texts": per})
     return {"fields": fields, "strata": strata}

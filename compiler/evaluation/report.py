@@ -70,7 +70,7 @@ def evaluation(spec: ir.Spec, syn: Side, real: RealData, label: Optional[str] = 
     limits = bounds(spec)
     complete = spec.reference is not None and spec.reference.complete
     texts = [f.name for f in spec.fields if kind_of(f) == "text" and f.name in syn.columns and f.name in r.columns]
-    priv = {t: private(syn.column(t), syn.rows, real.texts(t), r.rows, limits.get(t, (DEFAULT_THRESHOLD,))[0])
+    priv = {t: private(syn.column(t), syn.rows, real.texts(t), limits.get(t, (DEFAULT_THRESHOLD,))[0])
             for t in texts}
     if label and text:
         use = {"label": label, "text": text, "text_chosen": why,
@@ -93,7 +93,8 @@ def evaluation(spec: ir.Spec, syn: Side, real: RealData, label: Optional[str] = 
                         "held-out real rows; they are left out of the usefulness training")
     return {"eval_version": EVAL_VERSION, "dataset": spec.dataset.name, "seed": seed,
             "data": {"path": syn.path, "rows": len(syn), "real_rows_skipped": syn.skipped},
-            "real": {"path": r.path, "rows": len(r), "sha256": real.sha256, "held_out": sum(real.split.held),
+            "real": {"path": r.path, "rows": r.source.rows if r.sampled else len(r),
+                     "sample": len(r) if r.sampled else None, "sha256": real.sha256, "held_out": sum(real.split.held),
                      "holdout": real.split.share, "split": "declared" if real.split.declared else "default",
                      "reference_sha256": spec.reference.sha256 if spec.reference is not None else None,
                      "is_reference": differs is None, "note": differs},
@@ -118,7 +119,7 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
     r, d = ev["real"], ev["data"]
     out = [f"{h} Against real data", "",
            f"{d['rows']:,} synthetic rows ({d['real_rows_skipped']:,} real rows of the data left out) against "
-           f"{r['rows']:,} real rows; {r['held_out']:,} held out for testing "
+           f"{r['rows']:,} real rows{_sample(r)}; {r['held_out']:,} held out for testing "
            f"({'the spec' if r['split'] == 'declared' else 'default'} holdout {r['holdout']:.0%}"
            f"{'' if r['split'] == 'declared' else ': these rows may have been shown as examples'}).", ""]
     out += [f"> **Warning:** {w}" for w in ev.get("warnings", ())] + ([""] if ev.get("warnings") else [])
@@ -128,8 +129,7 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
     for name, x in f.items():
         dist = x.get("tvd") if x["kind"] == "categorical" else x.get("ks") if x["kind"] == "numeric" else x.get("length_ks")
         what = "TVD" if x["kind"] == "categorical" else "KS" if x["kind"] == "numeric" else "KS of lengths"
-        auc = _n(x.get("auc")) + (f" [{x['auc_interval'][0]:.2f}, {x['auc_interval'][1]:.2f}]"
-                                   if x.get("auc_interval") else "")
+        auc = _auc(x)
         out.append(f"| `{name}` | {x['kind']} | {_n(dist)} ({what}) | {auc} | "
                    f"{_n((x.get('vocab') or {}).get('vocab_jaccard'))} |")
     out.append("")
@@ -139,6 +139,11 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
     for name, x in f.items():
         if x.get("by_design"):
             out.append(f"- `{name}`: no TVD: {x['by_design']}.")
+        if x.get("completed"):
+            c = x["completed"]
+            out.append(f"- `{name}`, the completed dataset ({c['rows']:,} rows, real and synthetic) against its "
+                       f"targets: TVD {_n(c['tvd'])} (" + ", ".join(
+                           f"{cell(v, 30)} {s['dataset']:.1%} for {s['target']:.1%}" for v, s in c["shares"].items()) + ").")
     out.append("")
     for name, x in f.items():
         if x.get("tells_synthetic"):
@@ -155,13 +160,16 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
                 "| --- | ---: | ---: |" + " ---: | ---: |" * len(names)]
         for s in strata:
             out.append(f"| {s['field']} = {cell(s['value'], 40)} | {s['synthetic_rows']:,} | {s['real_rows']:,} | " +
-                       " | ".join(f"{_n(s['texts'][t]['length_ks'])} | {_n(s['texts'][t]['auc'])}" for t in names) + " |")
+                       " | ".join(f"{_n(s['texts'][t]['length_ks'])} | {_auc(s['texts'][t])}" for t in names) + " |")
     out += ["", f"{h}# Private", "", f"Similarity of each synthetic text to its nearest real text "
                                      f"({ev['private']['measure']}).", ""]
     for t, p in ev["private"]["texts"].items():
         thr = ev["private"]["thresholds"][t]
         out += [f"`{t}`: mean {_n(p['mean'])}, median {_n(p['median'])}, 95th percentile {_n(p['p95'])}, "
-                f"max {_n(p['max'])}; **{p['above']:,}** above {thr} ({_pct(p['share_above'])}).", "",
+                f"max {_n(p['max'])}; **{p['above']:,}** above {thr} ({_pct(p['share_above'])})." +
+                (f" Exact from {p['exact_from']} up; a similarity under it is the best among the candidates the "
+                 "index of this large real file checked (a lower bound)." if p.get("exact_from") is not None else ""),
+                "",
                 "| similarity | texts | |", "| --- | ---: | --- |"]
         top = max(p["histogram"]) if p["histogram"] else 0
         for i, n in enumerate(p["histogram"]):
@@ -204,6 +212,19 @@ def eval_md(ev: Optional[dict], level: int = 2) -> list[str]:
             f"{_n(x['per_class_f1'][v])} {_bar(bar(x['per_class_f1'][v] or 0, 1.0))}" for x in u["models"].values()) + " |")
     out.append("")
     return out
+
+
+def _auc(x: dict) -> str:
+    """An AUC with its 95% interval, when it has one."""
+    iv = x.get("auc_interval")
+    return _n(x.get("auc")) + (f" [{iv[0]:.2f}, {iv[1]:.2f}]" if iv else "")
+
+
+def _sample(r: dict) -> str:
+    if not r.get("sample"):
+        return ""
+    return (f" (a file this large is read by a sample of {r['sample']:,} rows, chosen by content, for the faithful "
+            "and useful figures; the private figures read every row)")
 
 
 def _bar(b: str) -> str:

@@ -38,7 +38,8 @@ import duckdb
 
 from .. import ir
 from ..plan import AcceptanceStats, Plan, PromptPlan, RowSource, iter_calls, row_id, top_up
-from ..plan.batch import repack
+from ..plan.batch import chunk_calls, repack
+from ..plan.carry import contexts
 from ..plan.judges import engine_spec
 from ..plan.requests import RowDigest, request_body
 from ..plan.rows import Call, call_id
@@ -46,7 +47,7 @@ from ..plan.stages import asked, schedule
 from ..profiles import ModelProfile
 from ..run.cache import AnswerCache, canonical_bytes, request_key
 from ..run.client import Answer
-from ..run.rowstore import RowStore, entry, entry_key
+from ..run.rowstore import IndexRecorder, RowStore, entry, entry_key
 from ..run.salvage import MISSING, row_model, salvage
 from .accept import Rejections, broken, row_constraints
 from .judge import JudgeTally
@@ -92,6 +93,19 @@ class Outcome:
     by_position: int = 0  # rows matched to their request by position (run.salvage)
     carried_by_prompt: dict[str, int] = field(default_factory=dict)
     judges: dict[str, dict] = field(default_factory=dict)  # report.json's `judges` (generate.judge)
+    index: Optional[IndexRecorder] = None  # what the rounds decided, for the row store's index (run.rowstore)
+
+
+def _groups(calls, m: int):
+    """Consecutive calls, m at a time (the last group may be shorter)."""
+    group: list[Call] = []
+    for call in calls:
+        group.append(call)
+        if len(group) == m:
+            yield tuple(group)
+            group = []
+    if group:
+        yield tuple(group)
 
 
 def answer_sha256(answer: Answer) -> str:
@@ -108,6 +122,7 @@ class _Stage:
     newly: Sequence[ir.Constraint]  # row constraints decidable once this prompt's outputs are in
     last: bool
     digest: RowDigest
+    ctx: Optional[str] = None  # the stage's context in the row store's index (plan.carry)
     asked: int = 0  # rows whose answer (a call's or the row store's) this stage judged
     lost: int = 0  # of those, rows the answer lacked or this stage's constraints rejected
     pending: list = field(default_factory=list)  # (rows, future) waiting for one DuckDB batch of verdicts
@@ -116,11 +131,12 @@ class _Stage:
 
 @dataclass(frozen=True)
 class _Chunk:
-    """Rows that flow through the round's stages together: one call of the first prompt (`call`), or rows the
-    row store answers for it (`call` None); `ready`: the constraints over planned values were judged already."""
+    """Rows that flow through the round's stages together: `plan.batch.chunk_calls` calls of the first prompt
+    (`calls`), or rows the row store answers for it (no calls); `ready`: the constraints over planned values were
+    judged already."""
 
     rows: tuple[tuple[int, int], ...]
-    call: Optional[Call]
+    calls: tuple[Call, ...]
     ready: bool = False
     dead: frozenset = frozenset()  # rows a planned-values constraint rejected already
 
@@ -171,6 +187,8 @@ class Executor:
         self._planned: dict[tuple[int, int], dict] = {}
         self._state: dict[tuple[int, int], Optional[dict]] = {}  # generated values so far (None: rejected)
         self._unknown: dict[tuple[int, int], set[str]] = {}  # outputs whose answer no source has (predictions)
+        self.index = IndexRecorder()  # the verdicts per stage context, for the row store's index
+        self._ready_ctx: Optional[str] = None
         self.rows_bound = 0  # the most rows a round may hold in flight (set per round)
         self.rows_in_flight = 0  # rows of the chunks admitted and not yet through the last stage
         self.peak_rows_in_flight = 0  # the most rows held in flight at once, over the build
@@ -197,7 +215,7 @@ class Executor:
         self._count_carried()
         return Outcome(self.accepted, self.counters, dict(sorted(self.calls.items())), self.rejected,
                        self.estimates(), self.shortfall(), stop, self.carried, self.by_position,
-                       self.carried_by_prompt, self.judged.to_json(self.plan))
+                       self.carried_by_prompt, self.judged.to_json(self.plan), self.index)
 
     def _count_carried(self) -> None:
         """The earlier calls that answered carried rows count toward what the dataset cost in all (`full_*`),
@@ -294,16 +312,18 @@ class Executor:
         self.progress.round(number, sum(pp.calls for pp in pps))
         self._planned, self._state, self._unknown = {}, {}, {}
         plan = schedule(self.spec, pps, self._constraints)
+        ctx = contexts(self.spec, self.plan, self.identity, plan)
+        self._ready_ctx = ctx.ready
         stages = []
-        for st in plan.stages:
+        for st, c in zip(plan.stages, ctx.stages):
             prompt = self.spec.prompt(st.pp.prompt)
             stages.append(_Stage(st.pp, prompt, row_model([self.spec.field(o) for o in prompt.outputs]), st.newly,
-                                 st.last, RowDigest(self.spec, self.plan, st.pp, self.identity)))
+                                 st.last, RowDigest(self.spec, self.plan, st.pp, self.identity), c))
         self._last = stages[-1]
         self.rows_bound = BOUND_FACTOR * self.workers * max(pp.rows_per_call for pp in pps)
         pool, room = asyncio.Semaphore(self.workers), asyncio.Condition()
         flows: set[asyncio.Task] = set()
-        for chunk in self._chunks(stages[0], plan.ready):
+        for chunk in self._chunks(stages[0], plan.ready, chunk_calls(self.spec, pps)):
             async with room:
                 await room.wait_for(lambda: not self.rows_in_flight
                                     or self.rows_in_flight + len(chunk.rows) <= self.rows_bound)
@@ -364,12 +384,12 @@ class Executor:
             self._state.pop(r, None)
             self._unknown.pop(r, None)
 
-    def _chunks(self, first: _Stage, ready: Sequence[ir.Constraint]):
-        """The round's chunks: the first prompt's planned calls; or, when the row store answers some of its rows,
-        the other rows packed anew into the fewest calls, then the answered rows in runs of k."""
+    def _chunks(self, first: _Stage, ready: Sequence[ir.Constraint], m: int):
+        """The round's chunks of `m` calls: the first prompt's planned calls; or, when the row store answers some
+        of its rows, the other rows packed anew into the fewest calls, then the answered rows in runs of m x k."""
         planned = iter_calls(first.pp, self.plan.strata)
         if self.store is None or not len(self.store):
-            yield from (_Chunk(call.rows, call) for call in planned)
+            yield from (_Chunk(sum((c.rows for c in calls), ()), calls) for calls in _groups(planned, m))
             return
         fresh, carried, dead = [], [], set()
         for call in planned:  # judged here already: a row a planned-values constraint rejects is in no chunk
@@ -385,14 +405,15 @@ class Executor:
                 (carried if hit is not None else fresh).append(r)
             self._leave(call.rows)
         if not carried:  # the plan's calls, as planned
-            for call in iter_calls(first.pp, self.plan.strata):
-                yield _Chunk(call.rows, call, True, frozenset(r for r in call.rows if r in dead))
+            for calls in _groups(iter_calls(first.pp, self.plan.strata), m):
+                rows = sum((c.rows for c in calls), ())
+                yield _Chunk(rows, calls, True, frozenset(r for r in rows if r in dead))
             return
-        for call in iter_calls(repack(self.spec, first.pp, self.plan.strata, fresh), self.plan.strata):
-            yield _Chunk(call.rows, call, ready=True)
-        k = first.pp.rows_per_call
+        for calls in _groups(iter_calls(repack(self.spec, first.pp, self.plan.strata, fresh), self.plan.strata), m):
+            yield _Chunk(sum((c.rows for c in calls), ()), calls, ready=True)
+        k = first.pp.rows_per_call * m
         for n in range(0, len(carried), k):
-            yield _Chunk(tuple(carried[n: n + k]), None, ready=True)
+            yield _Chunk(tuple(carried[n: n + k]), (), ready=True)
 
     async def _flow(self, chunk: _Chunk, stages: Sequence[_Stage], ready: Sequence[ir.Constraint],
                     pool: asyncio.Semaphore, room: asyncio.Condition, number: int) -> None:
@@ -410,8 +431,8 @@ class Executor:
                 alive = [r for r in chunk.rows if self._state.get(r) is not None]
                 if not alive:
                     return
-                if n == 0 and chunk.call is not None:
-                    calls = [chunk.call]
+                if n == 0 and chunk.calls:
+                    calls = list(chunk.calls)
                 else:
                     fresh = await self._carry(stage, alive)
                     calls = list(iter_calls(repack(self.spec, stage.pp, self.plan.strata, fresh), self.plan.strata)) \
@@ -482,6 +503,7 @@ class Executor:
               kind: str = MISSING) -> bool:
         """Row r's answer for this stage: its values go to judging (True), or the row is out (`why` it had none,
         of which kind: run.salvage)."""
+        self.index.took(stage.ctx, (r,))
         if values is None:
             self._state[r] = None
             self._verdict(r[0], False)
@@ -587,6 +609,9 @@ class Executor:
         verdicts = broken(self.spec, list(full.values()), list(constraints), self._duck) if constraints else {}
         if stage is not None:
             self.judged.record(stage.prompt, rows, full, verdicts)
+        record = self.index.rejected if stage is None else self.index.passed
+        record(self._ready_ctx if stage is None else stage.ctx,
+               [r for r in rows if bool(verdicts.get(full[r]["_id"])) == (stage is None)])
         for r in rows:
             si, i = r
             bad = verdicts.get(full[r]["_id"], [])

@@ -9,8 +9,9 @@ prompt as long as its shared part, so filling the pool never pays the shared pro
 (< k rows each) are packed best-fit decreasing into exactly ceil(remainder rows / k) calls, splitting a remainder
 over the roomiest calls only when no call has room for it whole. Spare rows only fill the free room of the calls
 the quota needs (`fit_spares`), so the round's first prompt makes ceil(Q / k) calls per system-message group. A
-prompt after the first (in stage order) is packed per call of the first prompt (a chunk, which flows through the
-stages on its own): ceil(rows of the chunk / k) calls each.
+writer after the first prompt (in stage order) asks at most half a chunk per call (`later_k`). A prompt after the
+first is packed per chunk: `chunk_calls` consecutive calls of the first prompt (enough to hold a full call of every
+later prompt), which flow through the stages on their own: ceil(rows of the chunk / k) calls each.
 """
 
 from __future__ import annotations
@@ -239,10 +240,11 @@ def fit_spares(spec: ir.Spec, prompt: ir.Prompt, k: int, strata: Sequence[Stratu
 
 def plan_prompt(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata: Sequence[Stratum],
                 starts: Mapping[int, int] | None = None, counts: Mapping[int, int] | None = None,
-                k: int | None = None, chunks: Sequence[CallBatch] | None = None) -> tuple[PromptPlan, list[str]]:
+                k: int | None = None, chunks: tuple[Sequence[CallBatch], int] | None = None
+                ) -> tuple[PromptPlan, list[str]]:
     """The calls of one prompt over `counts[i]` rows of stratum i from index `starts[i]` (default: round 1).
-    k: rows per call (default: `prompt_k`); chunks: the first prompt's batches, when this prompt is packed per
-    call of the first prompt (it comes after it in the round's stages)."""
+    k: rows per call (default: `prompt_k`); chunks: the first prompt's batches and the calls per chunk, when this
+    prompt is packed per chunk of the first prompt (it comes after it in the round's stages)."""
     profile = _profile_of(spec, prompt, profile)
     tokens = token_model(spec, prompt)
     k_limit, warnings = rows_per_call(prompt, profile, tokens)
@@ -263,7 +265,7 @@ def plan_prompt(spec: ir.Spec, prompt: ir.Prompt, profile: ModelProfile, strata:
             batches += pack(quotas, k)
         lower += math.ceil(sum(q[2] for q in quotas) / k)
     if chunks is not None:
-        batches = per_chunk(chunks, k, groups)
+        batches = per_chunk(chunks[0], k, groups, chunks[1])
     rows = sum(b.rows for b in batches)
     calls = sum(b.calls for b in batches)
     p_tok, c_tok = tokens.prompt(calls, rows), tokens.completion(calls, rows)
@@ -290,13 +292,49 @@ def chunk_runs(batches: Sequence[CallBatch]):
             yield [(seg.stratum, seg.start, seg.count) for seg in b.segments], 1, 0
 
 
-def per_chunk(chunks: Sequence[CallBatch], k: int, groups: Sequence[Sequence[int]]) -> list[CallBatch]:
-    """A later prompt's calls: each call of the first prompt (a chunk) packed on its own, k rows per call, one
-    system message per call (`groups`). A run of equal calls of one stratum stays one batch when a chunk is one
+def _joined(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    out: list[tuple[int, int, int]] = []
+    for s, start, n in runs:
+        if out and out[-1][0] == s and out[-1][1] + out[-1][2] == start:
+            out[-1] = (s, out[-1][1], out[-1][2] + n)
+        else:
+            out.append((s, start, n))
+    return out
+
+
+def chunk_groups(batches: Sequence[CallBatch], m: int):
+    """The round's chunks: `m` consecutive calls of the first prompt each (the last may have fewer), as
+    `chunk_runs` gives them: (runs, repeat, stride), equal chunks of one stratum as one entry."""
+    pending: list[tuple[int, int, int]] = []
+    n = 0
+    for runs, repeat, per in chunk_runs(batches):
+        if m == 1:
+            yield runs, repeat, per
+            continue
+        r = 0
+        while r < repeat:
+            if n == 0 and repeat - r >= m and len(runs) == 1:  # whole chunks within a run of equal calls
+                whole = (repeat - r) // m
+                s, start, _ = runs[0]
+                yield [(s, start + r * per, m * per)], whole, m * per
+                r += whole * m
+                continue
+            pending += [(s, start + r * per, c) for s, start, c in runs]
+            n, r = n + 1, r + 1
+            if n == m:
+                yield _joined(pending), 1, 0
+                pending, n = [], 0
+    if pending:
+        yield _joined(pending), 1, 0
+
+
+def per_chunk(chunks: Sequence[CallBatch], k: int, groups: Sequence[Sequence[int]], m: int = 1) -> list[CallBatch]:
+    """A later prompt's calls: each chunk (`m` calls of the first prompt) packed on its own, k rows per call, one
+    system message per call (`groups`). A run of equal chunks of one stratum stays one batch when a chunk is one
     call of this prompt too."""
     group_of = {i: n for n, g in enumerate(groups) for i in g}
     out: list[CallBatch] = []
-    for runs, repeat, per in chunk_runs(chunks):
+    for runs, repeat, per in chunk_groups(chunks, m):
         if repeat > 1 and per <= k:
             s, start, _ = runs[0]
             out.append(CallBatch.model_construct(segments=(Segment.model_construct(stratum=s, start=start,
@@ -313,19 +351,52 @@ def per_chunk(chunks: Sequence[CallBatch], k: int, groups: Sequence[Sequence[int
     return out
 
 
+def chunk_calls(spec: ir.Spec, pps: Sequence[PromptPlan]) -> int:
+    """Calls of the round's first prompt (in stage order) per chunk: enough that a chunk holds a full call of
+    every later prompt (a one-row first prompt read by a 25-row judge makes chunks of 25 calls), so planning a
+    later prompt per chunk never makes its calls smaller than its k."""
+    by_name = {pp.prompt: pp.rows_per_call for pp in pps}
+    order = [n for n in stage_order(spec) if n in by_name]
+    return chunk_size(by_name[order[0]], [by_name[n] for n in order[1:]]) if order else 1
+
+
+def chunk_size(k_first: int, later: Sequence[int]) -> int:
+    """Calls of the first prompt per chunk, from its k and the later prompts' (`chunk_calls`)."""
+    return max([1, *(math.ceil(k / max(1, k_first)) for k in later)])
+
+
+def later_k(k: int, k_first: int, floor: int) -> int:
+    """A writer after the first prompt asks at most half a chunk per call (never below its floor k_shared): the
+    round's last calls are the later prompts' calls of the last chunks, so halving them halves the tail that
+    runs on an idle pool when the build's concurrency passes the profile's (bench/tokens_bench.py)."""
+    return min(k, max(floor, math.ceil(k_first / 2)))
+
+
 def plan_round(spec: ir.Spec, profile: ModelProfile, strata: Sequence[Stratum],
                starts: Mapping[int, int] | None = None, counts: Mapping[int, int] | None = None,
                ks: Mapping[str, int] | None = None) -> tuple[list[PromptPlan], list[str]]:
     """Every prompt's calls of a round, in declaration order: the first prompt in stage order packs the rows,
-    the others are packed per call of it (`per_chunk`). ks: rows per call per prompt (top-ups keep round 1's)."""
+    the others are packed per chunk of it (`per_chunk`, `chunk_calls`). ks: rows per call per prompt (top-ups
+    keep round 1's); else round 1's: `prompt_k`, a writer after the first cut by `later_k`."""
     order = stage_order(spec)
+    if ks is None and order:
+        k_first = prompt_k(spec, spec.prompt(order[0]), profile, strata)
+        ks = {order[0]: k_first}
+        for name in order[1:]:
+            prompt = spec.prompt(name)
+            k = prompt_k(spec, prompt, profile, strata)
+            if not prompt.judge and not prompt.rows_per_call:
+                k = later_k(k, k_first, shared_k(token_model(spec, prompt)))
+            ks[name] = k
     plans: dict[str, PromptPlan] = {}
     warnings: list[str] = []
-    first = None
+    first, chunks = None, None
     for name in order:
         pp, notes = plan_prompt(spec, spec.prompt(name), profile, strata, starts, counts,
-                                (ks or {}).get(name), None if first is None else first.batches)
-        first = first or pp
+                                (ks or {}).get(name), chunks)
+        if first is None:
+            first = pp
+            chunks = (first.batches, chunk_size(pp.rows_per_call, [(ks or {}).get(n, 1) for n in order[1:]]))
         plans[name] = pp
         warnings += notes
     return [plans[p.name] for p in spec.prompts], warnings

@@ -139,27 +139,29 @@ def _shared_and_rows(spec: ir.Spec, prompt: ir.Prompt, rows: list[Mapping], merg
     named = [n for n in dict.fromkeys(prompt.user.fields) if any(n in r for r in rows)]
     shared = {n: rows[0][n] for n in named if merge and all(n in r and r[n] == rows[0][n] for r in rows)}
     template = fill(prompt.user.text, shared)  # the other placeholders stay `{name}`, `{{`/`}}` single braces
-    answer = (f'Answer with {{"rows": [...]}}: exactly {k} items in row order, each with "{key}" and these fields:\n'
-              + _describe_outputs(spec, prompt))
+    answer = f'Answer {{"rows": [...]}}: {k} items in row order, each with "{key}" and:\n' + _describe_outputs(spec, prompt)
     columns = [n for n in named if n not in shared]
     if not columns:
-        return [f"Write {k} rows, each different from the others, answering this request:\n" + template, answer]
+        return [f"Write {k} different rows for this request:\n" + template, answer]
     entries: dict[str, list[int]] = {}  # a row's values, as JSON -> the handles of the rows asking them
     for i, row in enumerate(rows, 1):
         values = json.dumps([_plain(row.get(n)) for n in columns], ensure_ascii=False)
         entries.setdefault(values if merge else f"{i}:{values}", []).append(i)  # a judge's rows stay apart
+    merged = len(entries) < k
     lines = []
-    for values, handles in entries.items():
-        head = json.dumps(handles[0] if len(handles) == 1 else span(handles))
+    for values, handles in entries.items():  # a line names its rows only when some line stands for several
         values = values[values.index("["):]
-        lines.append("[" + head + ", " + values[1:])
+        head = json.dumps(handles[0] if len(handles) == 1 else span(handles)) + ", " if merged else ""
+        lines.append("[" + head + values[1:])
     if prompt.judge:
-        ask = f"Answer this question for each of the {k} rows below, with its values for the {{placeholders}}:"
+        ask = f"Answer this question for each of the {k} rows below, with its own {{placeholders}}:"
     else:
-        ask = f"Write {k} rows. Each answers this request, with its own values for the {{placeholders}}:"
-    table = f"Rows, one per line as [{', '.join((key, *columns))}]"
-    if len(entries) < k:
-        table += "; a line with several row numbers wants that many answers, each different from the others"
+        ask = f"Write {k} rows, each answering this request with its own {{placeholders}}:"
+    if merged:
+        table = (f"Rows, one per line as [{', '.join((key, *columns))}]; a line with several row numbers wants that "
+                 "many different answers")
+    else:
+        table = f"Rows 1-{k}, one per line as [{', '.join(columns)}]"
     return [ask + "\n" + template, table + ":\n" + "\n".join(lines), answer]
 
 

@@ -6,6 +6,7 @@ neardup.py     near-duplicate pairs (word overlap above a threshold, exact), and
 shortcuts.py   surface-form label prediction (shortcut_lift) and log-odds top words per label value
 report.py      the figures of one dataset for report.md / report.json
 checks.py      the constraint functions evaluated for `validate` (figures computed in Python)
+preload.py     load_measures(): the build imports the measuring modules before its first call
 
 Every function here is pure and deterministic: same texts (and seed) -> same figures.
 """

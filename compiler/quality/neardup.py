@@ -12,6 +12,7 @@ same texts and seed, same pairs.
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 from itertools import groupby
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -178,11 +179,17 @@ def near_duplicate_rejects(texts: Sequence[str | None], threshold: float, seed: 
     """The build's repair hook for near_unique(t, threshold): visiting the texts in the given order, each text
     above `threshold` to an earlier KEPT text is rejected (the first copy stays; a rejected text rejects
     nothing after it). Returns (rejected index, the kept index it copies, overlap), in index order; the
-    kept index is the most similar kept earlier text (the earliest on a tie)."""
+    kept index is the most similar kept earlier text (the earliest on a tie). Memoised: a build's repair, its
+    near_unique check and its report's content section often pass the same column."""
+    return list(_rejects(tuple(texts), threshold, seed, exact_max))
+
+
+@lru_cache(maxsize=4)
+def _rejects(texts: tuple, threshold: float, seed: int, exact_max: int) -> tuple[tuple[int, int, float], ...]:
     rejected: dict[int, tuple[int, float]] = {}
     for i, group in groupby(near_pairs(texts, threshold, seed, exact_max), key=lambda p: p[0]):
         kept = [(s, -j) for _, j, s in group if j not in rejected]
         if kept:
             s, neg_j = max(kept)
             rejected[i] = (-neg_j, s)
-    return [(i, j, s) for i, (j, s) in sorted(rejected.items())]
+    return tuple((i, j, s) for i, (j, s) in sorted(rejected.items()))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -31,6 +32,7 @@ BATCH = 64  # query texts compared with every indexed text at once (BATCH x inde
 _EDGE = re.compile(r"^\W+|\W+$")
 
 
+@lru_cache(maxsize=1 << 14)  # a text is measured by the build's repair, its checks and its report
 def copy_words(text: str | None) -> frozenset[str]:
     """The word occurrences of a text: `word` for the first, `word\\x002` for the second, ..."""
     if not isinstance(text, str):

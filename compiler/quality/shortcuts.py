@@ -66,18 +66,26 @@ def shortcut_lift(labels: Sequence, texts: Sequence[str | None], seed: int = 1) 
     return _lift(tuple(labels), tuple(texts), seed)
 
 
+@lru_cache(maxsize=4)  # one text column is measured against every label a prompt reads
+def _features(texts: tuple):
+    """The surface features of every text of a column (None: no features), one-hot, columns by feature name."""
+    return DictVectorizer().fit_transform(surface_features(t) if t is not None else {} for t in texts).tocsr()
+
+
 @lru_cache(maxsize=16)  # a build's constraint and its report measure the same (label, text) columns
 def _lift(labels: tuple, texts: tuple, seed: int) -> float | None:
-    pairs = [(str(y), t) for y, t in zip(labels, texts) if y is not None and t is not None]
+    pairs = [(str(y), t, i) for i, (y, t) in enumerate(zip(labels, texts)) if y is not None and t is not None]
     if len(pairs) > SAMPLE:
         pairs = [pairs[i] for i in sorted(sample_rows(len(pairs), SAMPLE, seed))]
-    counts = Counter(y for y, _ in pairs)
+    counts = Counter(y for y, _, _ in pairs)
     usable = {y for y, n in counts.items() if n >= 2}
-    pairs = [(y, t) for y, t in pairs if y in usable]
+    pairs = [p for p in pairs if p[0] in usable]
     if len(usable) < 2:
         return None
     y = np.array([p[0] for p in pairs])
-    x = MaxAbsScaler().fit_transform(DictVectorizer().fit_transform(surface_features(p[1]) for p in pairs))
+    rows = _features(texts)[[p[2] for p in pairs]]
+    rows = rows[:, np.flatnonzero(rows.getnnz(axis=0))]  # the features these rows have: as if vectorised alone
+    x = MaxAbsScaler().fit_transform(rows)
     folds = StratifiedKFold(n_splits=min(FOLDS, min(counts[v] for v in usable)), shuffle=True,
                             random_state=seed & 0xFFFFFFFF)
     model = LogisticRegression(**SOLVER, random_state=seed & 0xFFFFFFFF)
@@ -94,24 +102,31 @@ def sample_rows(n: int, k: int, seed: int) -> list[int]:
 
 def top_words(labels: Sequence, texts: Sequence[str | None], k: int = 5) -> dict[str, list[tuple[str, float]]]:
     """For each label value, up to k words with the highest log-odds z-score for it (only z > 1.96)."""
-    counts: dict[str, Counter] = {}
-    for y, t in zip(labels, texts):
-        if y is not None and t is not None:
-            counts.setdefault(str(y), Counter()).update(words(t))
-    prior = sum(counts.values(), Counter())
-    vocab = sorted(prior)
+    split = _split(tuple(texts))
+    pairs = [(str(y), w) for y, w in zip(labels, split) if y is not None and w is not None]
+    vocab = sorted({x for _, w in pairs for x in w})
     if not vocab:
         return {}
-    a = np.array([prior[w] for w in vocab], dtype=float)
-    a *= PRIOR_SIZE / a.sum()  # the prior's shares are the column's; its weight PRIOR_SIZE pseudo-words
+    index = {x: n for n, x in enumerate(vocab)}
+    values = sorted({y for y, _ in pairs})
+    row = {v: n for n, v in enumerate(values)}
+    at = np.fromiter((row[y] * len(vocab) + index[x] for y, w in pairs for x in w), dtype=np.int64)
+    counts = np.bincount(at, minlength=len(values) * len(vocab)).reshape(len(values), len(vocab)).astype(float)
+    prior = counts.sum(axis=0)
+    a = prior * (PRIOR_SIZE / prior.sum())  # the prior's shares are the column's; its weight PRIOR_SIZE pseudo-words
     a0 = a.sum()
     out = {}
-    for value in sorted(counts):
-        yi = np.array([counts[value][w] for w in vocab], dtype=float)
-        yj = np.array([prior[w] - counts[value][w] for w in vocab], dtype=float)
+    for value in values:
+        yi = counts[row[value]]
+        yj = prior - yi
         ni, nj = yi.sum(), yj.sum()
         delta = (np.log((yi + a) / (ni + a0 - yi - a)) - np.log((yj + a) / (nj + a0 - yj - a)))
         z = delta / np.sqrt(1 / (yi + a) + 1 / (yj + a))
         order = sorted(np.flatnonzero(z > 1.96), key=lambda i: (-z[i], vocab[i]))
         out[value] = [(vocab[i], round(float(z[i]), 3)) for i in order[:k]]
     return out
+
+
+@lru_cache(maxsize=4)  # one text column is measured against every label a prompt reads
+def _split(texts: tuple) -> tuple[tuple[str, ...] | None, ...]:
+    return tuple(None if t is None else tuple(words(t)) for t in texts)

@@ -37,6 +37,7 @@ from ..generate.select import iter_rows, select_rows
 from ..generate.spool import WORK, Spool
 from ..generate.source import ClientSource
 from ..plan.cost import cost_usd
+from ..quality.preload import load_measures
 from ..generate.predict import write_batch
 from ..run.batches import write_manifest
 from ..run.ledger import Ledger, Paid
@@ -239,9 +240,10 @@ def run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, prog
     unwritable = _unwritable(spec, spec_path, prep, opts)
     if unwritable:  # before any call: answers the build could not write would be paid for and lost
         return BuildResult(EXIT_ERROR, unwritable)
-    real = _real_rows(spec, spec_path)
+    real = _real_rows(spec, spec_path, prep.cache.root)
     kept = real_rows(spec, prep.plan.real, reference_file(spec_path, spec.reference)) if prep.plan.real else []
     ledger = ledger_of(spec, spec_path, prep)
+    load_measures()  # the checks' libraries load now, not after the last answer
     store = RowStore(prep.cache.root)
     with Spool.create(prep.cache.root / WORK, [s.key for s in prep.plan.strata]) as spool:
         return _run(spec, spec_path, prep, opts, progress, say, real, kept, ledger, store, spool)
@@ -274,7 +276,8 @@ def _run(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOptions, pro
         result.written += _partial(spec, prep, opts, outcome.accepted, outcome.shortfall, st.kind, st.message,
                                    st.details)
         return result
-    store.add_stream(outcome.accepted.entries())  # before the lock: the next build may carry these rows
+    index = outcome.index.to_json(prep.plan.strata) if outcome.index is not None else None
+    store.add_stream(outcome.accepted.entries(), index)  # before the lock: the next build may carry these rows
     extra: dict = {}
     dataset = None
     try:
@@ -426,16 +429,17 @@ def write_outputs(spec: ir.Spec, spec_path: Path, prep: Prepared, opts: BuildOpt
     return report
 
 
-def _real_rows(spec: ir.Spec, spec_path: Path):
+def _real_rows(spec: ir.Spec, spec_path: Path, cache: Path):
     """The reference's rows (evaluation.checks.RealData) for the repair of `max_similarity_to_real`, the evaluation
     aggregates and the report's evaluation; None for a spec without a reference."""
     if spec.reference is None:
         return None
     from ..evaluation.checks import RealData
     from ..evaluation.sides import real_file, reference_file
+    from ..quality.realindex import FOLDER as INDEX_DIR
 
     path = reference_file(spec, spec_path)
-    return RealData(spec, real_file(spec, path), sha256=spec.reference.sha256)
+    return RealData(spec, real_file(spec, path), sha256=spec.reference.sha256, index_dir=Path(cache) / INDEX_DIR)
 
 
 def _file_sha256(path: Path) -> str:

@@ -8,6 +8,8 @@ unfinished build names, and those younger than an age limit; `--all` removes eve
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from ..emit.lock import LockError, call_keys, read_lock
 from ..run.cache import ENV_VAR, AnswerCache, cache_root
 from ..run.ledger import ledger_keys
 from ..run.rowstore import RowStore
+from ..quality.realindex import FOLDER as INDEX_DIR
 
 _SKIP = {"node_modules", "__pycache__", "build", "dist"}
 
@@ -41,6 +44,17 @@ def find_locks(cwd: Path) -> list[Path]:
     return [here / f for here, _, files in _walk(cwd) for f in sorted(files) if f.endswith(".sds.lock")]
 
 
+def _indexes_gc(folder: Path, named: set, min_age: float) -> None:
+    """Remove the indexes of real texts (quality.realindex, `realindex/SHA256-TAG/`) of reference files no lock
+    names, older than `min_age` seconds: a later eval or build rebuilds one it needs."""
+    if not folder.is_dir():
+        return
+    now = time.time()
+    for d in sorted(folder.iterdir()):
+        if d.is_dir() and d.name.split("-", 1)[0] not in named and now - d.stat().st_mtime >= min_age:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 # An answer no lock names is kept this long by default: a build that stopped, or was built against another
 # endpoint before locks kept every build, paid for it (docs/BUILD.md, "cache gc").
 KEEP_DAYS = 14.0
@@ -63,11 +77,13 @@ def gc(locks: list[Path], older_than_days: float = KEEP_DAYS, everything: bool =
     `everything`: remove every answer no lock lists, whatever its age or ledger. `dry_run`: remove nothing, count
     what would go. Raises LockError for a lock that cannot be read (removing what it lists would lose paid work)."""
     keep: dict[Path, set[str]] = {}
+    files: dict[Path, set[str]] = {}  # the reference files (sha256) the locks name, per cache root
     for lock in locks:
         data = read_lock(lock)
         if data is None:
             raise LockError(f"{lock}: no such lock file")
         keep.setdefault(cache_root(Path(lock).parent), set()).update(call_keys(data))
+        files.setdefault(cache_root(Path(lock).parent), set()).add((data.get("reference") or {}).get("sha256"))
     out = []
     for root, listed in sorted(keep.items()):
         cache = AnswerCache(root)
@@ -78,6 +94,7 @@ def gc(locks: list[Path], older_than_days: float = KEEP_DAYS, everything: bool =
         young = len(unlisted) - len(removed) if dry_run else len(unlisted)
         if not dry_run:
             RowStore(root).gc(set(cache.keys()))  # a stored row answer lives as long as the answer it came from
+            _indexes_gc(root / INDEX_DIR, files.get(root, set()), min_age)
         total = cache.stats().entries
         out.append(GcResult(root, total - len(removed) if dry_run else total, len(removed), young,
                             len(paid & set(cache.keys()))))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,10 @@ from ..evaluation.checks import RealData, calls
 from ..evaluation.report import eval_md, evaluation
 from ..evaluation.sides import EvalError, real_file, reference_file, synthetic_file
 from ..emit.html import eval_html
+from ..check.reference import file_sha256
 from ..exits import EXIT_FAILED, EXIT_OK
+from ..quality.realindex import FOLDER as INDEX_DIR
+from ..run.cache import cache_root
 
 MAX_SEEDS = 20
 
@@ -34,7 +36,7 @@ def load_real(spec: ir.Spec, spec_path: Path, path: Optional[str], seeds: int) -
     side = real_file(spec, target)
     if not len(side):
         raise EvalError(f"{target}: no real rows")
-    return RealData(spec, side, seeds, hashlib.sha256(target.read_bytes()).hexdigest())
+    return RealData(spec, side, seeds, file_sha256(target), cache_root(Path(spec_path).resolve().parent) / INDEX_DIR)
 
 
 def run(spec: ir.Spec, spec_path: Path, data: Optional[str] = None, real: Optional[str] = None,

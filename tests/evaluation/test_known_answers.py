@@ -72,6 +72,11 @@ def test_other_real_rows_read_as_real_and_help(env, capsys):
     assert lo <= 0.5 <= hi and hi - lo < 0.15  # indistinguishable, and the interval says how sure
     lift = ev["useful"]["lift"]
     assert lift["low"] > 0 and ev["useful"]["gate"] == lift["low"]  # twice the real training rows help
+    # per stratum the same rule: each AUC with its interval, and real against real reads 0.5 within it
+    measured = [s["texts"]["synopsis"] for s in ev["faithful"]["strata"] if s["texts"]["synopsis"]["auc"] is not None]
+    assert len(measured) >= 5
+    assert all(m["auc_interval"][0] <= m["auc"] <= m["auc_interval"][1] for m in measured)
+    assert sum(m["auc_interval"][0] <= 0.5 <= m["auc_interval"][1] for m in measured) >= len(measured) - 1
     assert code == 0 and ev["constraints"][0]["passed"]
 
 
@@ -238,3 +243,50 @@ def test_a_similarity_bound_over_no_synthetic_rows_holds(env, capsys):
     assert ev["data"]["rows"] == 0 and ev["constraints"] == [
         {"name": "no_copies", "expr": "(max_similarity_to_real(synopsis) <= 0.8)", "value": 0.0, "passed": True}]
     assert code == 0
+
+
+COMPLETE_SPEC = """dataset pk {
+  rows = 40
+  seed = 13
+  model = "gpt-4o-mini"
+}
+
+field section: category ~ {"admin": 50%, "games": 50%}
+field synopsis: text from describe { words = 2..12 }
+
+prompt describe {
+  user = "Write the one-line synopsis of a Debian package in the {section} section."
+}
+
+reference real from "data/two.jsonl" {
+  section -> section
+  description -> synopsis
+  complete = true
+}
+"""
+
+
+def test_complete_mode_compares_the_completed_dataset_with_its_targets(env, capsys):
+    """Complete mode (issue 19, point 6): the stratum field gets no TVD against the real file; the completed
+    dataset (real and synthetic rows) is compared with the targets, 50% / 50%."""
+    reference, other = halves()
+    admin = [r for r in reference if r["section"] == "admin"]
+    games = [r for r in other if r["section"] == "games"]
+    jsonl(env / "data" / "two.jsonl", admin[:30])
+    (env / "pk.sds").write_text(COMPLETE_SPEC, encoding="utf-8")
+    real = [{**r, "_origin": "real"} for r in as_synthetic(admin[:30])]
+    synthetic = [{**r, "_origin": "synthetic"} for r in as_synthetic(games[:10])]
+    _, ev, _ = evaluate(capsys, env, real + synthetic)
+    section = ev["faithful"]["fields"]["section"]
+    assert section["tvd"] is None and "by_design" in section
+    # 30 admin + 10 games against 50/50: TVD = (|0.75 - 0.5| + |0.25 - 0.5|) / 2 = 0.25
+    assert section["completed"] == {"rows": 40, "tvd": 0.25, "shares": {
+        "admin": {"dataset": 0.75, "target": 0.5}, "games": {"dataset": 0.25, "target": 0.5}}}
+    # the build's output: 20 real + 20 synthetic rows meets the targets exactly
+    _, ev, _ = evaluate(capsys, env, real[:20] + [{**r, "_origin": "synthetic"} for r in as_synthetic(games[:20])])
+    assert ev["faithful"]["fields"]["section"]["completed"]["tvd"] == 0.0
+    # the synthetic rows alone are no completed dataset: nothing to hold to the targets
+    _, ev, _ = evaluate(capsys, env, synthetic)
+    assert ev["faithful"]["fields"]["section"]["completed"] is None
+    # and synthetic rows are compared with real ones per stratum, not against the real file's shares
+    assert {(s["field"], s["value"]) for s in ev["faithful"]["strata"]} >= {("section", "admin"), ("section", "games")}

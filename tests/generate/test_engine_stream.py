@@ -63,16 +63,16 @@ class Logged:
                       payload["usage"]["completion_tokens"], payload["model"])
 
 
-def _spec(tmp_path: Path):
+def _spec(tmp_path: Path, text: str = SPEC):
     p = tmp_path / "s.sds"
-    p.write_text(SPEC)
+    p.write_text(text)
     result = check_file(p)
     assert result.ok, result.diagnostics
     return result.spec
 
 
-def _run(tmp_path: Path, workers: int, cache: str = "c"):
-    spec = _spec(tmp_path)
+def _run(tmp_path: Path, workers: int, cache: str = "c", text: str = SPEC):
+    spec = _spec(tmp_path, text)
     plan = build_plan(spec)
     client = Logged()
     engine = Executor(spec, plan, client, AnswerCache(tmp_path / cache), budget=Budget(max_rounds=5),
@@ -107,3 +107,16 @@ def test_the_same_answers_give_the_same_rows_at_any_pool_size(tmp_path):
     _, _, _, _, many = _run(tmp_path, workers=8, cache="c8")
     assert select_rows(spec, plan, one.accepted) == select_rows(spec, plan, many.accepted)
     assert one.calls == many.calls
+
+
+def test_a_chunk_spans_the_first_prompts_calls_a_later_call_needs(tmp_path):
+    # one-row head calls read by 3-row write calls: a chunk is 3 head calls, so write makes its lower bound
+    text = SPEC.replace("rows_per_call = 2\n}\n\nprompt write", "rows_per_call = 1\n}\n\nprompt write").replace(
+        "A body for the title {title}.\"\n  rows_per_call = 2", "A body for the title {title}.\"\n  rows_per_call = 3")
+    _, plan, client, _, out = _run(tmp_path, workers=3, text=text)
+    by = {pp.prompt: pp for pp in plan.prompts}
+    assert (by["head"].rows_per_call, by["write"].rows_per_call) == (1, 3)
+    assert by["write"].calls == by["write"].lower_bound_calls < by["head"].calls
+    made = {p: sum(1 for e in client.log if e == ("start", p)) for p in ("head", "write")}
+    assert made == {pp.prompt: pp.calls for pp in plan.prompts}
+    assert out.counters.rounds == 1

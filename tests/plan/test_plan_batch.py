@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from plan_specs import cat, prompt, reviews, spec, text
 from synthc import ir
 from synthc.plan import AcceptanceStats, build_plan, iter_calls, top_up
 from synthc.plan.batch import CONFIDENCE, TOPUP_FACTOR, pack, rows_per_call, spare_rows
+from synthc.plan.judges import engine_spec
 from synthc.plan.model import call_ceiling
 from synthc.plan.cost import TokenModel, token_model
 from synthc.profiles import BUILTIN, ModelProfile, profile_for
@@ -322,3 +324,64 @@ def test_a_tight_ceiling_still_asks_for_what_fits():
 def test_plan_states_its_ceiling():
     assert _PLAN_200.max_calls == call_ceiling(_PLAN_200.calls) == 3 * _PLAN_200.calls + 10
     assert _PLAN_200.to_json_dict()["max_calls"] == _PLAN_200.max_calls
+
+
+# ---- later prompts and chunks -----------------------------------------------------------------------
+
+TWO_STAGES = """dataset support {{
+  rows = {rows}
+  seed = 1
+  model = "gpt-4o-mini"
+}}
+field tone: category ~ {{"polite": 50%, "annoyed": 50%}}
+field question: text from ask {{ words = 50..50 }}
+field answer: text from reply {{ words = 50..50 }}
+prompt ask {{ user = "Write a {{tone}} question a customer asks the support desk." }}
+prompt reply {{ user = "Answer this question: {{question}}" }}
+"""
+
+
+def _checked(tmp_path, text: str):
+    from synthc.check import check_file
+
+    path = tmp_path / "s.sds"
+    path.write_text(text)
+    result = check_file(path)
+    assert result.ok, result.diagnostics
+    return result.spec
+
+
+@pytest.mark.parametrize("rows", [200, 1000])
+def test_a_writer_after_the_first_prompt_asks_at_most_half_a_chunk_per_call(tmp_path, rows):
+    from synthc.plan.batch import chunk_calls, pool_k, shared_k
+
+    sp = _checked(tmp_path, TWO_STAGES.format(rows=rows))
+    plan = build_plan(sp)
+    ask, reply = plan.prompts
+    profile = profile_for("gpt-4o-mini")
+    floor = shared_k(token_model(sp, sp.prompts[1]))
+    k_pool = pool_k(rows_per_call(sp.prompts[1], profile, token_model(sp, sp.prompts[1]))[0], rows,
+                    profile.concurrency, floor=floor)
+    assert reply.rows_per_call == min(k_pool, max(floor, math.ceil(ask.rows_per_call / 2)))
+    if rows == 1000:  # the pool alone would put a whole chunk in one call: the cut is what sizes it
+        assert ask.rows_per_call > 2 * floor and k_pool >= ask.rows_per_call > reply.rows_per_call
+    assert chunk_calls(sp, plan.prompts) == 1
+    # each call of the first prompt (a chunk) is asked by ceil(its rows / k) calls of the second
+    chunks = [len(c.rows) for c in iter_calls(ask, plan.strata)]
+    assert reply.calls == sum(math.ceil(n / reply.rows_per_call) for n in chunks)
+    assert all(len(c.rows) <= reply.rows_per_call for c in iter_calls(reply, plan.strata))
+
+
+def test_a_chunk_spans_enough_first_prompt_calls_for_a_later_prompts_k():
+    """judged.sds on the embedded model: one-row reviews, a 3-row judge on another model. A chunk is 3 review
+    calls, so the judge makes its lower bound of calls, not one call per review."""
+    from synthc.check import check_file
+    from synthc.plan.batch import chunk_calls
+
+    result = check_file(Path(__file__).parents[2] / "specs" / "plan" / "judged.sds")
+    plan = build_plan(result.spec)
+    by = {pp.prompt: pp for pp in plan.prompts}
+    assert by["review"].rows_per_call == 1 and by["realism"].rows_per_call == 3
+    assert chunk_calls(engine_spec(result.spec), plan.prompts) == 3
+    assert by["realism"].calls == by["realism"].lower_bound_calls == math.ceil(by["realism"].rows / 3)
+    assert sum(len(c.rows) for c in iter_calls(by["realism"], plan.strata)) == by["realism"].rows

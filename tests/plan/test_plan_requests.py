@@ -48,12 +48,12 @@ def test_a_call_says_its_request_and_columns_once_and_each_row_as_an_array_line(
     system, user = messages(sp, sp.prompts[0], ROWS[:2])
     assert system == {"role": "system", "content": "You write realistic reviews."}
     assert user["content"] == (
-        "Write 2 rows. Each answers this request, with its own values for the {placeholders}:\n"
+        "Write 2 rows, each answering this request with its own {placeholders}:\n"
         "Write a {sentiment} product review that rates the product {rating}/5.\n\n"
-        "Rows, one per line as [row, sentiment, rating]:\n"
-        '[1, "positive", 5]\n'
-        '[2, "negative", 1]\n\n'
-        'Answer with {"rows": [...]}: exactly 2 items in row order, each with "row" and these fields:\n'
+        "Rows 1-2, one per line as [sentiment, rating]:\n"
+        '["positive", 5]\n'
+        '["negative", 1]\n\n'
+        'Answer {"rows": [...]}: 2 items in row order, each with "row" and:\n'
         "- review: text; 40-120 words")
     assert "r1" not in user["content"] and "r2" not in user["content"]  # ids are never shown
 
@@ -63,16 +63,16 @@ def test_values_every_row_shares_are_filled_into_the_request_once():
     rows = [{"id": "a", "sentiment": "positive", "rating": 5}, {"id": "b", "sentiment": "positive", "rating": 2}]
     _, user = messages(sp, sp.prompts[0], rows)
     assert "Write a positive product review that rates the product {rating}/5." in user["content"]
-    assert "Rows, one per line as [row, rating]:\n[1, 5]\n[2, 2]\n\n" in user["content"]
+    assert "Rows 1-2, one per line as [rating]:\n[5]\n[2]\n\n" in user["content"]
 
 
 def test_a_call_whose_rows_all_ask_the_same_asks_for_that_many_different_answers_without_lines():
     sp = reviews()
     _, user = messages(sp, sp.prompts[0], [ROWS[0], ROWS[2], ROWS[3]])
     assert user["content"] == (
-        "Write 3 rows, each different from the others, answering this request:\n"
+        "Write 3 different rows for this request:\n"
         "Write a positive product review that rates the product 5/5.\n\n"
-        'Answer with {"rows": [...]}: exactly 3 items in row order, each with "row" and these fields:\n'
+        'Answer {"rows": [...]}: 3 items in row order, each with "row" and:\n'
         "- review: text; 40-120 words")
 
 
@@ -81,14 +81,14 @@ def test_rows_asking_the_same_are_one_line_that_wants_that_many_different_answer
     _, user = messages(sp, sp.prompts[0], ROWS)
     lines = [x for x in user["content"].splitlines() if x.startswith("[")]
     assert lines == ['["1,3-4", "positive", 5]', '[2, "negative", 1]']
-    assert "a line with several row numbers wants that many answers, each different from the others:" in user["content"]
-    assert "exactly 4 items" in user["content"]
+    assert "a line with several row numbers wants that many different answers:" in user["content"]
+    assert 'Answer {"rows": [...]}: 4 items' in user["content"]
     _, apart = messages(sp, sp.prompts[0], ROWS, merge=False)  # plan.cost's upper bound: a line per row
     assert sum(x.startswith("[") for x in apart["content"].splitlines()) == 4
     judge = sp.prompts[0].model_copy(update={"judge": True})
     _, asked = messages(sp, judge, ROWS)  # a judge answers each row: its rows are never merged
     assert sum(x.startswith("[") for x in asked["content"].splitlines()) == 4
-    assert "Rows, one per line as [row, sentiment, rating]:" in asked["content"]  # nor its shared values folded
+    assert "Rows 1-4, one per line as [sentiment, rating]:" in asked["content"]  # nor its shared values folded
     assert asked["content"].startswith("Answer this question for each of the 4 rows below")
 
 
@@ -105,7 +105,9 @@ def test_a_field_named_row_moves_the_handle_to_underscore_row():
     sp = sp.model_copy(update={"fields": (*sp.fields[:2], sp.fields[2].model_copy(update={"name": "row"})),
                                "prompts": (p,)})
     assert output_schema(sp, p, 2)["properties"]["rows"]["items"]["required"] == ["_row", "row"]
-    assert "as [_row, sentiment, rating]:\n[1, " in messages(sp, p, ROWS[:2])[-1]["content"]
+    user = messages(sp, p, ROWS[:2])[-1]["content"]
+    assert 'each with "_row" and:' in user and "as [sentiment, rating]:" in user
+    assert "as [_row, sentiment, rating]; a line with several" in messages(sp, p, ROWS)[-1]["content"]
 
 
 def test_emit_batch_writes_one_openai_request_per_call(tmp_path):

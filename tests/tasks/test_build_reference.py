@@ -77,8 +77,8 @@ def shown_examples(body: dict) -> tuple[str, list[dict]]:
     assert "Examples of finished rows" not in msgs[-1]["content"]  # the packages prompt writes no `example`
     examples = []
     for ask, answer in zip(turns[::2], turns[1::2]):
-        assert ask["content"].endswith("Answer with one JSON object with these fields:\n"
-                                       + msgs[-1]["content"].split("these fields:\n", 1)[1])
+        fields = msgs[-1]["content"].split("\n\nAnswer ", 1)[1].split(":\n", 1)[1]  # the outputs' lines
+        assert ask["content"].endswith("Answer with one JSON object with these fields:\n" + fields)
         examples.append({"section": SECTION_RE.search(ask["content"]).group(1), **json.loads(answer["content"])})
     return SECTION_RE.search(requests_of(msgs[-1]["content"])[0]).group(1), examples  # the call's first row
 

@@ -105,7 +105,7 @@ sys.stdout.write(report_page(spec, json.loads((out / "report.json").read_text())
 
 
 def test_the_page_is_the_same_bytes_in_another_process(built):
-    # charts included: matplotlib's SVG ids are salted by a fixed string, and no date is written
+    # charts included: the SVG has no ids and no date (emit.charts)
     import subprocess
     import sys
 
@@ -113,3 +113,26 @@ def test_the_page_is_the_same_bytes_in_another_process(built):
                             capture_output=True, text=True, timeout=120, check=True).stdout for _ in range(2)]
     assert pages[0] == pages[1] == (built / "report.html").read_text(encoding="utf-8")
     assert pages[0].count("<svg") == 3
+
+
+def test_a_bar_chart_draws_one_bar_per_value_and_names_every_label():
+    from synthc.emit.charts import bars, ticks
+
+    svg = bars("tone: share of rows", ["polite", "annoyed", "confused"],
+               {"target": [0.5, 0.3, 0.2], "built": [0.55, None, 0.2]})
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count("<rect") == 5 + 2  # five bars (None draws none) and two legend keys
+    for label in ("polite", "annoyed", "confused", "target", "built", "tone: share of rows"):
+        assert f">{label}<" in svg
+    assert svg == bars("tone: share of rows", ["polite", "annoyed", "confused"],
+                       {"target": [0.5, 0.3, 0.2], "built": [0.55, None, 0.2]})  # same figures, same bytes
+    assert ticks(0.55) == [0.0, 0.2, 0.4, 0.6] and ticks(37, 4) == [0, 10, 20, 30, 40]
+
+
+def test_a_histogram_draws_one_bar_per_bin_with_its_count():
+    from synthc.emit.charts import histogram
+
+    svg = histogram("body: words per row", [0, 5, 10, 15], [3, 0, 7], xlabel="words", marker=12,
+                    marker_label="threshold 12")
+    assert svg.count("<rect") == 3
+    assert "0 to 5: 3<" in svg and "10 to 15: 7<" in svg and ">threshold 12<" in svg
