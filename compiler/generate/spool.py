@@ -25,6 +25,8 @@ from typing import Iterable, Iterator, Optional, Sequence
 import duckdb
 import pyarrow as pa
 
+from ..validate.sql import sql_literal
+
 WORK = "work"  # the cache folder's directory for a build's scratch files
 PREFIX = "spool-"
 FLUSH = 4096  # rows buffered before one INSERT
@@ -72,13 +74,13 @@ class Spool:
     def __init__(self, keys: Sequence[str], path: Optional[Path] = None, temp: Optional[Path] = None):
         self.path = path
         self.con = duckdb.connect(str(path) if path else ":memory:")
-        self.con.execute(f"SET memory_limit = '{MEMORY}'")
+        self.con.execute(f"SET memory_limit = {sql_literal(MEMORY)}")
         self.con.execute("SET preserve_insertion_order = false")
         # where DuckDB spills: beside the file, or (in memory) a temp folder removed with the spool, never the
         # working directory's `.tmp` that an in-memory database would use by default
         self._spill = tempfile.TemporaryDirectory(prefix="synthc-spool-") if temp is None else None
-        spill = str(temp if temp is not None else self._spill.name).replace("'", "''")
-        self.con.execute(f"SET temp_directory = '{spill}'")
+        spill = temp if temp is not None else self._spill.name
+        self.con.execute(f"SET temp_directory = {sql_literal(str(spill))}")
         self.con.execute("CREATE TABLE accepted (rank INTEGER, stratum INTEGER, idx BIGINT, row VARCHAR)")
         self.con.execute("CREATE TABLE entries (seq BIGINT, key VARCHAR, entry VARCHAR)")
         order = sorted(range(len(keys)), key=lambda si: keys[si])

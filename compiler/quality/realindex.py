@@ -193,7 +193,7 @@ def build(target: Path, source: str, params: list, column: str, floor: float) ->
     try:
         con = duckdb.connect()
         con.execute("SET memory_limit = '512MB'")
-        con.execute(f"SET temp_directory = '{str(work / 'spill').replace(chr(39), chr(39) * 2)}'")
+        con.execute(f"SET temp_directory = '{_lit(work / 'spill')}'")
         col = '"' + column.replace('"', '""') + '"'
         # the column in file order (a table keeps its insertion order: rowid + 1 is the file's row), then a copy of
         # it beside the index, read in chunks here and looked up by row when a real text is shown
